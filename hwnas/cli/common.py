@@ -1,0 +1,94 @@
+"""Arguments and output helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterable, Iterator, TypeVar
+
+from hwnas.core import presets
+from hwnas.core.config import SubnetConfig
+from hwnas.core.errors import ConfigError
+from hwnas.core.space import SearchSpace
+from hwnas.pipelines.workdir import RunDir
+
+T = TypeVar("T")
+
+
+def add_workdir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workdir", metavar="DIR", default=None,
+                   help="run folder shared by all steps (default: $HWNAS_WORKDIR or ./hwnas-run)")
+
+
+def add_space(p: argparse.ArgumentParser, default: str | None = presets.DEFAULT_SPACE) -> None:
+    p.add_argument("--space", metavar="SPACE", default=default,
+                   help=f"preset ({', '.join(presets.names())}) or an AutoFormer YAML file"
+                        + (f" (default: {default})" if default else ""))
+
+
+def add_subnet(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--subnet", metavar="SUBNET", required=required,
+                   help="AutoFormer RETRAIN YAML file, or 'max' / 'min' of the space")
+
+
+def workdir(args: argparse.Namespace) -> RunDir:
+    return RunDir.resolve(getattr(args, "workdir", None))
+
+
+def space_of(args: argparse.Namespace) -> SearchSpace:
+    return presets.get(args.space)
+
+
+def subnet_of(space: SearchSpace, spec: str) -> SubnetConfig:
+    """'max', 'min' or a RETRAIN YAML file, validated against the space."""
+    from hwnas.pipelines.export import resolve_subnet
+
+    return resolve_subnet(space, spec)
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def progress(it: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
+    """A tqdm bar on a terminal; plain progress lines (about every 10 %) when output is not one."""
+    from tqdm.auto import tqdm
+
+    if interactive():
+        yield from tqdm(it, total=total, desc=desc, dynamic_ncols=True)
+        return
+    step = max(1, (total or 10) // 10)
+    for i, x in enumerate(it, 1):
+        yield x
+        if total and (i % step == 0 or i == total):
+            print(f"{desc}: {i}/{total}", file=sys.stderr, flush=True)
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)

@@ -1,0 +1,121 @@
+"""AutoFormer's YAML files as they are (SUPERNET, SEARCH_SPACE, RETRAIN), plus hwnas's MODEL block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from hwnas.core.config import SubnetConfig
+from hwnas.core.errors import ConfigError, NotFoundError
+from hwnas.core.space import SearchSpace
+
+# MODEL key -> (SearchSpace field, AutoFormer's default, type)
+MODEL_KEYS: dict[str, tuple[str, Any, type]] = {
+    "IMG_SIZE": ("img_size", 224, int),
+    "PATCH_SIZE": ("patch_size", 16, int),
+    "IN_CHANS": ("in_chans", 3, int),
+    "NUM_CLASSES": ("num_classes", 1000, int),
+    "HEAD_DIM": ("head_dim", 64, int),
+    "QKV_BIAS": ("qkv_bias", True, bool),
+    "RELATIVE_POSITION": ("relative_position", True, bool),
+    "MAX_RELATIVE_POSITION": ("max_relative_position", 14, int),
+    "GLOBAL_POOL": ("global_pool", True, bool),
+}
+_SUPER_KEYS = {"EMBED_DIM": "embed_dim", "NUM_HEADS": "num_heads", "DEPTH": "depth", "MLP_RATIO": "mlp_ratio"}
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"no such file: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"malformed YAML in {p}{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a YAML mapping of blocks (SUPERNET, SEARCH_SPACE, ...)")
+    return data
+
+
+def _as_list(v: Any, key: str) -> list:
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return [v]
+    raise ConfigError(f"SEARCH_SPACE.{key} must be a list of numbers, got {v!r}")
+
+
+def space_from_dict(data: Mapping[str, Any], name: str = "custom") -> SearchSpace:
+    """Build a space from the blocks of an AutoFormer YAML file (MODEL optional, with defaults)."""
+    sup = data.get("SUPERNET")
+    if not isinstance(sup, Mapping):
+        raise ConfigError("a search-space file needs a SUPERNET block (EMBED_DIM, NUM_HEADS, DEPTH, MLP_RATIO)")
+    missing = [k for k in _SUPER_KEYS if k not in sup]
+    if missing:
+        raise ConfigError(f"SUPERNET block lacks {', '.join(missing)}")
+    ss = data.get("SEARCH_SPACE") or {k: [sup[k]] for k in _SUPER_KEYS}
+    if not isinstance(ss, Mapping):
+        raise ConfigError("SEARCH_SPACE must be a mapping of lists")
+    model = data.get("MODEL") or {}
+    if not isinstance(model, Mapping):
+        raise ConfigError("MODEL must be a mapping")
+    unknown = set(model) - set(MODEL_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown MODEL keys {sorted(unknown)}; known: {sorted(MODEL_KEYS)}")
+    geometry = {}
+    for key, (fname, default, typ) in MODEL_KEYS.items():
+        v = model.get(key, default)
+        if typ is bool and not isinstance(v, bool) or typ is int and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ConfigError(f"MODEL.{key} must be {typ.__name__}, got {v!r}")
+        geometry[fname] = v
+    try:
+        return SearchSpace(
+            embed_dim=tuple(_as_list(ss.get("EMBED_DIM", [sup["EMBED_DIM"]]), "EMBED_DIM")),
+            depth=tuple(_as_list(ss.get("DEPTH", [sup["DEPTH"]]), "DEPTH")),
+            mlp_ratio=tuple(_as_list(ss.get("MLP_RATIO", [sup["MLP_RATIO"]]), "MLP_RATIO")),
+            num_heads=tuple(_as_list(ss.get("NUM_HEADS", [sup["NUM_HEADS"]]), "NUM_HEADS")),
+            super_embed_dim=int(sup["EMBED_DIM"]), super_depth=int(sup["DEPTH"]),
+            super_mlp_ratio=float(sup["MLP_RATIO"]), super_num_heads=int(sup["NUM_HEADS"]),
+            name=name, **geometry,
+        )
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"malformed search space: {e}") from None
+
+
+def space_to_dict(space: SearchSpace) -> dict[str, Any]:
+    return {
+        "SUPERNET": {"MLP_RATIO": space.super_mlp_ratio, "NUM_HEADS": space.super_num_heads,
+                     "EMBED_DIM": space.super_embed_dim, "DEPTH": space.super_depth},
+        "SEARCH_SPACE": {"MLP_RATIO": list(space.mlp_ratio), "NUM_HEADS": list(space.num_heads),
+                         "DEPTH": list(space.depth), "EMBED_DIM": list(space.embed_dim)},
+        "MODEL": {key: getattr(space, fname) for key, (fname, _, _) in MODEL_KEYS.items()},
+    }
+
+
+def load_space_file(path: str | Path) -> SearchSpace:
+    return space_from_dict(read_yaml(path), name=Path(path).stem)
+
+
+def save_space(space: SearchSpace, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(space_to_dict(space), sort_keys=False))
+
+
+def load_subnet(path: str | Path) -> SubnetConfig:
+    """A subnet from a file's RETRAIN block (AutoFormer's subnet files, or one hwnas wrote)."""
+    data = read_yaml(path)
+    if "RETRAIN" not in data:
+        raise ConfigError(f"{path} has no RETRAIN block (DEPTH, EMBED_DIM, MLP_RATIO, NUM_HEADS)")
+    return SubnetConfig.from_retrain(data["RETRAIN"])
+
+
+def save_subnet(cfg: SubnetConfig, path: str | Path, space: SearchSpace | None = None) -> None:
+    """Write the RETRAIN block; with ``space``, also its SUPERNET/SEARCH_SPACE/MODEL blocks."""
+    data = space_to_dict(space) if space is not None else {}
+    data["RETRAIN"] = cfg.to_retrain()
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))

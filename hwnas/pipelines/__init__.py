@@ -1,0 +1,1 @@
+"""Wiring between the layers: what the CLI calls."""

@@ -1,0 +1,111 @@
+"""Supernet checkpoints: hwnas's own (space + weights + training state) and AutoFormer's
+(``{'model': state_dict}``, possibly with optimizer, epoch and argparse args), both read with
+``torch.load(weights_only=True)`` and written atomically."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnas.core.errors import ConfigError, NotFoundError
+from hwnas.core.space import SearchSpace
+from hwnas.core.yaml_io import space_from_dict, space_to_dict
+from hwnas.supernet.supernet import Supernet
+
+FORMAT = "hwnas-supernet"
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """Save to a temporary file in the same folder, fsync, then rename over ``path``: a crash at
+    any moment leaves either the old file or the new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def safe_load(path: str | Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)``, also admitting the argparse.Namespace AutoFormer stores."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"no checkpoint at {path}")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise ConfigError(f"{path} is not a readable checkpoint: {str(e).splitlines()[0]}") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{path} is not a checkpoint (expected a dict, got {type(obj).__name__})")
+    return obj
+
+
+def save_checkpoint(net: Supernet, path: str | Path, **state: Any) -> Path:
+    """hwnas checkpoint: the space, AutoFormer-named weights under 'model', and any training state."""
+    obj = {"format": FORMAT, "space": space_to_dict(net.space), "space_name": net.space.name,
+           "model": net.state_dict(), **state}
+    return atomic_torch_save(obj, path)
+
+
+def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    for prefix in ("module.", "_orig_mod."):
+        if sd and all(k.startswith(prefix) for k in sd):
+            sd = {k[len(prefix):]: v for k, v in sd.items()}
+    return sd
+
+
+def load_supernet(path: str | Path, space: SearchSpace | None = None,
+                  drop_path_rate: float = 0.0) -> tuple[Supernet, dict[str, Any]]:
+    """A supernet with the checkpoint's weights, and the whole checkpoint dict.
+
+    hwnas checkpoints carry their space; ``space`` if given must match it. AutoFormer checkpoints
+    carry none, so ``space`` is required (a preset or AutoFormer YAML with its MODEL block).
+    """
+    ckpt = safe_load(path)
+    if ckpt.get("format") == FORMAT:
+        stored = space_from_dict(ckpt["space"], name=ckpt.get("space_name", "checkpoint"))
+        if space is not None and space.digest() != stored.digest():
+            raise ConfigError(f"{path} holds a supernet of space {stored.name!r}, not of {space.name!r}")
+        space = stored
+    elif space is None:
+        raise ConfigError(f"{path} is an AutoFormer checkpoint: pass its search space (--space)")
+    sd = ckpt.get("model", ckpt.get("state_dict"))
+    if not isinstance(sd, dict):
+        raise ConfigError(f"{path} has no 'model' state dict")
+    net = Supernet(space, drop_path_rate=drop_path_rate)
+    load_weights(net, _strip_prefix(sd), source=str(path))
+    return net, ckpt
+
+
+def load_weights(net: Supernet, sd: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Load a state dict, turning shape and key mismatches into one readable ConfigError."""
+    own = net.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in sd and sd[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        parts = []
+        if wrong:
+            parts.append(f"shape mismatch in {len(wrong)} tensors, e.g. {wrong[0]}")
+        if missing:
+            parts.append(f"{len(missing)} missing, e.g. {missing[0]}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected, e.g. {unexpected[0]}")
+        raise ConfigError(f"{source} does not fit the supernet of space {net.space.name!r}: "
+                          + "; ".join(parts))
+    net.load_state_dict(sd)
