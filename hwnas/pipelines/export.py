@@ -41,8 +41,8 @@ def resolve_space(space: str | None, subnet: str | None = None, checkpoint: str 
     return presets.get(presets.DEFAULT_SPACE)
 
 
-def build_static(space: SearchSpace, cfg: SubnetConfig, checkpoint: str | Path | None = None, seed: int = 0):
-    """The static subnet with the checkpoint's weights, or a seeded random supernet's."""
+def supernet_for(space: SearchSpace, checkpoint: str | Path | None = None, seed: int = 0):
+    """The supernet in eval mode: the checkpoint's weights, or a seeded random initialisation."""
     import torch
 
     from hwnas.supernet import Supernet, load_supernet
@@ -52,7 +52,12 @@ def build_static(space: SearchSpace, cfg: SubnetConfig, checkpoint: str | Path |
     else:
         torch.manual_seed(seed)
         net = Supernet(space)
-    return net.eval().extract(cfg).eval()
+    return net.eval()
+
+
+def build_static(space: SearchSpace, cfg: SubnetConfig, checkpoint: str | Path | None = None, seed: int = 0):
+    """The static subnet with the checkpoint's weights, or a seeded random supernet's."""
+    return supernet_for(space, checkpoint, seed).extract(cfg).eval()
 
 
 def export_subnet(subnet: str | SubnetConfig, out: str | Path, *, space: str | SearchSpace | None = None,

@@ -1,0 +1,100 @@
+"""Measure the latency of subnets of a space on a device and store every measurement.
+
+Profiles the first N subnets of a seeded plan (smallest, largest, every choice of every dimension,
+then uniform samples) that the store does not hold yet: run it again after a crash or Ctrl-C and it
+measures only what is missing; a larger -n adds more. Each record is committed as soon as it is
+measured. A subnet that cannot be exported or run is stored as 'failed' with the reason.
+
+examples:
+  hwnas profile --device cpu -n 200
+  hwnas profile --device cpu --space autoformer-tiny -n 50 --db tiny.db
+  hwnas profile --device gpu-trt --space autoformer-tiny -n 500 --workdir runs/tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from hwnas.cli.common import add_space, add_workdir, interactive, positive_int, space_of, workdir
+from hwnas.profiling.record import LatencyRecord
+
+HELP = "measure subnet latencies on a device into the latency store"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from hwnas.devices import names
+
+    p.add_argument("--device", required=True, metavar="DEVICE", help=f"one of: {', '.join(names())}")
+    add_space(p)
+    p.add_argument("-n", type=positive_int, required=True, metavar="N", help="subnets in the plan")
+    p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")
+    p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (weights do not change latency)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--batch", type=positive_int, default=8, help="subnets measured together (default 8)")
+    add_workdir(p)
+
+
+class _Reporter:
+    """tqdm bar (done, ETA, last latency) on a terminal; one plain line per record otherwise."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc, self.bar, self.t0 = desc, None, time.perf_counter()
+
+    def __call__(self, rec: LatencyRecord, done: int, total: int) -> None:
+        last = f"{rec.latency_ms:.3f} ms" if rec.ok else "failed"
+        if interactive():
+            if self.bar is None:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=self.desc, unit="subnet", dynamic_ncols=True)
+            self.bar.set_postfix_str(f"last {last}", refresh=False)
+            self.bar.update(1)
+            return
+        el = time.perf_counter() - self.t0
+        eta = el / done * (total - done)
+        print(f"{self.desc} {done}/{total}  {rec.key}  {last}  ETA {eta:.0f}s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _table(summary) -> None:  # noqa: ANN001 (ProfileSummary)
+    s = summary
+    lat = sorted(r.latency_ms for r in s.records if r.ok)
+    sec = s.seconds
+    tot = sum(sec.values()) or 1.0
+    print(f"device {s.device}  space {s.space}  planned {s.planned}  already stored {s.skipped}")
+    print(f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s "
+          f"= {s.per_minute():.1f} subnets/min"
+          + ("  [interrupted: committed records are kept]" if s.interrupted else ""))
+    if lat:
+        spreads = sorted(r.spread for r in s.records if r.ok)
+        print(f"latency ms: min {lat[0]:.3f}  median {lat[len(lat) // 2]:.3f}  max {lat[-1]:.3f}   "
+              f"spread median {spreads[len(spreads) // 2]:.3f}")
+    print("time: " + "  ".join(f"{k} {v:.1f}s ({100 * v / tot:.0f}%)" for k, v in sec.items()))
+    for r in s.records:
+        if not r.ok:
+            print(f"failed {r.key}: {r.reason}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hwnas.devices import get
+    from hwnas.pipelines.profile import profile_space
+    from hwnas.profiling.runtimes import require_available
+
+    device = get(args.device)
+    require_available(device)  # before any work: one line, exit 2
+    space = space_of(args)
+    db = args.db or workdir(args).ensure().store
+    rep = _Reporter(f"{device.name}")
+    try:
+        s = profile_space(space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint,
+                          batch=args.batch, progress=rep)
+    finally:
+        rep.close()
+    _table(s)
+    print(f"store: {db}")
+    return 130 if s.interrupted else 0

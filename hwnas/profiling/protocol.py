@@ -1,0 +1,170 @@
+"""The measuring protocol: how one latency label is taken, and why.
+
+Observed on this kind of machine (2-core VM shared with other jobs, load average often
+4-8, ONNX Runtime 1.32 CPU, batch 1, mnist-cpu subnets of 0.6-8 ms):
+
+* the first runs after session creation are 1.1-2.5x slower than steady state;
+* interference only ever adds time. Two kinds: contention (shared core, caches, memory: the run is
+  slower while on the CPU) and preemption (the run is descheduled for other processes). At load ~4
+  per-run thread CPU time equalled wall time within 0.5 %; at load 7-8 plus a busy loop, wall-clock
+  10th percentiles of the same 50 subnets disagreed by 18 % (median) and 133 % (worst) between two
+  runs: the runs were being descheduled;
+* two intra-op threads bought 0-25 % speed but made every statistic far less repeatable (a busy
+  neighbour steals a core from a 2-thread run: median 12.5 ms vs 8.4 ms on one thread for the largest
+  subnet, while its 10th percentiles were 5.7 vs 6.2 ms);
+* slow periods last seconds, so consecutive measurements of one subnet share them.
+
+Hence:
+
+1. **Threads are part of the device**: ``cpu`` = 1 intra-op thread (the repeatable label; the default),
+   ``cpu-mt`` = all physical cores (never more threads than cores: oversubscription cost 2-4x).
+   Sequential execution, all graph optimisations, one fixed seeded random input bound once (IOBinding).
+   With one thread the whole run happens on the calling thread, so ``cpu`` times each run by that
+   thread's CPU time (``clock='thread'``): the latency on an unshared core, blind to preemption;
+   multi-threaded and GPU devices use wall time (or CUDA events). The clock is recorded.
+2. **Batches, not single subnets**: subnets are exported and loaded a batch at a time (8), then
+   measured together, so a slow period spreads over all of them instead of landing on one.
+3. **Warm-up until steady**: chunks of runs until a chunk's median is within 5 % of the previous one
+   (at least ``device.warmup_runs`` runs, at most 8 chunks); the last chunk sizes the blocks.
+4. **Interleaved blocks**: ``device.rounds`` (10) rounds; each round visits the batch in a fresh random
+   order and times one block of each subnet (~``device.block_ms`` = 20 ms of runs, 4-40 runs).
+   Python's garbage collector is off while timing.
+5. **Statistic**: ``latency_ms`` = 10th percentile of all timed runs (the most repeatable figure in an
+   earlier test-retest study on this machine: 1.2 % median disagreement vs 6 % for the median of
+   block medians);
+   ``median_ms`` is kept too.
+6. **Spread**: ``block_ms`` holds each block's 10th percentile; ``spread`` = their IQR / median. A record
+   whose spread exceeds ``device.max_spread`` (10 %) is re-measured once (``device.max_retries``) with
+   fresh interleaved rounds among the batch's other wide ones; the attempt with the smaller spread is
+   kept and ``attempts`` says how many were made. Under heavy load most records are re-measured, which
+   costs throughput but not correctness.
+7. **Drift check**: the space's smallest subnet is measured in every batch as a reference; its figure
+   goes into each record's ``ref_ms`` so labels taken on different days (or under load) can be
+   compared or rescaled; ``latency_ms`` itself is never rescaled.
+8. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,
+   its version and execution provider, exporter (torch) version, opset, CPU model, load average,
+   session setup / engine build time.
+
+GPU devices use the same rounds; TensorRT times each run with CUDA events on its own stream, ONNX
+Runtime's CUDA EP with the host clock around a run that copies its output back (so it synchronises).
+
+Cost and outcome on mnist-cpu at load average ~8.6 (benchmarks/profiling_throughput.py, 30 subnets):
+35.6 subnets/min; export 43 % (0.73 s/subnet, on one torch thread: 3-4x faster than two here),
+session creation 5 %, measuring 43 % (0.72 s/subnet, 84 runs, 12/30 re-measured), other 9 %.
+Test-retest (benchmarks/profiling_retest.py, 50 subnets, load 6-10, busy loop during one run): median
+6.2 % / worst 17.5 % disagreement with the thread clock, against 17.9 % / 133 % with wall time.
+
+The runtimes (ONNX Runtime, TensorRT) implement :class:`Runner`; this module never imports them.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from hwnas.devices import Device
+
+PERCENTILE = 10.0
+WARMUP_CHUNKS_MAX = 8
+STEADY_TOL = 0.05
+
+
+class Runner(Protocol):
+    """A loaded model ready to run. ``time_runs(k)`` runs it k times and returns each run's ms."""
+
+    def time_runs(self, k: int) -> list[float]: ...
+
+
+@dataclass
+class Measurement:
+    latency_ms: float
+    median_ms: float
+    block_ms: list[float]
+    spread: float
+    runs: int
+    warmup_runs: int
+    attempts: int
+
+
+def warm_up(runner: Runner, device: Device) -> tuple[int, float]:
+    """Run until steady; returns (runs made, latency estimate in ms)."""
+    chunk = max(3, math.ceil(device.warmup_runs / 2))
+    done, prev, med = 0, math.inf, math.inf
+    for _ in range(WARMUP_CHUNKS_MAX):
+        med = float(np.median(runner.time_runs(chunk)))
+        done += chunk
+        if done >= device.warmup_runs and abs(med - prev) <= STEADY_TOL * prev:
+            break
+        prev = med
+    return done, min(med, prev)
+
+
+def block_runs(estimate_ms: float, device: Device) -> int:
+    """Runs per block: about ``device.block_ms`` worth, within the device's bounds."""
+    if not math.isfinite(estimate_ms) or estimate_ms <= 0:
+        return device.min_block_runs
+    return int(min(device.max_block_runs, max(device.min_block_runs, math.ceil(device.block_ms / estimate_ms))))
+
+
+def summarise(blocks: list[list[float]]) -> tuple[float, float, list[float], float, int]:
+    """(p10 of all runs, median of all runs, per-block p10, spread, runs) of one attempt."""
+    allr = np.concatenate([np.asarray(b, dtype=float) for b in blocks])
+    per_block = [float(np.percentile(b, PERCENTILE)) for b in blocks]
+    q1, mid, q3 = np.percentile(per_block, [25, 50, 75])
+    return (float(np.percentile(allr, PERCENTILE)), float(np.median(allr)), per_block,
+            float((q3 - q1) / mid) if mid > 0 else math.inf, int(allr.size))
+
+
+def _rounds(runners: dict[str, Runner], sizes: dict[str, int], rounds: int,
+            rng: np.random.Generator, errors: dict[str, str]) -> dict[str, list[list[float]]]:
+    """Interleaved rounds over the live runners; a runner that raises is dropped into ``errors``."""
+    blocks: dict[str, list[list[float]]] = {k: [] for k in runners}
+    keys = list(runners)
+    for _ in range(rounds):
+        for i in rng.permutation(len(keys)):
+            k = keys[i]
+            if k in errors:
+                continue
+            try:
+                blocks[k].append(runners[k].time_runs(sizes[k]))
+            except Exception as e:  # a model that cannot run is a failed record, not a failed batch
+                errors[k] = f"run failed: {type(e).__name__}: {e}"
+    return {k: v for k, v in blocks.items() if k not in errors}
+
+
+def measure_batch(runners: dict[str, Runner], device: Device, rng: np.random.Generator
+                  ) -> dict[str, Measurement | str]:
+    """Measure a batch of loaded models together; each key maps to a Measurement or a failure reason."""
+    errors: dict[str, str] = {}
+    warm: dict[str, tuple[int, float]] = {}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for k, r in runners.items():
+            try:
+                warm[k] = warm_up(r, device)
+            except Exception as e:
+                errors[k] = f"run failed: {type(e).__name__}: {e}"
+        sizes = {k: block_runs(w[1], device) for k, w in warm.items()}
+        live = {k: r for k, r in runners.items() if k not in errors}
+        best: dict[str, Measurement] = {}
+        todo = live
+        for attempt in range(1, device.max_retries + 2):
+            for k, blocks in _rounds(todo, sizes, device.rounds, rng, errors).items():
+                lat, med, per_block, spread, runs = summarise(blocks)
+                if k not in best or spread < best[k].spread:
+                    best[k] = Measurement(lat, med, per_block, spread, runs, warm[k][0], attempt)
+                best[k].attempts = attempt
+            todo = {k: live[k] for k, m in best.items() if m.spread > device.max_spread and k not in errors}
+            if not todo:
+                break
+    finally:
+        if gc_was:
+            gc.enable()
+    out: dict[str, Measurement | str] = {k: best[k] for k in best if k not in errors}
+    out.update(errors)
+    return out

@@ -1,0 +1,116 @@
+"""`LatencyRecord`: one measured (or failed) subnet on one device, with everything that changes latency."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from hwnas.core.config import SubnetConfig
+from hwnas.devices import Device
+
+OK, FAILED = "ok", "failed"
+FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg")
+
+
+def host_cpu() -> str:
+    """CPU model name (recorded: labels from different CPUs are different labels)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@dataclass
+class LatencyRecord:
+    """A row of the latency store. ``latency_ms`` is the central figure (NaN when failed)."""
+
+    key: str
+    device: str
+    space: str
+    space_digest: str
+    embed_dim: int
+    depth: int
+    mlp_ratio: list[float]
+    num_heads: list[int]
+    status: str = OK
+    reason: str = ""
+    latency_ms: float = math.nan      # 10th percentile of all timed runs (see protocol)
+    median_ms: float = math.nan       # median of all timed runs
+    block_ms: list[float] = field(default_factory=list)  # per-block 10th percentile, in block order
+    spread: float = math.nan          # IQR of block_ms / median of block_ms
+    runs: int = 0                     # timed runs behind latency_ms
+    ref_ms: float = math.nan          # the space's min subnet, measured in the same rounds (drift check)
+    warmup_runs: int = 0
+    attempts: int = 0                 # 1 + re-measurements because the spread was too wide
+    threads: int = 0
+    batch_size: int = 1
+    runtime: str = ""
+    clock: str = "wall"               # wall, thread (CPU time, 1-thread CPU) or cuda-event
+    runtime_version: str = ""
+    provider: str = ""
+    exporter_version: str = ""
+    opset: int = 0
+    precision: str = "fp32"
+    setup_s: float = math.nan         # session creation / engine build time
+    load_avg: float = math.nan        # 1-minute load average when measured
+    host: str = field(default_factory=host_cpu)
+    created_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def for_config(cls, cfg: SubnetConfig, device: Device, space_name: str, space_digest: str,
+                   **kw: Any) -> LatencyRecord:
+        return cls(key=cfg.key(), device=device.name, space=space_name, space_digest=space_digest,
+                   embed_dim=cfg.embed_dim, depth=cfg.depth, mlp_ratio=list(cfg.mlp_ratio),
+                   num_heads=list(cfg.num_heads), threads=device.threads, batch_size=device.batch_size,
+                   clock="cuda-event" if device.runtime == "tensorrt" else device.clock,
+                   precision=device.precision, provider=device.provider, runtime=device.runtime, **kw)
+
+    def fail(self, reason: str) -> LatencyRecord:
+        """Mark failed with a one-line reason (the statistics are cleared)."""
+        self.status, self.reason = FAILED, " ".join(str(reason).split())[:500] or "unknown error"
+        self.latency_ms = self.median_ms = self.spread = math.nan
+        self.block_ms, self.runs = [], 0
+        return self
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def config(self) -> SubnetConfig:
+        return SubnetConfig(self.embed_dim, self.depth, tuple(self.mlp_ratio), tuple(self.num_heads))
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        for k in ("mlp_ratio", "num_heads", "block_ms"):
+            row[k] = json.dumps(row[k])
+        for k, v in row.items():  # SQLite has no NaN: store NULL
+            if isinstance(v, float) and math.isnan(v):
+                row[k] = None
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LatencyRecord:
+        names = {f.name for f in fields(cls)}
+        d = {k: v for k, v in row.items() if k in names}
+        for k in ("mlp_ratio", "num_heads", "block_ms"):
+            d[k] = json.loads(d[k]) if isinstance(d.get(k), str) else d.get(k, [])
+        for k in FLOAT_COLUMNS:
+            if d.get(k) is None:
+                d[k] = math.nan
+        return cls(**d)
+
+
+def load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return math.nan
