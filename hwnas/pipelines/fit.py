@@ -1,0 +1,107 @@
+"""Latency store -> every predictor family compared -> the best saved, with its quality report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hwnas.core.config import SubnetConfig
+from hwnas.core.errors import HwnasError, NotFoundError
+from hwnas.core.space import SearchSpace
+from hwnas.predictors import LatencyPredictor, save_predictor
+from hwnas.predictors.metrics import noise_floor, retest_noise
+from hwnas.predictors.report import plot_predictions, smallest_size
+from hwnas.predictors.selection import learning_curve
+
+MIN_RECORDS = 20
+
+
+class TooFewRecordsError(HwnasError, ValueError):
+    """The store holds too few successful measurements to fit and evaluate a predictor."""
+
+
+@dataclass
+class FitResult:
+    predictor: LatencyPredictor
+    comparison: dict[str, Any]
+    noise: dict[str, float]
+    curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    path: Path | None = None
+    plot: Path | None = None
+
+    def smallest_n(self, goal: float = 0.95) -> int | None:
+        """Smallest training size where the chosen family's held-out ±10 % share reaches ``goal``."""
+        curve = self.curves.get(self.predictor.family_)
+        return smallest_size(curve, "within_10", goal) if curve else None
+
+
+def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFrame:
+    """The store's successful records of ``device`` for ``space``."""
+    from hwnas.profiling.store import LatencyStore
+
+    if not Path(db).is_file():
+        raise NotFoundError(f"no latency store at {db}: measure subnets first "
+                            f"('hwnas profile --device {device} -n 200')")
+    df = LatencyStore(db).to_dataframe(device=device, space_digest=space.digest())
+    return df[df["status"] == "ok"] if len(df) else df
+
+
+def records_to_xy(df: pd.DataFrame) -> tuple[list[SubnetConfig], np.ndarray, list[Any]]:
+    """Configs, latencies (ms) and block measurements; a key seen twice keeps its median latency."""
+    if df["key"].duplicated().any():
+        df = df.groupby("key", as_index=False, sort=False).agg(
+            latency_ms=("latency_ms", "median"), block_ms=("block_ms", "first"))
+    configs = [SubnetConfig.from_key(k) for k in df["key"]]
+    blocks = list(df["block_ms"]) if "block_ms" in df else []
+    return configs, df["latency_ms"].to_numpy(np.float64), blocks
+
+
+def noise_of(df: pd.DataFrame, retest: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The noise floor of the records: block disagreement, the reference subnet's drift and, given
+    a second set of records of some of the same subnets (another store), their test-retest
+    disagreement; ``floor`` is the largest of the label-noise estimates."""
+    nf: dict[str, Any] = noise_floor(df["block_ms"] if "block_ms" in df else [],
+                                     df["ref_ms"].tolist() if "ref_ms" in df else None)
+    if retest is not None:
+        both = df.merge(retest, on="key", suffixes=("_a", "_b"))
+        nf["retest"] = rt = retest_noise(both["latency_ms_a"], both["latency_ms_b"])
+        if rt["label_noise"] is not None:
+            nf["floor"] = max(v for v in (nf["floor"], rt["label_noise"]) if v is not None)
+    return nf
+
+
+def fit_records(space: SearchSpace, device: str, df: pd.DataFrame, *, families: Sequence[str] | None = None,
+                seed: int = 0, folds: int = 5, curve: bool = True, out: str | Path | None = None,
+                plot: str | Path | None = None, retest: pd.DataFrame | None = None) -> FitResult:
+    """Fit, compare and choose on records of one device; optionally save the predictor and a plot."""
+    if len(df) < MIN_RECORDS:
+        raise TooFewRecordsError(
+            f"{len(df)} successful latency records of device {device!r} for space {space.name!r}; need at "
+            f"least {MIN_RECORDS} (200 recommended): run 'hwnas profile --device {device} "
+            f"--space {space.name} -n 200' first")
+    configs, y, _ = records_to_xy(df)
+    pred = LatencyPredictor(space, device=device, families=families, folds=folds, seed=seed).fit(configs, y)
+    comp = pred.comparison_
+    res = FitResult(pred, comp.to_dict(), noise_of(df, retest))
+    if curve:
+        res.curves = learning_curve(space, configs, y, list(comp.results), seed=seed)
+    pred.metrics_["noise_floor"] = res.noise.get("floor")
+    if plot:
+        res.plot = plot_predictions(comp.test_true, comp.test_pred[comp.chosen], plot,
+                                    f"{comp.chosen} on {device} ({space.name}), held-out")
+    if out:
+        res.path = save_predictor(pred, out, extra={"noise_floor": res.noise, "learning_curve": res.curves})
+    return res
+
+
+def fit_device(space: SearchSpace, device: str, db: str | Path, out: str | Path,
+               retest_db: str | Path | None = None, **kwargs: Any) -> FitResult:
+    """`hwnas fit`: read the store (and a re-measurement store, if any), fit, save to ``out`` and the
+    plot next to it (DEV.png)."""
+    df = read_records(db, device, space)
+    retest = read_records(retest_db, device, space) if retest_db else None
+    return fit_records(space, device, df, out=out, plot=Path(out).with_suffix(".png"), retest=retest, **kwargs)

@@ -1,0 +1,113 @@
+"""Human-readable quality reports: the family table, the learning curve, the noise floor, a plot."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+COLUMNS = (("rmse_ms", "RMSE ms", "{:.3f}"), ("mape", "MAPE", "{:.1%}"), ("rmspe", "RMSPE", "{:.1%}"),
+           ("within_5", "±5%", "{:.0%}"), ("within_10", "±10%", "{:.0%}"), ("p95_rel_err", "p95 err", "{:.1%}"),
+           ("kendall_tau", "tau", "{:.3f}"), ("spearman_rho", "rho", "{:.3f}"))
+
+
+def _fmt(fmt: str, v: float) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def family_table(comparison: dict[str, Any], noise: dict[str, float] | None = None) -> str:
+    """One row per family: held-out metrics, CV MAPE, train MAPE, prediction rate; the chosen one
+    marked '*', and a note on families whose error is under the noise floor."""
+    floor = (noise or {}).get("floor")
+    floor = float("nan") if floor is None else floor
+    rows, notes = [], []
+    for name, r in comparison["families"].items():
+        h = r["holdout"]
+        mark = "*" if name == comparison["chosen"] else " "
+        rows.append([f"{mark}{name}", *(_fmt(f, h[k]) for k, _, f in COLUMNS), _fmt("{:.1%}", r["cv"]["mape"]),
+                     _fmt("{:.1%}", r["train_mape"]), f"{r['predict_per_s']:,.0f}"])
+        if not math.isnan(floor):
+            if h["mape"] < floor:
+                notes.append(f"{name}: held-out MAPE {h['mape']:.1%} is below the noise floor {floor:.1%}: "
+                             "better than the noise floor = fitting noise (or luck on a small split)")
+            elif r["train_mape"] < floor:
+                notes.append(f"{name}: training MAPE {r['train_mape']:.1%} is below the noise floor "
+                             f"{floor:.1%}: it is fitting noise on the training set")
+    head = ["family", *(c for _, c, _ in COLUMNS), "CV MAPE", "train MAPE", "pred/s"]
+    text = _table(head, rows)
+    text += (f"\n(* chosen by {comparison.get('select_by', 'cv mape')}; held-out metrics on "
+             f"{comparison['n_test']} subnets, trained on {comparison['n_train']}, "
+             f"{comparison['folds']}-fold CV on the training split)")
+    return text + "".join(f"\nnote: {n}" for n in notes)
+
+
+def noise_text(noise: dict[str, float]) -> str:
+    if not noise or noise.get("floor") is None:
+        return "noise floor: unknown (the records carry no repeated measurements)"
+    parts = []
+    if noise.get("n_records"):
+        parts.append(f"blocks of one subnet disagree by {noise['rel_mad_median']:.1%} typical "
+                     f"(p95 {noise['rel_mad_p95']:.1%}, {noise['blocks_per_record']:.0f} blocks per record, "
+                     f"{noise['n_records']} records), so a record's latency carries ~{noise['label_noise']:.1%}")
+    if noise.get("n_ref", 0) >= 2:
+        parts.append(f"the reference subnet re-measured in {noise['n_ref']} batches drifts by "
+                     f"{noise['ref_drift']:.1%}")
+    rt = noise.get("retest") or {}
+    if rt.get("label_noise") is not None:
+        parts.append(f"{rt['pairs']} subnets measured again later disagree by {rt['rel_diff_median']:.1%} "
+                     f"median (p95 {rt['rel_diff_p95']:.1%}): a label carries ~{rt['label_noise']:.1%}")
+    return (f"noise floor {noise['floor']:.1%}: " + "; ".join(parts)
+            + ". A held-out MAPE below the floor is fitting noise.")
+
+
+def curve_table(curves: dict[str, list[dict[str, float]]], metric: str = "within_10") -> str:
+    """Families x training-set sizes of one metric (held-out)."""
+    if not curves:
+        return ""
+    sizes = sorted({row["n"] for rows in curves.values() for row in rows})
+    fmt = dict((k, f) for k, _, f in COLUMNS)[metric]
+    rows = []
+    for name, pts in curves.items():
+        by_n = {p["n"]: p[metric] for p in pts}
+        rows.append([name, *(_fmt(fmt, by_n[n]) if n in by_n else "" for n in sizes)])
+    return f"learning curve (held-out {metric} vs training samples):\n" + _table(["family", *map(str, sizes)], rows)
+
+
+def smallest_size(curve: list[dict[str, float]], metric: str = "within_10", goal: float = 0.95) -> int | None:
+    """The smallest training-set size whose held-out ``metric`` reaches ``goal`` (None if none does)."""
+    hits = [p["n"] for p in curve if p[metric] >= goal]
+    return min(hits) if hits else None
+
+
+def plot_predictions(y_true: Sequence[float], y_pred: Sequence[float], path: str | Path, title: str) -> Path:
+    """Predicted vs measured latency with the ±10 % band, as a PNG (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y, p = np.asarray(y_true, float), np.asarray(y_pred, float)
+    lo, hi = 0.9 * min(y.min(), p.min()), 1.1 * max(y.max(), p.max())
+    line = np.linspace(lo, hi, 50)
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.fill_between(line, 0.9 * line, 1.1 * line, color="tab:green", alpha=0.15, label="±10 %")
+    ax.plot(line, line, color="tab:green", lw=1)
+    inside = np.abs(p / y - 1) <= 0.10
+    ax.scatter(y[inside], p[inside], s=14, color="tab:blue", label=f"within ±10 % ({inside.mean():.0%})")
+    ax.scatter(y[~inside], p[~inside], s=18, color="tab:red", marker="x", label="outside")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)", ylabel="predicted latency (ms)", title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
