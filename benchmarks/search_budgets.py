@@ -1,0 +1,174 @@
+"""Does the search's winner really run within its budget? Five budgets on mnist-cpu, device cpu.
+
+For five budgets spread over the space's predicted latency range, run ``hwnas search`` (accuracy
+objective: validation top-1 with inherited weights), then re-measure the exported winner in a
+fresh process with the profiling protocol (independent of the predictor and of the search's own
+verification). Prints the share of winners within budget, the median overshoot, the search wall
+time with accuracy evaluation vs with the predictor-only objective ('params'), and the Kendall tau
+between that training-free objective and inherited-weight validation accuracy on random subnets.
+
+Needs a run folder with a trained supernet (supernet.pt) and a fitted cpu predictor; --prepare
+makes them with the CLI (hwnas train / profile / fit) in the given folder first.
+
+usage:
+  python benchmarks/search_budgets.py --workdir RUN [--prepare] [--generations 20] [--subset 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.core import count_params, get_space
+from hwnas.pipelines.search import (InheritedAccuracy, SearchOptions, load_budgets, params_fitness,
+                                    search)
+from hwnas.pipelines.workdir import RunDir
+from hwnas.search import Constraints, EvolutionSettings, LatencyBudget, fastest, run_search
+
+SPACE, DEVICE = "mnist-cpu", "cpu"
+
+FRESH = """
+import json, sys
+from hwnas.core import get_space
+from hwnas.core.yaml_io import load_subnet
+from hwnas.pipelines.profile import measure_subnet
+rec = measure_subnet(sys.argv[1], get_space(sys.argv[2]), load_subnet(sys.argv[3]), checkpoint=sys.argv[4])
+print(json.dumps({"latency_ms": rec.latency_ms, "spread": rec.spread, "status": rec.status}))
+"""
+
+
+def hwnas(*args: str) -> None:
+    print("$ hwnas " + " ".join(args), flush=True)
+    subprocess.run([sys.executable, "-m", "hwnas", *args], check=True)
+
+
+def prepare(run: RunDir, n_profile: int, epochs: int) -> None:
+    if not run.supernet.is_file():
+        hwnas("train", "--space", SPACE, "--epochs", str(epochs), "--workdir", str(run.root))
+    hwnas("profile", "--device", DEVICE, "--space", SPACE, "-n", str(n_profile), "--workdir", str(run.root))
+    hwnas("fit", "--device", DEVICE, "--space", SPACE, "--no-curve", "--workdir", str(run.root))
+
+
+class _Negated:
+    def __init__(self, pred) -> None:  # noqa: ANN001
+        self.pred = pred
+
+    def predict(self, configs):  # noqa: ANN001, ANN201
+        return -np.asarray(self.pred.predict(configs))
+
+
+def predicted_range(space, budget: LatencyBudget) -> tuple[float, float]:  # noqa: ANN001
+    lo = fastest(space, budget)[1]
+    hi = -fastest(space, LatencyBudget(DEVICE, _Negated(budget.predictor)))[1]
+    return lo, hi
+
+
+def fresh_measure(space_name: str, yaml_path: Path, ckpt: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", FRESH, DEVICE, space_name, str(yaml_path), str(ckpt)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def kendall_params_vs_accuracy(space, ckpt: Path, n: int, subset: int) -> dict:  # noqa: ANN001
+    from scipy.stats import kendalltau
+
+    cfgs = space.sample_unique(n, np.random.default_rng(123))
+    acc_fn = InheritedAccuracy(space, ckpt).fitness("val", subset)
+    acc = [acc_fn(c) for c in cfgs]
+    params = [count_params(space, c) for c in cfgs]
+    tau, p = kendalltau(params, acc)
+    return {"n": n, "tau": float(tau), "p": float(p), "acc_min": min(acc), "acc_max": max(acc)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--prepare", action="store_true", help="train, profile and fit with the CLI first")
+    ap.add_argument("--profile-n", type=int, default=150)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--generations", type=int, default=20)
+    ap.add_argument("--population", type=int, default=50)
+    ap.add_argument("--subset", type=int, default=200, help="validation images per fitness call")
+    ap.add_argument("--margin", type=float, default=None, help="override the predictor's p95 margin")
+    ap.add_argument("--kendall-n", type=int, default=60)
+    ap.add_argument("--budgets", type=lambda t: [float(x) for x in t.split(",")], default=None,
+                    help="comma-separated budgets in ms (default: five spread over the predicted range)")
+    a = ap.parse_args()
+    run = RunDir.resolve(a.workdir)
+    if a.prepare:
+        prepare(run, a.profile_n, a.epochs)
+    space = get_space(SPACE)
+    n = a.population
+    settings = EvolutionSettings(population=n, generations=a.generations, parents=max(2, n // 5),
+                                 mutations=n // 2, crossovers=n // 2)
+    base = load_budgets(run, space, SearchOptions(budgets=[(DEVICE, None)]))[0][0]
+    p95 = float(base.predictor.metrics_["p95_rel_err"])
+    margin = p95 if a.margin is None else a.margin
+    lo, hi = predicted_range(space, base)
+    top = float(base.predictor.predict([space.max_config()])[0])  # robust to a noisy predicted maximum
+    first = lo / (1 - margin) * 1.1  # the smallest budget some subnet is predicted to meet with margin
+    budgets = a.budgets or [round(float(b), 2) for b in np.geomspace(first, max(top, first * 1.5), 5)]
+    print(f"predictor p95 relative error {p95:.1%} (margin used {margin:.1%}); predicted latency: fastest "
+          f"{lo:.3f} ms, max config {top:.3f} ms, slowest found {hi:.3f} ms; budgets {budgets}", flush=True)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="hwnas-bench-search-") as tmp:
+        for b in budgets:
+            opts = SearchOptions(budgets=[(DEVICE, b)], subset=a.subset, settings=settings, margin=a.margin,
+                                 export=False)
+            rep = search(run, space, opts, log=lambda m: print("   " + m, flush=True))
+            w = rep["winner"]
+            row = {"budget_ms": b, "search_acc_s": rep["timing"]["search_s"], "evaluated": rep["evaluated"],
+                   "fallbacks": len(rep["verification"]) - 1, "winner": w["key"] if w else None}
+            if w:
+                y = Path(tmp) / f"winner-{b}.yaml"
+                y.write_text((run.search / "winner.yaml").read_text())
+                fresh = fresh_measure(SPACE, y, run.supernet)
+                ms = fresh["latency_ms"]
+                row.update(predicted_ms=w["latency"][DEVICE]["predicted_ms"],
+                           verify_ms=w["latency"][DEVICE]["measured_ms"], fresh_ms=ms, within=ms <= b,
+                           overshoot=max(0.0, ms / b - 1), val_top1=w["val_top1"], test_top1=w["test_top1"])
+            con = Constraints(space, [LatencyBudget(DEVICE, base.predictor, b, margin)])
+            t = time.perf_counter()
+            pres = run_search(space, params_fitness(space), con, settings=settings, seed=0)
+            row["search_params_s"] = time.perf_counter() - t
+            row["params_winner"] = pres.best.key
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    tau = kendall_params_vs_accuracy(space, run.supernet, a.kendall_n, a.subset)
+    report(rows, tau, margin)
+    return 0
+
+
+def report(rows: list[dict], tau: dict, margin: float) -> None:
+    print("\nbudget  predicted  verified  fresh    within  overshoot  val top-1  fallbacks  search s (acc / params)")
+    for r in rows:
+        if r.get("winner") is None:
+            print(f"{r['budget_ms']:6.2f}  no winner within budget after verification")
+            continue
+        print(f"{r['budget_ms']:6.2f}  {r['predicted_ms']:9.3f}  {r['verify_ms']:8.3f}  {r['fresh_ms']:7.3f}  "
+              f"{str(r['within']):6s}  {100 * r['overshoot']:8.1f}%  {r['val_top1']:8.2f}%  {r['fallbacks']:9d}  "
+              f"{r['search_acc_s']:7.1f} / {r['search_params_s']:.2f}")
+    won = [r for r in rows if r.get("winner")]
+    within = sum(r["within"] for r in won)
+    print(f"\nwinners within budget when re-measured in a fresh process: {within}/{len(rows)} "
+          f"({100 * within / len(rows):.0f} %); median overshoot {100 * statistics.median(r['overshoot'] for r in won):.1f} %"
+          f"; median measured/budget {statistics.median(r['fresh_ms'] / r['budget_ms'] for r in won):.2f}")
+    acc_s = statistics.median(r["search_acc_s"] for r in rows)
+    par_s = statistics.median(r["search_params_s"] for r in rows)
+    print(f"search wall time (median): accuracy objective {acc_s:.1f} s, predictor-only objective {par_s:.2f} s "
+          f"(x{acc_s / par_s:.0f})")
+    print(f"training-free objective 'params' vs inherited-weight val top-1 on {tau['n']} random subnets: "
+          f"Kendall tau {tau['tau']:.3f} (p={tau['p']:.2g}; top-1 {tau['acc_min']:.1f}-{tau['acc_max']:.1f} %)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Search the space for the most accurate subnet that runs within a latency budget, measured.
+
+Latency comes from each device's fitted predictor (run folder: predictors/DEVICE.json), with a safety
+margin equal to the predictor's 95th-percentile relative error; the winner is then re-measured on
+the device, and when it misses, the next-best candidate is. Pair each --latency-ms with a --device
+in order, or write --budget DEVICE=MS. A --device without a budget (or --budget DEVICE) makes its
+latency an objective only, as in --pareto mode.
+
+Fitness is top-1 on the validation split with weights inherited from the supernet checkpoint.
+Without a checkpoint, '--objective params' searches training-free: the most parameters that fit.
+
+examples:
+  hwnas search --latency-ms 5 --device cpu
+  hwnas search --budget cpu=2 --params-m 0.5,2 --subset 200 --seed 1
+  hwnas search --latency-ms 5 --device cpu --latency-ms 2 --device gpu-trt
+  hwnas search --pareto --device cpu --generations 10
+  hwnas search --latency-ms 3 --device cpu --objective params --population 20 --generations 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hwnas.cli.common import add_workdir, interactive, positive_float, positive_int, print_json, workdir
+from hwnas.core.errors import ConfigError
+
+HELP = "hardware-aware evolutionary search; the winner re-measured and exported"
+
+
+def _range(text: str) -> tuple[float | None, float | None]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX (either may be empty), got {text!r}")
+    try:
+        lo, hi = (float(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    return lo, hi
+
+
+def _budget(text: str) -> tuple[str, float | None]:
+    dev, _, ms = text.partition("=")
+    if not dev:
+        raise argparse.ArgumentTypeError(f"expected DEVICE=MS or DEVICE, got {text!r}")
+    return dev, (positive_float(ms) if ms else None)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("constraints")
+    g.add_argument("--latency-ms", type=positive_float, action="append", default=[], metavar="MS",
+                   help="latency budget, paired in order with --device (repeatable)")
+    g.add_argument("--device", action="append", default=[], metavar="DEVICE", help="device of a budget (repeatable)")
+    g.add_argument("--budget", type=_budget, action="append", default=[], metavar="DEVICE=MS",
+                   help="a device and its budget in one (repeatable); DEVICE alone: latency only as objective")
+    g.add_argument("--params-m", type=_range, default=(None, None), metavar="MIN,MAX",
+                   help="parameter range in millions (AutoFormer's constraint), e.g. 0.5,2 or ,1.5")
+    g.add_argument("--macs-m", type=positive_float, default=None, metavar="MAX", help="MACs cap in millions")
+    g.add_argument("--margin", type=float, default=None, metavar="FRACTION",
+                   help="safety margin instead of each predictor's p95 relative error (0 disables it)")
+    g = p.add_argument_group("objective")
+    g.add_argument("--objective", choices=["accuracy", "params"], default="accuracy",
+                   help="accuracy: validation top-1 with inherited weights (needs the supernet); params: "
+                        "training-free, the most parameters under the constraints")
+    g.add_argument("--data", default="mnist", metavar="DATA",
+                   help="'mnist' (the bundled sample) or an image folder, as for 'hwnas train'")
+    g.add_argument("--subset", type=positive_int, default=None, metavar="N",
+                   help="score on a fixed sample of N validation images (default: all)")
+    g.add_argument("--pareto", action="store_true", help="NSGA-II-style search for the accuracy x latency front")
+    g = p.add_argument_group("evolution (AutoFormer's defaults)")
+    g.add_argument("--population", type=positive_int, default=50)
+    g.add_argument("--generations", type=positive_int, default=20)
+    g.add_argument("--parents", type=positive_int, default=None, help="top candidates kept as parents "
+                   "(default: population / 5)")
+    g.add_argument("--mutations", type=int, default=None, help="per generation (default: population / 2)")
+    g.add_argument("--crossovers", type=int, default=None, help="per generation (default: population / 2)")
+    g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("run")
+    p.add_argument("--space", metavar="SPACE", default=None,
+                   help="preset or AutoFormer YAML (default: the checkpoint's space, else mnist-cpu)")
+    p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (default: supernet.pt of the run folder)")
+    g.add_argument("--max-measured", type=positive_int, default=5,
+                   help="candidates re-measured at most when the best ones miss a budget (default 5)")
+    g.add_argument("--no-measure", action="store_true", help="skip re-measuring (predicted latency only)")
+    g.add_argument("--no-onnx", action="store_true", help="write no winner.onnx")
+    g.add_argument("--fit-missing", action="store_true",
+                   help="profile and fit a predictor for a device that has none, before searching")
+    g.add_argument("--fit-n", type=positive_int, default=200, metavar="N",
+                   help="subnets profiled by --fit-missing (default 200)")
+    g.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_workdir(p)
+
+
+def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
+    """(device, budget) pairs from --latency-ms/--device pairs and --budget."""
+    from hwnas import devices
+
+    if args.latency_ms and len(args.latency_ms) != len(args.device):
+        raise ConfigError(f"pair each --latency-ms with a --device, in order: got {len(args.latency_ms)} "
+                          f"budget(s) and {len(args.device)} device(s) (or write --budget DEVICE=MS)")
+    pairs = list(zip(args.device, args.latency_ms or [None] * len(args.device))) + list(args.budget)
+    names = [d for d, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"each device may appear once, got {names}")
+    for d in names:
+        devices.get(d)  # unknown names: one line listing the known ones
+    return pairs
+
+
+def settings_of(args: argparse.Namespace):  # noqa: ANN201
+    from hwnas.search import EvolutionSettings
+
+    n = args.population
+    return EvolutionSettings(population=n, generations=args.generations,
+                             parents=args.parents or max(2, n // 5),
+                             mutations=n // 2 if args.mutations is None else args.mutations,
+                             crossovers=n // 2 if args.crossovers is None else args.crossovers)
+
+
+def generation_reporter(total: int, label: str):  # noqa: ANN201
+    """A callback per generation: a tqdm bar on a terminal, plain lines otherwise."""
+    if interactive():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="search", unit="gen", dynamic_ncols=True)
+
+        def on_gen(s) -> None:  # noqa: ANN001
+            bar.set_postfix_str(f"best {label} {s.best_fitness:.4g}, {s.evaluated} scored")
+            bar.update(1)
+            if s.generation == total - 1:
+                bar.close()
+        return on_gen
+
+    def on_line(s) -> None:  # noqa: ANN001
+        print(f"generation {s.generation + 1}/{total}: best {label} {s.best_fitness:.4g} ({s.best_key}), "
+              f"{s.evaluated} scored, {s.rejected} rejected", file=sys.stderr, flush=True)
+    return on_line
+
+
+def run(args: argparse.Namespace) -> int:
+    from hwnas.pipelines.export import resolve_space
+    from hwnas.pipelines.search import SearchOptions, checkpoint_for, search
+
+    rd = workdir(args)
+    opts = SearchOptions(budgets=budgets_of(args), params_m=args.params_m, macs_m=args.macs_m,
+                         objective=args.objective, data=args.data, subset=args.subset, seed=args.seed, settings=settings_of(args),
+                         pareto=args.pareto, margin=args.margin, max_measured=args.max_measured,
+                         measure=not args.no_measure, export=not args.no_onnx)
+    ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
+    space = resolve_space(args.space, None, ckpt)
+    label = "top-1" if args.objective == "accuracy" else "params (M)"
+    log = (lambda m: print(m, file=sys.stderr, flush=True))
+    report = search(rd, space, opts, checkpoint=ckpt, on_generation=generation_reporter(opts.settings.generations, label),
+                    fit_missing=_fitter(rd, space, args.fit_n) if args.fit_missing else None, log=log)
+    if args.json:
+        print_json(report)
+    else:
+        print_summary(report)
+    return 0 if report["winner"] is not None else 1
+
+
+def _fitter(rd, space, n: int):  # noqa: ANN001, ANN202
+    from hwnas.pipelines.search import fit_missing_predictor
+
+    def fit(device: str) -> None:
+        print(f"no predictor for {device}: profiling {n} subnets, then fitting", file=sys.stderr, flush=True)
+        bar = {}
+
+        def progress(rec, done: int, total: int) -> None:  # noqa: ANN001
+            if interactive():
+                if "bar" not in bar:
+                    from tqdm.auto import tqdm
+
+                    bar["bar"] = tqdm(total=total, desc=f"profile {device}", unit="subnet", dynamic_ncols=True)
+                bar["bar"].update(1)
+            elif done % max(1, total // 10) == 0 or done == total:
+                print(f"profile {device}: {done}/{total}", file=sys.stderr, flush=True)
+        try:
+            path = fit_missing_predictor(rd, space, device, n, progress=progress)
+        finally:
+            if "bar" in bar:
+                bar["bar"].close()
+        print(f"fitted {path}", file=sys.stderr, flush=True)
+    return fit
+
+
+def print_summary(report: dict) -> None:
+    from hwnas.search.report import table
+
+    if report["front"]:
+        print(f"Pareto front ({len(report['front'])} subnets, predicted latency):")
+        print(table(report["front"], list(report["front"][0])))
+        print()
+    w = report["winner"]
+    print(f"verification: {report['verification_note']}")
+    if w is None:
+        print(f"no winner written; see {report['files']['report_md']}")
+        return
+    rows = [{"device": d, **m} for d, m in w["latency"].items()]
+    if rows:
+        print(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "within_budget"]))
+    val = "-" if w["val_top1"] is None else f"{w['val_top1']:.2f} %"
+    test = "-" if w["test_top1"] is None else f"{w['test_top1']:.2f} %"
+    print(f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
+          f"val top-1 {val}, test top-1 {test}")
+    for name, path in report["files"].items():
+        print(f"  {name:12s} {path}")

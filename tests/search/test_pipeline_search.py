@@ -1,0 +1,104 @@
+"""`hwnas search` end to end on a tiny setting: real predictor (fitted on latencies measured on a CPU
+like this one), real checkpoint (an untrained supernet), real re-measurement and ONNX export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwnas.cli.main import main
+from hwnas.core import SubnetConfig, get_space
+from hwnas.core.yaml_io import load_subnet
+from hwnas.pipelines.workdir import RunDir
+
+DATA = Path(__file__).parent / "data" / "cpu_latency_mnist.json"
+TINY = ["--population", "4", "--generations", "2", "--subset", "20", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> RunDir:
+    """A run folder with a ridge predictor fitted on measured records and an untrained supernet."""
+    import torch
+
+    from hwnas.predictors import LatencyPredictor, save_predictor
+    from hwnas.supernet import Supernet
+    from hwnas.supernet.checkpoint import save_checkpoint
+
+    space = get_space("mnist-cpu")
+    rd = RunDir(tmp_path_factory.mktemp("run")).ensure()
+    rec = json.loads(DATA.read_text())
+    cfgs = [SubnetConfig.from_key(k) for k in rec["latency_ms"]]
+    pred = LatencyPredictor(space, device="cpu", family="ridge").fit(cfgs, list(rec["latency_ms"].values()))
+    save_predictor(pred, rd.predictor("cpu"))
+    torch.manual_seed(0)
+    save_checkpoint(Supernet(space), rd.supernet)
+    return rd
+
+
+def test_search_verifies_and_writes_everything(run_dir, capsys):
+    # 40 records make a rough predictor (p95 error well above 50 %): an explicit margin stands in
+    rc = main(["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--workdir",
+               str(run_dir.root), *TINY])
+    out = capsys.readouterr()
+    assert rc in (0, 1), out.err
+    report = json.loads((run_dir.search / "report.json").read_text())
+    assert report["objective"] == "accuracy" and report["evaluated"] <= 8
+    assert [h["generation"] for h in report["history"]] == [0, 1]
+    assert 1 <= len(report["verification"]) <= 5
+    first = report["verification"][0]["latency"]["cpu"]
+    assert first["measured_ms"] > 0 and first["predicted_ms"] <= 3 * (1 - report["devices"][0]["margin"])
+    assert report["devices"][0]["margin"] == 0.15
+    if rc == 0:
+        w = report["winner"]
+        assert w["latency"]["cpu"]["measured_ms"] <= 3 and w["latency"]["cpu"]["within_budget"]
+        assert 0 <= w["val_top1"] <= 100 and 0 <= w["test_top1"] <= 100
+        cfg = load_subnet(run_dir.search / "winner.yaml")
+        assert cfg.key() == w["key"]
+        assert "SUPERNET" in yaml.safe_load((run_dir.search / "winner.yaml").read_text())
+        assert (run_dir.search / "winner.onnx").stat().st_size > 10_000
+        assert "winner" in out.out and w["key"] in out.out
+    assert (run_dir.search / "pareto.png").stat().st_size > 1000
+    assert "Verification" in (run_dir.search / "report.md").read_text() or rc == 1
+    assert "generation 2/2" in out.err  # plain progress lines when not on a terminal
+
+
+def test_margin_is_the_predictors_p95_error(run_dir):
+    from hwnas.core import ConfigError
+    from hwnas.pipelines.search import SearchOptions, load_budgets
+    from hwnas.predictors import load_predictor
+
+    space = get_space("mnist-cpu")
+    p95 = load_predictor(run_dir.predictor("cpu"), space, "cpu").metrics_["p95_rel_err"]
+    opts = SearchOptions(budgets=[("cpu", 3.0)])
+    if p95 <= 0.5:
+        assert load_budgets(run_dir, space, opts)[0][0].margin == p95
+    else:
+        with pytest.raises(ConfigError, match="cpu latency predictor's p95 relative error is"):
+            load_budgets(run_dir, space, opts)
+    assert load_budgets(run_dir, space, SearchOptions(budgets=[("cpu", None)]))[0][0].limit_ms is None
+
+
+def test_infeasible_budget_is_one_line_exit_2(run_dir, capsys):
+    rc = main(["search", "--latency-ms", "0.05", "--device", "cpu", "--margin", "0.1", "--workdir",
+               str(run_dir.root), *TINY])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err
+    assert "no subnet of mnist-cpu is predicted under 0.05 ms on cpu" in err and "the fastest is" in err
+
+
+def test_refuses_without_checkpoint_unless_training_free(tmp_path, run_dir, capsys):
+    rd = RunDir(tmp_path)
+    (tmp_path / "predictors").mkdir()
+    (tmp_path / "predictors" / "cpu.json").write_text(run_dir.predictor("cpu").read_text())
+    args = ["search", "--budget", "cpu=4", "--margin", "0.1", "--workdir", str(tmp_path), *TINY]
+    assert main(args) == 2
+    assert "--objective params" in capsys.readouterr().err
+    rc = main(args + ["--objective", "params", "--pareto", "--no-measure", "--no-onnx"])
+    out = capsys.readouterr().out
+    report = json.loads((rd.search / "report.json").read_text())
+    assert rc == 0 and report["front"] and "Pareto front" in out
+    assert report["winner"]["val_top1"] is None
+    assert report["winner"]["fitness"] == max(c["fitness"] for c in report["front"])
