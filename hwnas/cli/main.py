@@ -12,7 +12,7 @@ from hwnas import __version__
 from hwnas.core.errors import HwnasError
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
-COMMANDS = ["inspect", "export"]
+COMMANDS = ["inspect", "export", "train", "eval", "devices", "profile", "records", "search", "fit", "predict"]
 
 
 class _Parser(argparse.ArgumentParser):

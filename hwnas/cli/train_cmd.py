@@ -1,0 +1,119 @@
+"""Train a weight-entangled supernet: AutoFormer's uniform recipe or the sandwich rule.
+
+Writes the checkpoint (atomically, every epoch) to the run folder's supernet.pt unless --out says
+otherwise. --data is 'mnist' (the bundled 5,000-image sample, no download) or an image folder
+(ROOT/train/<class>/*, ROOT/val/<class>/* or ROOT/<class>/*). For several processes or GPUs, start
+it with torchrun; only rank 0 writes and prints.
+
+examples:
+  hwnas train                                   # bundled MNIST, space mnist-cpu, default recipe
+  hwnas train --strategy sandwich --epochs 20 --out sandwich.pt
+  hwnas train --resume                          # continue the run folder's checkpoint
+  torchrun --nproc_per_node 2 -m hwnas train --data /data/imagenet --space autoformer-tiny \\
+      --epochs 300 --batch-size 128 --mixup 0.8 --cutmix 1.0 --drop-path 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from hwnas.cli.common import add_space, add_workdir, interactive, positive_float, positive_int, workdir
+
+HELP = "train a supernet (bundled MNIST or an image folder; torchrun for DDP)"
+
+
+def _non_negative_float(text: str) -> float:
+    return 0.0 if text in ("0", "0.0") else positive_float(text)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_space(p)
+    p.add_argument("--data", default="mnist", metavar="mnist|DIR",
+                   help="'mnist' (bundled) or an image folder in the ImageNet layout (default: mnist)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 8)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per process and step (default 32)")
+    p.add_argument("--strategy", choices=("uniform", "sandwich"), default=None,
+                   help="uniform: one random subnet per step (AutoFormer, default); sandwich: largest + "
+                        "smallest + random ones, distilled in place from the largest")
+    p.add_argument("--num-random", type=int, default=None, help="sandwich: random subnets per step (default 2)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="peak learning rate (default 1e-3, x sqrt(total batch / 1024) above 1024)")
+    p.add_argument("--warmup-epochs", type=_non_negative_float, default=None, help="linear warm-up (default 1)")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=None, help="AdamW weight decay (default 0.05)")
+    p.add_argument("--smoothing", type=_non_negative_float, default=None, help="label smoothing (default 0.1)")
+    p.add_argument("--drop-path", type=_non_negative_float, default=None, help="stochastic depth rate (default 0)")
+    p.add_argument("--mixup", type=_non_negative_float, default=None, help="mixup alpha (default 0: off)")
+    p.add_argument("--cutmix", type=_non_negative_float, default=None, help="cutmix alpha (default 0: off)")
+    p.add_argument("--workers", type=int, default=None, help="data-loading processes for image folders (default 0)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch threads per process (default: OMP_NUM_THREADS, else cores / processes; "
+                        "1 is much faster on a machine other jobs keep busy)")
+    p.add_argument("--seed", type=int, default=None, help="seed of weights, data order and subnet sampling (default 0)")
+    p.add_argument("--out", metavar="CKPT", default=None, help="checkpoint file (default: RUN_FOLDER/supernet.pt)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint with its exact state")
+    p.add_argument("--force", action="store_true", help="start afresh even if the checkpoint exists")
+    p.add_argument("--max-steps", type=positive_int, default=None,
+                   help="stop (and save) after this many steps in all, e.g. to split a run in parts")
+    p.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    add_workdir(p)
+
+
+_FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "strategy": "strategy", "num_random": "num_random",
+           "lr": "lr", "warmup_epochs": "warmup_epochs", "weight_decay": "weight_decay",
+           "smoothing": "label_smoothing", "drop_path": "drop_path", "mixup": "mixup", "cutmix": "cutmix",
+           "workers": "workers", "threads": "threads", "seed": "seed"}
+
+
+def _reporter() -> tuple[Any, Any, Any]:
+    """Step and epoch callbacks: a tqdm bar (loss, lr) on a terminal, plain lines otherwise."""
+    state: dict[str, Any] = {}
+
+    def on_step(step: int, total: int, loss: float, lr: float) -> None:
+        if interactive():
+            from tqdm.auto import tqdm
+
+            bar = state.get("bar") or state.setdefault("bar", tqdm(total=total, initial=step - 1, desc="train",
+                                                                    dynamic_ncols=True))
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", refresh=False)
+            bar.update(1)
+        elif step % max(1, total // 50) == 0 or step == total:
+            print(f"step {step}/{total}  loss {loss:.4f}  lr {lr:.2e}", file=sys.stderr, flush=True)
+
+    def on_epoch(e: dict[str, Any]) -> None:
+        val = "".join(f"  val top1 {k[9:]} {v:.2f}%" for k, v in e.items() if k.startswith("val_top1_"))
+        line = f"epoch {e['epoch']}  loss {e['loss']:.4f}  {e['train_seconds']:.1f}s{val}"
+        (state["bar"].write if "bar" in state else lambda s: print(s, file=sys.stderr, flush=True))(line)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].close()
+
+    return on_step, on_epoch, close
+
+
+def run(args: argparse.Namespace) -> int:
+    from hwnas.cli.common import print_json, space_of
+    from hwnas.core.errors import ConfigError
+    from hwnas.supernet.train import TrainConfig, train_supernet
+
+    if args.resume and args.force:
+        raise ConfigError("--resume and --force contradict each other")
+    given = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
+    out = args.out or str(workdir(args).ensure().supernet)
+    on_step, on_epoch, close = _reporter()
+    try:
+        r = train_supernet(space_of(args), args.data, out, TrainConfig(**given), resume=args.resume,
+                           overwrite=args.force, max_steps=args.max_steps, on_step=on_step, on_epoch=on_epoch)
+    finally:
+        close()
+    if r.get("rank", 0) == 0:
+        if args.json:
+            print_json(r)
+        else:
+            last = r["history"][-1] if r["history"] else {}
+            acc = f", val top1 max {last['val_top1_max']:.2f}% min {last['val_top1_min']:.2f}%" \
+                if "val_top1_max" in last else ""
+            print(f"wrote {r['checkpoint']} (step {r['step']}/{r['total_steps']}, {r['seconds']:.0f}s{acc})")
+    return 0

@@ -1,0 +1,285 @@
+"""Supernet training: AutoFormer's uniform recipe or the sandwich rule, on one process or many (DDP).
+
+Every step's randomness is derived from (seed, step): the subnets (same on all ranks), mixup/cutmix
+and, per rank, drop path. With the data order fixed by (seed, epoch) and the position inside the
+epoch stored, a resumed run takes exactly the steps an uninterrupted one would have taken.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from hwnas.core.config import SubnetConfig
+from hwnas.core.errors import ConfigError, HwnasError, NotFoundError
+from hwnas.core.space import SearchSpace
+from hwnas.data import ResumableSampler, batches, load_split
+from hwnas.data.transforms import mix_batch
+from hwnas.supernet.checkpoint import load_supernet, save_checkpoint
+from hwnas.supernet.distill import classification_loss, inplace_distillation_loss
+from hwnas.supernet.distributed import DistInfo, init_distributed, shutdown
+from hwnas.supernet.evaluate import evaluate
+from hwnas.supernet.supernet import Supernet
+
+STRATEGIES = ("uniform", "sandwich")
+RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on resume; the rest may not
+# AutoFormer's peak lr (1e-3 at a total batch of 1024). It is kept, not scaled down, for small batches:
+# linear scaling would give 3e-5 at batch 32, where ViTs then barely move; scaled up by sqrt beyond 1024.
+BASE_LR, REFERENCE_BATCH = 1e-3, 1024
+
+
+@dataclass
+class TrainConfig:
+    """The recipe. ``batch_size`` is per process; ``lr`` None means 1e-3 (x sqrt(total batch / 1024)
+    above 1024). The defaults fit the bundled MNIST on a 2-core CPU in a few minutes."""
+
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float | None = None
+    min_lr: float = 1e-5
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    strategy: str = "uniform"
+    num_random: int = 2          # sandwich: random subnets between the largest and the smallest
+    drop_path: float = 0.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    clip_grad: float = 0.0       # max gradient norm; 0 = no clipping
+    seed: int = 0
+    save_every: int = 0          # steps between checkpoints; 0 = at the end of every epoch
+    eval_every: int = 1          # epochs between validation of the largest and smallest subnet; 0 = never
+    workers: int = 0             # DataLoader workers for image folders
+    threads: int = 0             # torch threads per process; 0 = OMP_NUM_THREADS or the cores / processes
+
+    def check(self) -> TrainConfig:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES)}")
+        ints = {"epochs": 1, "batch_size": 1, "num_random": 0, "save_every": 0, "eval_every": 0, "workers": 0,
+                "threads": 0}
+        for name, low in ints.items():
+            if int(getattr(self, name)) < low:
+                raise ConfigError(f"{name} must be at least {low}, got {getattr(self, name)}")
+        for name in ("min_lr", "warmup_epochs", "weight_decay", "drop_path", "mixup", "cutmix", "clip_grad"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        return self
+
+    def peak_lr(self, world_size: int) -> float:
+        if self.lr is not None:
+            return self.lr
+        return BASE_LR * math.sqrt(max(1.0, self.batch_size * world_size / REFERENCE_BATCH))
+
+
+def lr_at(step: int, total: int, warmup: int, peak: float, floor: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine from ``peak`` down to ``floor``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def step_subnets(space: SearchSpace, strategy: str, rng: np.random.Generator, num_random: int = 2) -> list[SubnetConfig]:
+    """The subnets one step trains: one uniform sample, or largest + ``num_random`` samples + smallest."""
+    if strategy == "uniform":
+        return [space.sample(rng)]
+    return [space.max_config(), *(space.sample(rng) for _ in range(num_random)), space.min_config()]
+
+
+def step_seed(seed: int, step: int, rank: int = 0) -> int:
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
+
+
+StepCallback = Callable[[int, int, float, float], None]    # step, total, loss, lr
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+class _Run:
+    """The state of one training run; ``train_supernet`` is its public face."""
+
+    def __init__(self, space: SearchSpace, data: str, out: Path, cfg: TrainConfig, info: DistInfo,
+                 resume: bool) -> None:
+        self.space, self.data, self.out, self.info = space, data, out, info
+        self.step, self.history, self.epoch_loss = 0, [], [0.0, 0]
+        ckpt = self._load(resume, cfg)
+        self.cfg = cfg if ckpt is None else _saved_config(ckpt, cfg)
+        if ckpt is None:
+            torch.manual_seed(self.cfg.seed)  # the same initial weights on every rank
+            self.net = Supernet(space, drop_path_rate=self.cfg.drop_path)
+        self.net.to(info.device).train()
+        self.train_ds = load_split(data, "train", space, augment=True, seed=self.cfg.seed)
+        self.sampler = ResumableSampler(self.train_ds, info.world_size, info.rank, shuffle=True, seed=self.cfg.seed)
+        self.steps_per_epoch = self.sampler.num_samples // self.cfg.batch_size
+        if self.steps_per_epoch == 0:
+            raise ConfigError(f"batch size {self.cfg.batch_size} x {info.world_size} processes exceeds the "
+                              f"{len(self.train_ds)} training images")
+        self.total = self.cfg.epochs * self.steps_per_epoch
+        self.warmup = round(self.cfg.warmup_epochs * self.steps_per_epoch)
+        self.peak = self.cfg.peak_lr(info.world_size)
+        self.opt = torch.optim.AdamW(self.net.param_groups(self.cfg.weight_decay), lr=self.peak)
+        if ckpt is not None:
+            self._restore(ckpt)
+        self.model = _ddp(self.net, info) if info.distributed else self.net
+
+    def _load(self, resume: bool, cfg: TrainConfig) -> dict[str, Any] | None:
+        if not resume:
+            return None
+        if not self.out.is_file():
+            raise NotFoundError(f"nothing to resume: no checkpoint at {self.out}")
+        self.net, ckpt = load_supernet(self.out, self.space, drop_path_rate=cfg.drop_path)
+        if not isinstance(ckpt.get("train"), dict) or "optimizer" not in ckpt:
+            raise ConfigError(f"{self.out} holds no training state to resume from")
+        return ckpt
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        st = ckpt["train"]
+        if st.get("world_size") != self.info.world_size or st.get("steps_per_epoch") != self.steps_per_epoch:
+            raise ConfigError(f"{self.out} was trained with {st.get('world_size')} processes and "
+                              f"{st.get('steps_per_epoch')} steps per epoch; resume with the same "
+                              f"(now {self.info.world_size} and {self.steps_per_epoch})")
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.step, self.history = int(st["step"]), list(ckpt.get("history", []))
+        self.epoch_loss = list(st.get("epoch_loss", [0.0, 0]))
+
+    # --- one step ---------------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        cfg, net = self.cfg, self.net
+        rng = np.random.default_rng([cfg.seed, self.step])         # identical on every rank
+        torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))  # drop path, per rank
+        subnets = step_subnets(self.space, cfg.strategy, rng, cfg.num_random)
+        lr = lr_at(self.step, self.total, self.warmup, self.peak, cfg.min_lr)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        x, y = x.to(self.info.device), y.to(self.info.device)
+        target: torch.Tensor = y
+        if cfg.mixup > 0 or cfg.cutmix > 0:
+            x, target = mix_batch(x, y, self.space.num_classes, rng, cfg.mixup, cfg.cutmix, cfg.label_smoothing)
+            target = target.to(self.info.device)
+        self.opt.zero_grad(set_to_none=True)
+        teacher, reported = None, 0.0
+        for i, sub in enumerate(subnets):
+            net.set_config(sub)
+            last = i == len(subnets) - 1
+            with self.model.no_sync() if self.info.distributed and not last else nullcontext():
+                logits = self.model(x)
+                if teacher is None:
+                    loss = classification_loss(logits, target, cfg.label_smoothing)
+                    teacher, reported = logits.detach().softmax(dim=-1), loss.item()
+                else:
+                    loss = inplace_distillation_loss(logits, teacher)
+                loss.backward()
+        if not math.isfinite(reported):
+            raise HwnasError(f"training diverged: loss {reported} at step {self.step} (try a lower --lr)")
+        if cfg.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_grad)
+        self.opt.step()
+        self.step += 1
+        return reported, lr
+
+    # --- the loop ---------------------------------------------------------------------------
+    def run(self, max_steps: int | None, on_step: StepCallback | None, on_epoch: EpochCallback | None) -> None:
+        stop = self.total if max_steps is None else min(self.total, max_steps)
+        bs, spe = self.cfg.batch_size, self.steps_per_epoch
+        while self.step < stop:
+            epoch, k = divmod(self.step, spe)
+            self.sampler.set_position(epoch, k * bs)
+            t0 = time.perf_counter()
+            for x, y in batches(self.train_ds, self.sampler, bs, drop_last=True, workers=self.cfg.workers):
+                loss, lr = self.train_step(x, y)
+                self.epoch_loss = [self.epoch_loss[0] + loss, self.epoch_loss[1] + 1]
+                if on_step is not None and self.info.is_main:
+                    on_step(self.step, self.total, loss, lr)
+                if self.step % spe == 0 or self.step >= stop:
+                    break
+                if self.cfg.save_every and self.step % self.cfg.save_every == 0:
+                    self.save()
+            if self.step % spe == 0:
+                self._end_epoch(self.step // spe, time.perf_counter() - t0, on_epoch)
+            self.save()
+
+    def _end_epoch(self, epoch: int, seconds: float, on_epoch: EpochCallback | None) -> None:
+        total, n = self.epoch_loss
+        entry: dict[str, Any] = {"epoch": epoch, "step": self.step, "loss": total / max(1, n),
+                                 "train_seconds": round(seconds, 3)}
+        self.epoch_loss = [0.0, 0]
+        every = self.cfg.eval_every
+        if self.info.is_main and every and (epoch % every == 0 or epoch == self.cfg.epochs):
+            val = load_split(self.data, "val", self.space)
+            for name, sub in (("max", self.space.max_config()), ("min", self.space.min_config())):
+                loader = batches(val, None, 256, workers=self.cfg.workers)
+                entry[f"val_top1_{name}"] = round(evaluate(self.net, sub, loader, self.info.device)["top1"], 3)
+        self.history.append(entry)
+        if on_epoch is not None and self.info.is_main:
+            on_epoch(entry)
+
+    def save(self) -> None:
+        if not self.info.is_main:
+            return
+        state = {"config": asdict(self.cfg), "step": self.step, "total_steps": self.total,
+                 "steps_per_epoch": self.steps_per_epoch, "world_size": self.info.world_size,
+                 "data": self.data, "epoch_loss": list(self.epoch_loss)}
+        save_checkpoint(self.net, self.out, optimizer=self.opt.state_dict(), train=state, history=self.history)
+
+
+def _ddp(net: Supernet, info: DistInfo) -> DistributedDataParallel:
+    """DDP that tolerates the idle blocks beyond a subnet's depth; its buffers (constant relative-position
+    indices) need no syncing."""
+    quiet = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(
+        DistributedDataParallel.__init__).parameters else {"broadcast_buffers": False})
+    return DistributedDataParallel(net, device_ids=[info.local_rank] if info.device != "cpu" else None,
+                                   find_unused_parameters=True, **quiet)
+
+
+def _saved_config(ckpt: dict[str, Any], given: TrainConfig) -> TrainConfig:
+    """The checkpoint's recipe (a resume must not change it); warns about the values it overrides."""
+    known = {f.name for f in fields(TrainConfig)} - set(RUNTIME)
+    saved = TrainConfig(**{k: v for k, v in ckpt["train"]["config"].items() if k in known},
+                        **{k: getattr(given, k) for k in RUNTIME})
+    ignored = [f"{k}={getattr(given, k)!r} (kept {getattr(saved, k)!r})" for k in sorted(known)
+               if getattr(given, k) != getattr(saved, k) and getattr(given, k) != getattr(TrainConfig(), k)]
+    if ignored:
+        warnings.warn("resuming with the checkpoint's recipe; ignored " + ", ".join(ignored), stacklevel=3)
+    return saved
+
+
+def train_supernet(space: SearchSpace, data: str, out: str | Path, cfg: TrainConfig | None = None, *,
+                   resume: bool = False, overwrite: bool = False, max_steps: int | None = None,
+                   device: str | None = None, on_step: StepCallback | None = None,
+                   on_epoch: EpochCallback | None = None) -> dict[str, Any]:
+    """Train a supernet of ``space`` on ``data`` ('mnist' or an image folder), checkpointing to ``out``.
+
+    Run under ``torchrun`` for data parallelism. ``resume`` continues from ``out``; ``max_steps``
+    stops early (after saving), as an interruption would. Returns a summary (rank 0's view).
+    """
+    cfg = (cfg or TrainConfig()).check()
+    out = Path(out)
+    if out.exists() and not (resume or overwrite):
+        raise ConfigError(f"{out} exists: resume it (--resume), overwrite it (--force) or pick another --out")
+    joined = torch.distributed.is_available() and torch.distributed.is_initialized()
+    threads = torch.get_num_threads()
+    info = init_distributed(device, cfg.threads)
+    t0 = time.perf_counter()
+    try:
+        run = _Run(space, data, out, cfg, info, resume)
+        run.run(max_steps, on_step, on_epoch)
+    finally:
+        if not joined:
+            shutdown(info)
+        torch.set_num_threads(threads)
+    return {"checkpoint": str(out), "rank": info.rank, "step": run.step, "total_steps": run.total, "steps_per_epoch": run.steps_per_epoch,
+            "world_size": info.world_size, "seconds": round(time.perf_counter() - t0, 3), "history": run.history,
+            "config": asdict(run.cfg)}

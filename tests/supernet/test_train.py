@@ -1,0 +1,111 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hwnas.core import presets
+from hwnas.core.errors import ConfigError, NotFoundError
+from hwnas.core.space import SearchSpace
+from hwnas.supernet.checkpoint import load_supernet, safe_load, save_checkpoint
+from hwnas.supernet.supernet import Supernet
+from hwnas.supernet.train import TrainConfig, lr_at, step_subnets, train_supernet
+
+
+def tiny() -> SearchSpace:
+    """Fits the bundled MNIST (28x28, 1 channel, 10 classes) and trains in milliseconds per step."""
+    return SearchSpace(embed_dim=(16, 24, 32), depth=(1, 2), mlp_ratio=(1.0, 2.0), num_heads=(1, 2),
+                       super_embed_dim=32, super_depth=2, super_mlp_ratio=2.0, super_num_heads=2, img_size=28,
+                       patch_size=7, in_chans=1, num_classes=10, head_dim=8, max_relative_position=4, name="tiny")
+
+
+def test_lr_warms_up_linearly_then_follows_a_cosine():
+    lrs = [lr_at(s, 100, 10, 1e-3, 1e-5) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert lrs[10] == pytest.approx(1e-3) and lrs[55] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5))
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] > 1e-5
+    assert TrainConfig().peak_lr(1) == pytest.approx(1e-3) == TrainConfig(batch_size=128).peak_lr(8)
+    assert TrainConfig(batch_size=512).peak_lr(8) == pytest.approx(1e-3 * math.sqrt(4))
+
+
+def test_step_subnets_same_for_the_same_seed_and_sandwich_brackets():
+    space = presets.get("mnist-cpu")
+    a = step_subnets(space, "uniform", np.random.default_rng([0, 7]))
+    assert a == step_subnets(space, "uniform", np.random.default_rng([0, 7])) and len(a) == 1
+    s = step_subnets(space, "sandwich", np.random.default_rng(1), num_random=3)
+    assert len(s) == 5 and s[0] == space.max_config() and s[-1] == space.min_config()
+    assert all(space.in_choices(c) for c in s)
+
+
+def test_bad_recipes_are_config_errors(tmp_path):
+    for bad in (dict(strategy="zigzag"), dict(epochs=0), dict(lr=-1.0), dict(label_smoothing=1.0)):
+        with pytest.raises(ConfigError):
+            train_supernet(tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, **bad))
+    with pytest.raises(ConfigError, match="exceeds"):
+        train_supernet(tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, batch_size=10_000))
+    with pytest.raises(NotFoundError, match="nothing to resume"):
+        train_supernet(tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1), resume=True)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "sandwich"])
+def test_training_learns_and_checkpoints_every_epoch(tmp_path, strategy):
+    out = tmp_path / "s.pt"
+    cfg = TrainConfig(threads=1, epochs=2, batch_size=50, strategy=strategy, lr=3e-3, warmup_epochs=0.1)
+    seen = []
+    r = train_supernet(tiny(), "mnist", out, cfg, on_epoch=seen.append)
+    assert r["step"] == r["total_steps"] == 160 and [e["epoch"] for e in seen] == [1, 2]
+    assert seen[1]["loss"] < seen[0]["loss"]
+    assert min(seen[1]["val_top1_max"], seen[1]["val_top1_min"]) > 20  # chance is 10 %
+    ckpt = safe_load(out)  # weights_only=True
+    assert ckpt["train"]["step"] == 160 and ckpt["train"]["config"]["strategy"] == strategy
+    assert len(ckpt["history"]) == 2 and "optimizer" in ckpt
+    with pytest.raises(ConfigError, match="exists"):
+        train_supernet(tiny(), "mnist", out, cfg)
+
+
+def test_resume_takes_exactly_the_same_steps(tmp_path):
+    cfg = TrainConfig(threads=1, epochs=2, batch_size=64, strategy="sandwich", num_random=1, drop_path=0.1,
+                      mixup=0.8, cutmix=1.0, warmup_epochs=0.5)
+    straight, split = tmp_path / "straight.pt", tmp_path / "split.pt"
+    train_supernet(tiny(), "mnist", straight, cfg, max_steps=10)
+    train_supernet(tiny(), "mnist", split, cfg, max_steps=5)
+    half = safe_load(split)
+    assert half["train"]["step"] == 5
+    train_supernet(tiny(), "mnist", split, cfg, resume=True, max_steps=10)
+    a, b = safe_load(straight), safe_load(split)
+    assert a["train"]["step"] == b["train"]["step"] == 10
+    for k, v in a["model"].items():
+        assert torch.allclose(v, b["model"][k], atol=1e-6), k
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert all(torch.allclose(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"], atol=1e-9) for i in sa)
+    assert a["optimizer"]["param_groups"][0]["lr"] == pytest.approx(b["optimizer"]["param_groups"][0]["lr"])
+    # and the resumed state really moved on from the half-way one
+    assert not torch.allclose(half["model"]["head.weight"], b["model"]["head.weight"])
+
+
+def test_resume_keeps_the_saved_recipe(tmp_path):
+    out = tmp_path / "s.pt"
+    train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=200), max_steps=2)
+    with pytest.warns(UserWarning, match="batch_size"):
+        r = train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=100), resume=True, max_steps=3)
+    assert r["config"]["batch_size"] == 200 and r["step"] == 3
+
+
+class Exploding:
+    def __reduce__(self):
+        raise RuntimeError("disk full (simulated by an unpicklable object)")
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path):
+    net = Supernet(tiny())
+    path = save_checkpoint(net, tmp_path / "s.pt", train={"step": 1})
+    before = path.read_bytes()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_checkpoint(net, path, train={"step": 2}, broken=Exploding())
+    assert path.read_bytes() == before and [f.name for f in tmp_path.iterdir()] == ["s.pt"]
+    loaded, ckpt = load_supernet(path)
+    assert ckpt["train"]["step"] == 1
+    assert not torch.allclose(loaded.head.weight, net.head.weight)
