@@ -12,7 +12,8 @@ from hwnas import __version__
 from hwnas.core.errors import HwnasError
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
-COMMANDS = ["inspect", "export", "train", "eval", "devices", "profile", "records", "search", "fit", "predict"]
+COMMANDS = ["run", "train", "eval", "devices", "profile", "records", "fit", "predict", "search", "export",
+            "inspect"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -59,7 +59,8 @@ def noise_text(noise: dict[str, float]) -> str:
                      f"{noise['n_records']} records), so a record's latency carries ~{noise['label_noise']:.1%}")
     if noise.get("n_ref", 0) >= 2:
         parts.append(f"the reference subnet re-measured in {noise['n_ref']} batches drifts by "
-                     f"{noise['ref_drift']:.1%}")
+                     f"{noise['ref_drift']:.1%}" + (" (taken out of the labels by rescaling each batch to its "
+                                                     "reference)" if noise.get("drift_corrected") else ""))
     rt = noise.get("retest") or {}
     if rt.get("label_noise") is not None:
         parts.append(f"{rt['pairs']} subnets measured again later disagree by {rt['rel_diff_median']:.1%} "

@@ -1,0 +1,47 @@
+"""End to end: `hwnas run` on a tiny setting, then the commands that compose with its run folder."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from hwnas.core.yaml_io import load_subnet
+
+
+def hwnas(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "hwnas", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.slow
+def test_the_whole_pipeline_on_a_tiny_setting_and_the_commands_that_follow(tmp_path):
+    r = hwnas("run", "--epochs", "1", "-n", "24", "--population", "6", "--generations", "2",
+              "--subset", "100", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "hwnas-run"
+    report = json.loads((run / "search" / "report.json").read_text())
+    winner = report["winner"]
+    assert winner is not None and winner["val_top1"] is not None
+    for name in ("supernet.pt", "latency.db", "predictors/cpu.json", "predictors/cpu.png",
+                 "search/winner.yaml", "search/winner.onnx", "search/pareto.png", "search/report.md"):
+        assert (run / name).is_file(), name
+    assert "test top-1" in r.stdout and "winner.onnx" in r.stdout
+    cfg = load_subnet(run / "search" / "winner.yaml")
+    assert cfg.key() == winner["key"]
+    out = ort.InferenceSession(str(run / "search" / "winner.onnx")).run(
+        None, {"image": np.zeros((1, 1, 28, 28), np.float32)})[0]
+    assert out.shape == (1, 10)
+
+    # the steps compose without repeating paths
+    p = hwnas("predict", "--device", "cpu", "--subnet", "max", "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["latency_ms"] > 0
+    e = hwnas("export", "--out", "again.onnx", cwd=tmp_path)
+    assert e.returncode == 0, e.stderr
+    assert "supernet.pt" in e.stdout  # the run folder's trained weights, not random ones
+    infeasible = hwnas("search", "--latency-ms", "0.01", "--device", "cpu", cwd=tmp_path)
+    assert infeasible.returncode == 2
+    assert infeasible.stderr.count("\n") == 1 and "the fastest is" in infeasible.stderr
