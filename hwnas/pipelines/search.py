@@ -16,7 +16,6 @@ from typing import Any, Callable
 import numpy as np
 
 from hwnas.core.complexity import count_params
-from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.core.yaml_io import save_subnet

@@ -17,7 +17,7 @@ from itertools import zip_longest
 import numpy as np
 
 from hwnas.core.config import SubnetConfig
-from hwnas.core.space import MAX_TRIES, SearchSpace
+from hwnas.core.space import SearchSpace
 
 
 def coverage(space: SearchSpace, rng: np.random.Generator) -> list[SubnetConfig]:
@@ -48,13 +48,4 @@ def plan(space: SearchSpace, n: int, seed: int = 0) -> list[SubnetConfig]:
         if cfg.key() not in seen:
             seen.add(cfg.key())
             out.append(cfg)
-    misses = 0
-    while len(out) < n and misses < MAX_TRIES:
-        cfg = space.sample(rng)
-        if cfg.key() in seen:
-            misses += 1
-            continue
-        misses = 0
-        seen.add(cfg.key())
-        out.append(cfg)
-    return out
+    return out + space.sample_unique(n - len(out), rng, exclude=seen)

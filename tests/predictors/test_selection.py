@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from hwnas.core.errors import ConfigError
