@@ -2,8 +2,8 @@
 predictor, search under a latency budget, re-measure and export the winner.
 
 Each step is the subcommand of the same name, run with the same run folder, so a step that is
-interrupted can be resumed alone (or by running this again: a trained supernet, stored
-measurements and a fitted predictor are reused, not redone). Without --latency-ms the budget is
+interrupted can be resumed alone, or by running this again: a trained supernet and the stored
+measurements are reused, not redone; the fit and the search are redone (they take about a minute). Without --latency-ms the budget is
 the 40th percentile of the measured latencies, so that it binds on this machine.
 
 examples:
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_space(p)
     p.add_argument("--device", default="cpu", metavar="DEVICE", help="device to profile and search for (default cpu)")
     p.add_argument("--latency-ms", type=positive_float, default=None, metavar="MS",
-                   help=f"latency budget (default: the {BUDGET_QUANTILE:.0%} quantile of the measured latencies)")
+                   help=f"latency budget (default: the {BUDGET_QUANTILE * 100:.0f}th percentile of the measured latencies)")
     p.add_argument("--data", default="mnist", metavar="mnist|DIR", help="training / validation data (default mnist)")
     p.add_argument("--epochs", type=positive_int, default=12, help="supernet training epochs (default 12)")
     p.add_argument("-n", type=positive_int, default=100, metavar="N", help="subnets to profile (default 100)")
