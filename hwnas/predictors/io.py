@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from importlib import metadata
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas import __version__
+from hwnas.core.atomic import atomic_write
 from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.predictors import families as fam
@@ -50,12 +50,8 @@ def to_dict(pred: LatencyPredictor, extra: dict[str, Any] | None = None) -> dict
 
 def save_predictor(pred: LatencyPredictor, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write the predictor as JSON (atomically: a crash leaves the old file or the new one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(json_safe(to_dict(pred, extra)), allow_nan=False))
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(json_safe(to_dict(pred, extra)), allow_nan=False)
+    return atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def read_predictor_file(path: str | Path) -> dict[str, Any]:

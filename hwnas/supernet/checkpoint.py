@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from hwnas.core.atomic import atomic_write
 from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.core.yaml_io import space_from_dict, space_to_dict
@@ -22,21 +21,8 @@ FORMAT = "hwnas-supernet"
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """Save to a temporary file in the same folder, fsync, then rename over ``path``: a crash at
-    any moment leaves either the old file or the new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """``torch.save`` that never leaves a torn file (see :func:`hwnas.core.atomic.atomic_write`)."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def safe_load(path: str | Path) -> dict[str, Any]:
