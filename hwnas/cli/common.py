@@ -9,7 +9,6 @@ from typing import Any, Iterable, Iterator, TypeVar
 
 from hwnas.core import presets
 from hwnas.core.config import SubnetConfig
-from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.workdir import RunDir
 
@@ -87,8 +86,3 @@ def progress(it: Iterable[T], total: int | None = None, desc: str = "") -> Itera
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str))
-
-
-def require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ConfigError(message)

@@ -88,7 +88,3 @@ def batches(dataset: Dataset, sampler: ResumableSampler | None, batch_size: int,
         dataset.set_epoch(sampler.epoch)
     yield from DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
                           num_workers=workers, persistent_workers=False)
-
-
-def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
-    return n // batch_size if drop_last else -(-n // batch_size)

@@ -24,9 +24,10 @@ def resolve_subnet(space: SearchSpace, spec: str | SubnetConfig) -> SubnetConfig
     return space.validate(cfg)
 
 
-def resolve_space(space: str | None, subnet: str | None = None, checkpoint: str | Path | None = None) -> SearchSpace:
+def resolve_space(space: str | None, subnet: str | None = None, checkpoint: str | Path | None = None,
+                  default: bool = True) -> SearchSpace | None:
     """--space if given; else the space saved with the subnet YAML or in an hwnas checkpoint;
-    else the default preset."""
+    else the default preset (or None with ``default=False``)."""
     if space:
         return presets.get(space)
     if subnet and subnet not in ("max", "min") and "SUPERNET" in read_yaml(subnet):
@@ -38,11 +39,12 @@ def resolve_space(space: str | None, subnet: str | None = None, checkpoint: str 
         ckpt = safe_load(checkpoint)
         if ckpt.get("format") == FORMAT:
             return space_from_dict(ckpt["space"], name=ckpt.get("space_name", "checkpoint"))
-    return presets.get(presets.DEFAULT_SPACE)
+    return presets.get(presets.DEFAULT_SPACE) if default else None
 
 
-def supernet_for(space: SearchSpace, checkpoint: str | Path | None = None, seed: int = 0):
-    """The supernet in eval mode: the checkpoint's weights, or a seeded random initialisation."""
+def supernet_for(space: SearchSpace | None, checkpoint: str | Path | None = None, seed: int = 0):
+    """The supernet in eval mode: the checkpoint's weights (its own space if ``space`` is None), or a
+    seeded random initialisation of ``space`` (default: the default preset)."""
     import torch
 
     from hwnas.supernet import Supernet, load_supernet
@@ -51,13 +53,8 @@ def supernet_for(space: SearchSpace, checkpoint: str | Path | None = None, seed:
         net, _ = load_supernet(checkpoint, space)
     else:
         torch.manual_seed(seed)
-        net = Supernet(space)
+        net = Supernet(space or presets.get(presets.DEFAULT_SPACE))
     return net.eval()
-
-
-def build_static(space: SearchSpace, cfg: SubnetConfig, checkpoint: str | Path | None = None, seed: int = 0):
-    """The static subnet with the checkpoint's weights, or a seeded random supernet's."""
-    return supernet_for(space, checkpoint, seed).extract(cfg).eval()
 
 
 def export_subnet(subnet: str | SubnetConfig, out: str | Path, *, space: str | SearchSpace | None = None,
@@ -69,10 +66,12 @@ def export_subnet(subnet: str | SubnetConfig, out: str | Path, *, space: str | S
 
     from hwnas.supernet.export import DEFAULT_OPSET, INPUT_NAME, export_onnx
 
-    if not isinstance(space, SearchSpace):
-        space = resolve_space(space, subnet if isinstance(subnet, str) else None, checkpoint)
+    if not isinstance(space, SearchSpace):  # a checkpoint is read once, below, and brings its own space
+        space = resolve_space(space, subnet if isinstance(subnet, str) else None, default=checkpoint is None)
+    net = supernet_for(space, checkpoint)
+    space = net.space
     cfg = resolve_subnet(space, subnet)
-    static = build_static(space, cfg, checkpoint)
+    static = net.extract(cfg).eval()
     path = export_onnx(static, out, batch_size=batch_size, dynamic_batch=dynamic_batch,
                        opset=opset or DEFAULT_OPSET, fp16=fp16)
     x = torch.randn(batch_size, space.in_chans, space.img_size, space.img_size,

@@ -12,12 +12,6 @@ from hwnas.devices import Device
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
-def ort_version() -> str:
-    import onnxruntime as ort
-
-    return ort.__version__
-
-
 def session_options(device: Device):  # noqa: ANN201 (onnxruntime.SessionOptions)
     """Explicit threads, sequential execution, all graph optimisations, no spinning between runs."""
     import onnxruntime as ort

@@ -39,7 +39,8 @@ class Supernet(nn.Module):
             rel = ((RelativePosition2D(hd, space.max_relative_position, npatch),
                     RelativePosition2D(hd, space.max_relative_position, npatch))
                    if space.relative_position else (None, None))
-            attn = Attention(ElasticQKV(E, 3 * H * hd, bias=space.qkv_bias), ElasticLinear(H * hd, E),
+            qd = space.super_qkv_dim
+            attn = Attention(ElasticQKV(E, 3 * qd, bias=space.qkv_bias), ElasticLinear(qd, E),
                              H, hd, *rel)
             self.blocks.append(Block(attn, ElasticLayerNorm(E), ElasticLayerNorm(E),
                                      ElasticLinear(E, hidden), ElasticLinear(hidden, E), rate))
