@@ -83,7 +83,7 @@ def _table(summary) -> None:  # noqa: ANN001 (ProfileSummary)
 def run(args: argparse.Namespace) -> int:
     from hwnas.devices import get
     from hwnas.pipelines.profile import profile_space
-    from hwnas.profiling.runtimes import require_available
+    from hwnas.profiling.backends import require_available
 
     device = get(args.device)
     require_available(device)  # before any work: one line, exit 2

@@ -63,7 +63,7 @@ def _auto_budget(store: str, device: str, space_digest: str) -> float:
 def run(args: argparse.Namespace) -> int:
     from hwnas.cli.common import space_of
     from hwnas.devices import get
-    from hwnas.profiling.runtimes import require_available
+    from hwnas.profiling.backends import require_available
 
     rd = workdir(args).ensure()
     space = space_of(args)

@@ -24,7 +24,7 @@ from hwnas.devices import get as get_device
 from hwnas.profiling import sampling
 from hwnas.profiling.protocol import Measurement, measure_batch
 from hwnas.profiling.record import LatencyRecord, load_average
-from hwnas.profiling.runtimes import open_runner, require_available
+from hwnas.profiling.backends import open_runner, require_available
 from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet, measured in every batch to expose drift

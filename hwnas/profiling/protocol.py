@@ -1,23 +1,19 @@
 """The measuring protocol: how one latency label is taken, and why.
 
-Observed on this kind of machine (2-core VM shared with other jobs, load average often
-4-8, ONNX Runtime 1.32 CPU, batch 1, mnist-cpu subnets of 0.6-8 ms):
+What it guards against, on a CPU shared with other jobs:
 
-* the first runs after session creation are 1.1-2.5x slower than steady state;
+* the first runs after a session is created are slower than steady state;
 * interference only ever adds time. Two kinds: contention (shared core, caches, memory: the run is
-  slower while on the CPU) and preemption (the run is descheduled for other processes). At load ~4
-  per-run thread CPU time equalled wall time within 0.5 %; at load 7-8 plus a busy loop, wall-clock
-  10th percentiles of the same 50 subnets disagreed by 18 % (median) and 133 % (worst) between two
-  runs: the runs were being descheduled;
-* two intra-op threads bought 0-25 % speed but made every statistic far less repeatable (a busy
-  neighbour steals a core from a 2-thread run: median 12.5 ms vs 8.4 ms on one thread for the largest
-  subnet, while its 10th percentiles were 5.7 vs 6.2 ms);
+  slower while on the CPU) and preemption (the run is descheduled for other processes). Preemption
+  makes wall-clock figures of the same subnet disagree between runs far more than contention does;
+* a second intra-op thread speeds small models up little but makes every statistic far less
+  repeatable: a busy neighbour steals a core from a 2-thread run;
 * slow periods last seconds, so consecutive measurements of one subnet share them.
 
 Hence:
 
 1. **Threads are part of the device**: ``cpu`` = 1 intra-op thread (the repeatable label; the default),
-   ``cpu-mt`` = all physical cores (never more threads than cores: oversubscription cost 2-4x).
+   ``cpu-mt`` = all physical cores (never more threads than cores: oversubscription is far slower).
    Sequential execution, all graph optimisations, one fixed seeded random input bound once (IOBinding).
    With one thread the whole run happens on the calling thread, so ``cpu`` times each run by that
    thread's CPU time (``clock='thread'``): the latency on an unshared core, blind to preemption;
@@ -26,15 +22,13 @@ Hence:
    measured together, so a slow period spreads over all of them instead of landing on one.
 3. **Warm-up until steady**: chunks of runs until a chunk's median is within 5 % of the previous one
    (at least ``device.warmup_runs`` runs, at most 8 chunks); the last chunk sizes the blocks.
-4. **Interleaved blocks**: ``device.rounds`` (10) rounds; each round visits the batch in a fresh random
-   order and times one block of each subnet (~``device.block_ms`` = 20 ms of runs, 4-40 runs).
-   Python's garbage collector is off while timing.
-5. **Statistic**: ``latency_ms`` = 10th percentile of all timed runs (the most repeatable figure in an
-   earlier test-retest study on this machine: 1.2 % median disagreement vs 6 % for the median of
-   block medians);
-   ``median_ms`` is kept too.
+4. **Interleaved blocks**: ``device.rounds`` rounds; each round visits the batch in a fresh random
+   order and times one block of each subnet (about ``device.block_ms`` of runs, within the device's
+   block bounds). Python's garbage collector is off while timing.
+5. **Statistic**: ``latency_ms`` = 10th percentile of all timed runs (in a test-retest comparison it
+   was the most repeatable figure, well ahead of the median of block medians); ``median_ms`` is kept too.
 6. **Spread**: ``block_ms`` holds each block's 10th percentile; ``spread`` = their IQR / median. A record
-   whose spread exceeds ``device.max_spread`` (10 %) is re-measured once (``device.max_retries``) with
+   whose spread exceeds ``device.max_spread`` is re-measured (at most ``device.max_retries`` times) with
    fresh interleaved rounds among the batch's other wide ones; the attempt with the smaller spread is
    kept and ``attempts`` says how many were made. Under heavy load most records are re-measured, which
    costs throughput but not correctness.
@@ -45,16 +39,10 @@ Hence:
    its version and execution provider, exporter (torch) version, opset, CPU model, load average,
    session setup / engine build time.
 
-GPU devices use the same rounds; TensorRT times each run with CUDA events on its own stream, ONNX
-Runtime's CUDA EP with the host clock around a run that copies its output back (so it synchronises).
+GPU devices use the same rounds; each backend times its runs with its own clock
+(:mod:`hwnas.profiling.backends`). Measured cost and repeatability are in the README's benchmarks.
 
-Cost and outcome on mnist-cpu at load average ~8.6 (benchmarks/profiling_throughput.py, 30 subnets):
-35.6 subnets/min; export 43 % (0.73 s/subnet, on one torch thread: 3-4x faster than two here),
-session creation 5 %, measuring 43 % (0.72 s/subnet, 84 runs, 12/30 re-measured), other 9 %.
-Test-retest (benchmarks/profiling_retest.py, 50 subnets, load 6-10, busy loop during one run): median
-6.2 % / worst 17.5 % disagreement with the thread clock, against 17.9 % / 133 % with wall time.
-
-The runtimes (ONNX Runtime, TensorRT) implement :class:`Runner`; this module never imports them.
+This module never imports a runtime: it drives any :class:`~hwnas.profiling.backends.base.Runner`.
 """
 
 from __future__ import annotations
@@ -62,21 +50,15 @@ from __future__ import annotations
 import gc
 import math
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from hwnas.devices import Device
+from hwnas.profiling.backends.base import Runner
 
 PERCENTILE = 10.0
 WARMUP_CHUNKS_MAX = 8
 STEADY_TOL = 0.05
-
-
-class Runner(Protocol):
-    """A loaded model ready to run. ``time_runs(k)`` runs it k times and returns each run's ms."""
-
-    def time_runs(self, k: int) -> list[float]: ...
 
 
 @dataclass

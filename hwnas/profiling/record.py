@@ -5,28 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from hwnas.core.config import SubnetConfig
 from hwnas.devices import Device
+from hwnas.devices.host import cpu_model
+from hwnas.profiling.backends import backend_for
 
 OK, FAILED = "ok", "failed"
 FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg")
-
-
-def host_cpu() -> str:
-    """CPU model name (recorded: labels from different CPUs are different labels)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @dataclass
@@ -62,7 +51,7 @@ class LatencyRecord:
     precision: str = "fp32"
     setup_s: float = math.nan         # session creation / engine build time
     load_avg: float = math.nan        # 1-minute load average when measured
-    host: str = field(default_factory=host_cpu)
+    host: str = field(default_factory=cpu_model)  # CPU model
     created_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -71,7 +60,7 @@ class LatencyRecord:
         return cls(key=cfg.key(), device=device.name, space=space_name, space_digest=space_digest,
                    embed_dim=cfg.embed_dim, depth=cfg.depth, mlp_ratio=list(cfg.mlp_ratio),
                    num_heads=list(cfg.num_heads), threads=device.threads, batch_size=device.batch_size,
-                   clock="cuda-event" if device.runtime == "tensorrt" else device.clock,
+                   clock=backend_for(device).clock(device),
                    precision=device.precision, provider=device.provider, runtime=device.runtime, **kw)
 
     def fail(self, reason: str) -> LatencyRecord:

@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from hwnas.devices import get
-from hwnas.profiling.ort_runtime import OrtRunner
+from hwnas.profiling.backends.ort import OrtRunner
 from hwnas.profiling.protocol import block_runs, measure_batch, summarise
 
 

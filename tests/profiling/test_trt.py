@@ -4,7 +4,8 @@ import importlib.util
 
 import pytest
 
-from hwnas.devices import cuda_device_count, get
+from hwnas.devices import get
+from hwnas.profiling.backends.cuda import device_count as cuda_device_count
 
 
 def _why_not() -> str:

@@ -1,4 +1,4 @@
-"""TensorRT runner (TensorRT 10 and 11, Python API), device memory and timing through cuda-python.
+"""TensorRT backend (TensorRT 10 and 11, Python API), device memory and timing through cuda-python.
 
 Build: parse the ONNX file into a strongly typed network (the STRONGLY_TYPED flag is required for
 that on 10.x and accepted but ignored on 11.x, where every network is strongly typed), so precision
@@ -8,44 +8,29 @@ so later builds of similar subnets skip most kernel timing. The serialized engin
 ``trt.Runtime``; tensors are bound with ``set_tensor_address``; each run is
 ``execute_async_v3`` on our own stream, timed between two CUDA events recorded on that stream.
 
-Imported only when a TensorRT device is used: ``tensorrt`` and ``cuda-python`` are optional extras
-(``pip install hwnas[trt]``; TensorRT's wheels come from NVIDIA's package index).
+``tensorrt`` and ``cuda-python`` are optional extras (``pip install hwnas[trt]``; TensorRT's wheels come
+from NVIDIA's package index), imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hwnas.core.errors import DeviceUnavailableError, MissingDependencyError
-from hwnas.devices import Device
+from hwnas.core.errors import ConfigError, MissingDependencyError
+from hwnas.profiling.backends import cuda
+from hwnas.profiling.backends.base import Backend, Runner
+
+if TYPE_CHECKING:
+    from hwnas.devices.device import Device
 
 WORKSPACE_BYTES = 1 << 30
-
-
-def _cudart() -> Any:
-    try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart
-        except ImportError:
-            raise MissingDependencyError("TensorRT timing needs cuda-python (pip install cuda-python)") from None
-    return cudart
-
-
-def _check(result: Any) -> Any:
-    """cuda-python returns (error, *values): raise on error, return the value(s)."""
-    err, *values = result if isinstance(result, tuple) else (result,)
-    cudart = _cudart()
-    if err != cudart.cudaError_t.cudaSuccess:
-        raise DeviceUnavailableError(f"CUDA error {getattr(err, 'name', err)}")
-    return values[0] if len(values) == 1 else values
 
 
 def _trt() -> Any:
@@ -88,12 +73,12 @@ def build_engine(onnx_path: str | Path, timing_cache: Path | None = None) -> byt
     return bytes(engine)
 
 
-class TrtRunner:
+class TrtRunner(Runner):
     """An engine and its execution context with device buffers, a stream and two CUDA events."""
 
     def __init__(self, onnx_path: str | Path, device: Device, seed: int = 0,
                  timing_cache: Path | None = None) -> None:
-        trt, cudart = _trt(), _cudart()
+        trt, cudart = _trt(), cuda.cudart()
         self._cudart = cudart
         t0 = time.perf_counter()
         blob = build_engine(onnx_path, timing_cache)
@@ -104,8 +89,8 @@ class TrtRunner:
         if self.engine is None:
             raise RuntimeError("TensorRT could not deserialize the engine it built")
         self.context = self.engine.create_execution_context()
-        self.stream = _check(cudart.cudaStreamCreate())
-        self.start, self.end = _check(cudart.cudaEventCreate()), _check(cudart.cudaEventCreate())
+        self.stream = cuda.check(cudart.cudaStreamCreate())
+        self.start, self.end = cuda.check(cudart.cudaEventCreate()), cuda.check(cudart.cudaEventCreate())
         self._buffers: list[Any] = []
         rng = np.random.default_rng(seed)
         for i in range(self.engine.num_io_tensors):
@@ -116,12 +101,12 @@ class TrtRunner:
                 self.context.set_input_shape(name, shape)
             dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
             nbytes = int(np.prod(shape)) * dtype.itemsize
-            ptr = _check(cudart.cudaMalloc(nbytes))
+            ptr = cuda.check(cudart.cudaMalloc(nbytes))
             self._buffers.append(ptr)
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 host = np.ascontiguousarray(rng.standard_normal(shape).astype(dtype))
-                _check(cudart.cudaMemcpy(ptr, host.ctypes.data, nbytes,
-                                         cudart.cudaMemcpyKind.cudaMemcpyHostToDevice))
+                cuda.check(cudart.cudaMemcpy(ptr, host.ctypes.data, nbytes,
+                                             cudart.cudaMemcpyKind.cudaMemcpyHostToDevice))
             self.context.set_tensor_address(name, int(ptr))
         self.setup_s = time.perf_counter() - t0
         self.runtime_version = trt.__version__
@@ -131,12 +116,12 @@ class TrtRunner:
         cudart, out = self._cudart, []
         handle = int(self.stream)
         for _ in range(k):
-            _check(cudart.cudaEventRecord(self.start, self.stream))
+            cuda.check(cudart.cudaEventRecord(self.start, self.stream))
             if not self.context.execute_async_v3(handle):
                 raise RuntimeError("execute_async_v3 failed")
-            _check(cudart.cudaEventRecord(self.end, self.stream))
-            _check(cudart.cudaEventSynchronize(self.end))
-            out.append(float(_check(cudart.cudaEventElapsedTime(self.start, self.end))))
+            cuda.check(cudart.cudaEventRecord(self.end, self.stream))
+            cuda.check(cudart.cudaEventSynchronize(self.end))
+            out.append(float(cuda.check(cudart.cudaEventElapsedTime(self.start, self.end))))
         return out
 
     def close(self) -> None:
@@ -148,3 +133,52 @@ class TrtRunner:
         cudart.cudaEventDestroy(self.end)
         cudart.cudaStreamDestroy(self.stream)
         self.context = self.engine = None
+
+
+class TrtBackend(Backend):
+    name = "tensorrt"
+    # GPU runs are short and their first ones slow: more warm-up, shorter blocks of more runs
+    defaults: ClassVar[dict[str, object]] = {"provider": "", "threads": 0, "warmup_runs": 50,
+                                             "block_ms": 10.0, "min_block_runs": 10, "max_block_runs": 200}
+
+    def check(self, device: Device) -> None:
+        if device.clock == "thread":
+            raise ConfigError(f"device {device.name!r}: TensorRT runs are timed with CUDA events; "
+                              "the thread clock is for 1-thread CPU devices")
+
+    def available(self, device: Device) -> tuple[bool, str]:
+        missing = []
+        if importlib.util.find_spec("tensorrt") is None:
+            missing.append("the tensorrt Python package (pip install tensorrt, from NVIDIA's package index)")
+        count, why = cuda.device_count()
+        if not count:
+            missing.append("a CUDA GPU (" + ("cuda-python, which hwnas uses to reach it, is not installed: "
+                                             "pip install cuda-python" if "cuda-python" in why else why) + ")")
+        if missing:
+            return False, "missing " + "; and ".join(missing)
+        try:
+            import tensorrt as trt
+        except Exception as e:  # installed but its libraries do not load
+            return False, f"tensorrt is installed but does not load: {e}"
+        major = int(trt.__version__.split(".")[0])
+        if major < 10:
+            return False, f"TensorRT {trt.__version__} is too old (10 or 11 needed)"
+        return True, ""
+
+    def open(self, device: Device, onnx_path: str | Path, seed: int = 0) -> TrtRunner:
+        return TrtRunner(onnx_path, device, seed=seed)
+
+    def clock(self, device: Device) -> str:
+        return "cuda-event"
+
+    def version(self) -> str:
+        if importlib.util.find_spec("tensorrt") is None:
+            return ""
+        try:
+            import tensorrt as trt
+        except Exception:
+            return ""
+        return str(trt.__version__)
+
+    def host(self, device: Device) -> dict[str, str]:
+        return {**super().host(device), **cuda.gpu_info()}

@@ -1,0 +1,70 @@
+"""`Device`: what to measure latency on, and how (runtime, precision, batch, threads, run counts).
+
+A device is a measurement setting, not only hardware: its thread count and batch size change latency, so
+they belong to its definition and every record carries them. What a runtime needs (providers, clocks,
+packages) is its backend's business (:mod:`hwnas.profiling.backends`, imported lazily, no torch).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from hwnas.core.errors import ConfigError
+
+PRECISIONS = ("fp32", "fp16")
+CLOCKS = ("wall", "thread")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # names become file names (predictors/NAME.json)
+
+
+@dataclass(frozen=True)
+class Device:
+    """How latency is measured on one target. Run counts feed :mod:`hwnas.profiling.protocol`."""
+
+    name: str
+    runtime: str                      # a backend name: hwnas.profiling.backends.names()
+    description: str = ""
+    provider: str = ""                # execution provider ('' = the runtime's default)
+    precision: str = "fp32"           # fp16 means an FP16 ONNX model
+    batch_size: int = 1
+    threads: int = 1                  # intra-op threads (CPU); 0 = not applicable
+    warmup_runs: int = 10             # minimum warm-up runs; warm-up continues until steady
+    rounds: int = 10                  # interleaved rounds; each times one block of runs per subnet
+    block_ms: float = 20.0            # target duration of one block (sets runs per block)
+    min_block_runs: int = 4
+    max_block_runs: int = 40
+    max_spread: float = 0.10          # records with a wider spread are re-measured ...
+    max_retries: int = 1              # ... at most this many times
+    clock: str = "wall"               # "thread": CPU time of the calling thread (1-thread CPU only)
+
+    def __post_init__(self) -> None:
+        from hwnas.profiling import backends
+
+        if not NAME_RE.fullmatch(self.name):
+            raise ConfigError(f"device name {self.name!r}: use letters, digits and . _ + - "
+                              "(it becomes part of file names)")
+        if self.runtime not in backends.names():
+            raise ConfigError(f"device {self.name!r}: runtime must be one of {tuple(backends.names())}, "
+                              f"got {self.runtime!r}")
+        backend = backends.backend(self.runtime)
+        if not self.provider:
+            object.__setattr__(self, "provider", str(backend.defaults.get("provider", "")))
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"device {self.name!r}: precision must be one of {PRECISIONS}")
+        if self.batch_size < 1 or self.rounds < 1 or self.min_block_runs < 1 or self.warmup_runs < 0:
+            raise ConfigError(f"device {self.name!r}: batch size, rounds and block runs must be positive")
+        if self.clock not in CLOCKS:
+            raise ConfigError(f"device {self.name!r}: clock must be 'wall' or 'thread'")
+        if self.max_block_runs < self.min_block_runs or self.max_retries < 0 or self.max_spread <= 0:
+            raise ConfigError(f"device {self.name!r}: inconsistent block or retry settings")
+        backend.check(self)
+
+    def available(self) -> tuple[bool, str]:
+        """(usable here, why not) — the reason is one line naming what is missing."""
+        from hwnas.profiling.backends import backend_for
+
+        return backend_for(self).available(self)
+
+    def with_(self, **changes: object) -> Device:
+        """A copy with some fields changed (e.g. fewer rounds for a quick look)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

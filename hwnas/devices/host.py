@@ -1,0 +1,56 @@
+"""What this machine is: CPU model and physical cores, read once from ``/proc/cpuinfo``.
+
+Labels measured on different CPUs are different labels, so the CPU model goes into every record;
+thread counts are checked against physical cores (SMT siblings share a core's arithmetic units).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+
+CPUINFO = "/proc/cpuinfo"
+
+
+@lru_cache(maxsize=1)
+def cpuinfo() -> tuple[dict[str, str], ...]:
+    """One dict per logical processor (``key: value`` lines of ``/proc/cpuinfo``); empty where absent."""
+    blocks: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    try:
+        with open(CPUINFO) as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if not line.strip():
+                    if cur:
+                        blocks.append(cur)
+                    cur = {}
+                elif sep:
+                    cur[key.strip()] = value.strip()
+    except OSError:
+        return ()
+    if cur:
+        blocks.append(cur)
+    return tuple(blocks)
+
+
+def cpu_model() -> str:
+    """CPU model name, or the platform's best guess where ``/proc/cpuinfo`` has none."""
+    for block in cpuinfo():
+        if block.get("model name"):
+            return block["model name"]
+    return platform.processor() or platform.machine()
+
+
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on (its affinity set)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def physical_cores() -> int:
+    """Physical cores this process may use (SMT siblings counted once; never more than the affinity set)."""
+    usable = usable_cpus()
+    cores = {(b.get("physical id", "0"), b["core id"]) for b in cpuinfo() if "core id" in b}
+    return max(1, min(usable, len(cores) or usable))

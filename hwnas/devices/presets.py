@@ -1,0 +1,43 @@
+"""The built-in devices. Users add their own in a file (:mod:`hwnas.devices.files`)."""
+
+from __future__ import annotations
+
+from hwnas.devices.device import Device
+from hwnas.devices.host import physical_cores
+from hwnas.devices.registry import register
+
+# One thread: a second one makes repeated measurements far less repeatable on a shared machine (another
+# process steals a core from a 2-thread run). With one thread the whole run happens on the calling
+# thread, so its CPU time is the latency on an unshared core. See hwnas.profiling.protocol.
+@register("cpu")
+def _cpu() -> Device:
+    return Device("cpu", "onnxruntime", "ONNX Runtime CPU EP, 1 intra-op thread, sequential, all graph "
+                  "optimisations, timed by thread CPU time", threads=1, clock="thread")
+
+
+@register("cpu-mt")
+def _cpu_mt() -> Device:
+    n = physical_cores()
+    return Device("cpu-mt", "onnxruntime", f"ONNX Runtime CPU EP, {n} threads (all physical cores here); "
+                  "faster on big models, noisier on a shared machine", threads=n, max_retries=2)
+
+
+# GPU runs are short and their first ones slow: more warm-up, shorter blocks of more runs.
+@register("gpu-trt")
+def _gpu_trt() -> Device:
+    return Device("gpu-trt", "tensorrt", "TensorRT 10/11 engine (strongly typed), timed with CUDA events",
+                  provider="", threads=0, warmup_runs=50, block_ms=10.0, min_block_runs=10,
+                  max_block_runs=200)
+
+
+@register("gpu-trt-fp16")
+def _gpu_trt_fp16() -> Device:
+    return _gpu_trt().with_(name="gpu-trt-fp16", precision="fp16",
+                            description="TensorRT 10/11 engine from an FP16 ONNX model")
+
+
+@register("gpu-ort-cuda")
+def _gpu_ort_cuda() -> Device:
+    return Device("gpu-ort-cuda", "onnxruntime", "ONNX Runtime CUDA EP (host timer; output copied back)",
+                  provider="CUDAExecutionProvider", threads=1, warmup_runs=50, block_ms=10.0,
+                  min_block_runs=10, max_block_runs=200)

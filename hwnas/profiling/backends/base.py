@@ -1,0 +1,68 @@
+"""What every runtime backend provides: a :class:`Backend` (checks, opening models, clock, version,
+host fingerprint) and the :class:`Runner` it opens (a loaded model the protocol times)."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from hwnas.devices.host import cpu_model, physical_cores
+
+if TYPE_CHECKING:
+    from hwnas.devices.device import Device
+
+
+class Runner(ABC):
+    """A model loaded on a device with one fixed input, ready to be timed; close it (or use ``with``)."""
+
+    setup_s: float = math.nan        # session creation / engine build, seconds
+    runtime_version: str = ""
+
+    @abstractmethod
+    def time_runs(self, k: int) -> list[float]:
+        """Run the model ``k`` times; each run's latency in ms, by the backend's clock."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the session or engine and its buffers."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Backend(ABC):
+    """One runtime. Instances are stateless; the registry in :mod:`hwnas.profiling.backends` holds one each."""
+
+    name: ClassVar[str]
+    # Settings a device of this runtime gets unless it (or its file entry) sets them.
+    defaults: ClassVar[dict[str, object]] = {}
+
+    def check(self, device: Device) -> None:
+        """Raise ConfigError (one line) if ``device``'s settings make no sense for this runtime."""
+
+    @abstractmethod
+    def available(self, device: Device) -> tuple[bool, str]:
+        """(usable here, why not): the reason is one line naming what is missing."""
+
+    @abstractmethod
+    def open(self, device: Device, onnx_path: str | Path, seed: int = 0) -> Runner:
+        """Load ``onnx_path`` for ``device`` with a seeded random input bound once."""
+
+    @abstractmethod
+    def clock(self, device: Device) -> str:
+        """The clock its runners time with: ``thread``, ``wall`` or ``cuda-event`` (recorded)."""
+
+    @abstractmethod
+    def version(self) -> str:
+        """The runtime's version, or '' when it is not installed."""
+
+    def host(self, device: Device) -> dict[str, str]:
+        """What of this machine a measurement on ``device`` depends on (GPU backends add the GPU)."""
+        v = self.version()
+        return {"cpu": cpu_model(), "cores": str(physical_cores()),
+                "runtime": f"{self.name} {v}" if v else self.name}

@@ -1,0 +1,122 @@
+"""ONNX Runtime backend: one session per model, input bound once (IOBinding), explicit threads.
+
+Timed by the calling thread's CPU time when the device asks for it (``clock='thread'``, 1 intra-op thread
+on the CPU provider: then the whole run happens on that thread, so time spent descheduled by other
+processes does not count), by ``perf_counter`` otherwise. The CUDA provider's run copies its output
+back to the host, so the host clock around it covers the GPU work.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from hwnas.core.errors import ConfigError
+from hwnas.devices.host import physical_cores
+from hwnas.profiling.backends.base import Backend, Runner
+
+if TYPE_CHECKING:
+    from hwnas.devices.device import Device
+
+CPU = "CPUExecutionProvider"
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+def session_options(device: Device) -> Any:
+    """Explicit threads, sequential execution, all graph optimisations, no spinning between runs."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = device.threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return so
+
+
+class OrtRunner(Runner):
+    """A session on ``device``'s execution provider with one fixed random input (seeded)."""
+
+    def __init__(self, onnx_path: str | Path, device: Device, seed: int = 0) -> None:
+        import onnxruntime as ort
+
+        if device.provider == CPU and device.threads < 1:
+            # ONNX Runtime would silently use its default (all cores) and the record would lie
+            raise ValueError(f"unusable thread count {device.threads} (must be at least 1)")
+        t0 = time.perf_counter()
+        self.session: Any = ort.InferenceSession(str(onnx_path), session_options(device),
+                                                 providers=[device.provider])
+        if self.session.get_providers()[0] != device.provider:  # ORT falls back to CPU with a warning
+            raise RuntimeError(f"{device.provider} did not load; ONNX Runtime fell back to "
+                               f"{self.session.get_providers()[0]}")
+        inp = self.session.get_inputs()[0]
+        shape = [d if isinstance(d, int) else device.batch_size for d in inp.shape]
+        x = np.random.default_rng(seed).standard_normal(shape).astype(_NP_TYPES.get(inp.type, np.float32))
+        self.binding: Any = self.session.io_binding()
+        self.binding.bind_cpu_input(inp.name, x)
+        for out in self.session.get_outputs():
+            self.binding.bind_output(out.name)
+        self.clock = time.thread_time_ns if device.clock == "thread" else time.perf_counter_ns
+        self.setup_s = time.perf_counter() - t0
+        self.runtime_version = ort.__version__
+
+    def time_runs(self, k: int) -> list[float]:
+        run, b, clock = self.session.run_with_iobinding, self.binding, self.clock
+        out = []
+        for _ in range(k):
+            t0 = clock()
+            run(b)
+            out.append((clock() - t0) / 1e6)
+        return out
+
+    def close(self) -> None:
+        self.session = None
+        self.binding = None
+
+
+class OrtBackend(Backend):
+    name = "onnxruntime"
+    defaults: ClassVar[dict[str, object]] = {"provider": CPU}
+
+    def check(self, device: Device) -> None:
+        if device.clock == "thread" and (device.threads != 1 or device.provider != CPU):
+            raise ConfigError(f"device {device.name!r}: the thread clock needs 1 thread on the CPU provider "
+                              "(only then does the whole run happen on the timing thread)")
+
+    def available(self, device: Device) -> tuple[bool, str]:
+        if importlib.util.find_spec("onnxruntime") is None:
+            return False, "the onnxruntime package is not installed (pip install onnxruntime)"
+        import onnxruntime as ort
+
+        if device.provider not in ort.get_available_providers():
+            hint = " (install onnxruntime-gpu and a CUDA driver)" if "CUDA" in device.provider else ""
+            return False, f"onnxruntime {ort.__version__} has no {device.provider}{hint}"
+        if device.provider == CPU and device.threads > physical_cores():
+            return False, f"{device.threads} threads but only {physical_cores()} physical cores here"
+        return True, ""
+
+    def open(self, device: Device, onnx_path: str | Path, seed: int = 0) -> OrtRunner:
+        return OrtRunner(onnx_path, device, seed=seed)
+
+    def clock(self, device: Device) -> str:
+        return device.clock
+
+    def version(self) -> str:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return ""
+        return str(ort.__version__)
+
+    def host(self, device: Device) -> dict[str, str]:
+        out = super().host(device)
+        if device.provider.startswith("CUDA"):
+            from hwnas.profiling.backends.cuda import gpu_info
+
+            out.update(gpu_info())
+        return out
