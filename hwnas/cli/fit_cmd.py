@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 
 from hwnas.cli.common import add_space, add_workdir, space_of, workdir
+from hwnas.cli.devices_cmd import add_devices_option
 
 HELP = "fit, compare and save a latency predictor for a device"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", required=True, metavar="DEVICE", help="device whose records to fit (e.g. cpu)")
+    add_devices_option(p)
     add_space(p)
     p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")
     p.add_argument("--retest-db", metavar="FILE", help="a second store re-measuring some of the same "

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 
 from hwnas.cli.common import add_space, add_subnet, add_workdir, print_json, space_of, subnet_of, workdir
+from hwnas.cli.devices_cmd import add_devices_option
 
 HELP = "predict a subnet's latency with a fitted predictor"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", required=True, metavar="DEVICE", help="device the predictor was fitted for")
+    add_devices_option(p)
     add_subnet(p)
     add_space(p)
     p.add_argument("--predictor", metavar="FILE", help="predictor JSON (default: predictors/DEVICE.json "

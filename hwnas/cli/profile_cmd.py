@@ -9,6 +9,7 @@ examples:
   hwnas profile --device cpu -n 200
   hwnas profile --device cpu --space autoformer-tiny -n 50 --db tiny.db
   hwnas profile --device gpu-trt --space autoformer-tiny -n 500 --workdir runs/tiny
+  hwnas profile --devices my-devices.toml --device cpu-2t-b4 -n 200
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ import sys
 import time
 
 from hwnas.cli.common import add_space, add_workdir, interactive, positive_int, space_of, workdir
+from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.profiling.record import LatencyRecord
 
 HELP = "measure subnet latencies on a device into the latency store"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from hwnas.devices import names
+    from hwnas.devices import builtin_names
 
-    p.add_argument("--device", required=True, metavar="DEVICE", help=f"one of: {', '.join(names())}")
+    p.add_argument("--device", required=True, metavar="DEVICE",
+                   help=f"one of: {', '.join(builtin_names())}, or a device of the devices file")
+    add_devices_option(p)
     add_space(p)
     p.add_argument("-n", type=positive_int, required=True, metavar="N", help="subnets in the plan")
     p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, workdir
+from hwnas.cli.devices_cmd import add_devices_option
 
 HELP = "the whole pipeline: train, profile, fit, search, re-measure, export"
 BUDGET_QUANTILE = 0.4
@@ -29,6 +30,7 @@ BUDGET_QUANTILE = 0.4
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_space(p)
     p.add_argument("--device", default="cpu", metavar="DEVICE", help="device to profile and search for (default cpu)")
+    add_devices_option(p)
     p.add_argument("--latency-ms", type=positive_float, default=None, metavar="MS",
                    help=f"latency budget (default: the {BUDGET_QUANTILE * 100:.0f}th percentile of the measured latencies)")
     p.add_argument("--data", default="mnist", metavar="mnist|DIR", help="training / validation data (default mnist)")

@@ -23,6 +23,7 @@ import argparse
 import sys
 
 from hwnas.cli.common import add_workdir, interactive, positive_float, positive_int, print_json, workdir
+from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.core.errors import ConfigError
 
 HELP = "hardware-aware evolutionary search; the winner re-measured and exported"
@@ -51,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--latency-ms", type=positive_float, action="append", default=[], metavar="MS",
                    help="latency budget, paired in order with --device (repeatable)")
     g.add_argument("--device", action="append", default=[], metavar="DEVICE", help="device of a budget (repeatable)")
+    add_devices_option(p)
     g.add_argument("--budget", type=_budget, action="append", default=[], metavar="DEVICE=MS",
                    help="a device and its budget in one (repeatable); DEVICE alone: latency only as objective")
     g.add_argument("--params-m", type=_range, default=(None, None), metavar="MIN,MAX",
