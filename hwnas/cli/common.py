@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any, Iterable, Iterator, TypeVar
 
 from hwnas.core import presets
 from hwnas.core.config import SubnetConfig
+from hwnas.core.resolve import resolve_subnet
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.workdir import RunDir
+from hwnas.present import print_json
 
-T = TypeVar("T")
+__all__ = ["add_workdir", "add_space", "add_subnet", "workdir", "space_of", "subnet_of", "positive_int",
+           "positive_float", "interactive", "print_json"]
 
 
 def add_workdir(p: argparse.ArgumentParser) -> None:
@@ -41,8 +42,6 @@ def space_of(args: argparse.Namespace) -> SearchSpace:
 
 def subnet_of(space: SearchSpace, spec: str) -> SubnetConfig:
     """'max', 'min' or a RETRAIN YAML file, validated against the space."""
-    from hwnas.pipelines.export import resolve_subnet
-
     return resolve_subnet(space, spec)
 
 
@@ -67,22 +66,5 @@ def positive_float(text: str) -> float:
 
 
 def interactive() -> bool:
+    """Whether stderr is a terminal (prefer :class:`hwnas.present.Progress`, which decides itself)."""
     return sys.stderr.isatty()
-
-
-def progress(it: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
-    """A tqdm bar on a terminal; plain progress lines (about every 10 %) when output is not one."""
-    from tqdm.auto import tqdm
-
-    if interactive():
-        yield from tqdm(it, total=total, desc=desc, dynamic_ncols=True)
-        return
-    step = max(1, (total or 10) // 10)
-    for i, x in enumerate(it, 1):
-        yield x
-        if total and (i % step == 0 or i == total):
-            print(f"{desc}: {i}/{total}", file=sys.stderr, flush=True)
-
-
-def print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hwnas.core import presets
-    from hwnas.supernet.evaluate import evaluate_checkpoint
+    from hwnas.pipelines.evaluate import evaluate_checkpoint
 
     ckpt = args.checkpoint or str(workdir(args).supernet)
     space = presets.get(args.space) if args.space else None
@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(r)
     else:
-        print(f"{r['key']} on {r['data']} {r['split']} ({r['n']} images): top1 {r['top1']:.2f}%  "
-              f"top5 {r['top5']:.2f}%  loss {r['loss']:.4f}")
+        print(f"{r.key} on {r.data} {r.split} ({r.n} images): top1 {r.top1:.2f}%  "
+              f"top5 {r.top5:.2f}%  loss {r.loss:.4f}")
     return 0

@@ -52,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or (str(Path(subnet).with_suffix(".onnx")) if subnet not in ("max", "min") else f"{subnet}.onnx")
     r = export_subnet(subnet, out, space=args.space, checkpoint=checkpoint, batch_size=args.batch_size,
                       dynamic_batch=args.dynamic_batch, opset=args.opset, fp16=args.fp16)
-    print(f"wrote {r['path']}  ({r['key']}, {r['params']:,} params, weights: {checkpoint or 'random'}, "
-          f"max |onnxruntime - torch| = {r['max_abs_diff']:.2e})")
+    print(f"wrote {r.path}  ({r.key}, {r.params:,} params, weights: {checkpoint or 'random'}, "
+          f"max |onnxruntime - torch| = {r.max_abs_diff:.2e})")
     return 0

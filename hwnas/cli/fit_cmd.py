@@ -16,9 +16,13 @@ examples:
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from hwnas.cli.common import add_space, add_workdir, space_of, workdir
+from hwnas.cli.common import add_space, add_workdir, print_json, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
+
+if TYPE_CHECKING:
+    from hwnas.pipelines.fit import FitResult
 
 HELP = "fit, compare and save a latency predictor for a device"
 
@@ -38,11 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.cli.common import print_json
     from hwnas.pipelines.fit import fit_device
     from hwnas.predictors import families as fam
-    from hwnas.predictors.metrics import json_safe
-    from hwnas.predictors.report import curve_table, family_table, noise_text
 
     space = space_of(args)
     wd = workdir(args)
@@ -51,23 +52,26 @@ def run(args: argparse.Namespace) -> int:
         fam.family_class(n)
     res = fit_device(space, args.device, args.db or wd.store, wd.predictor(args.device), families=names,
                      seed=args.seed, curve=not args.no_curve, retest_db=args.retest_db)
-    chosen = res.predictor.family_
     if args.json:
-        print_json(json_safe({"chosen": chosen, "path": str(res.path), "plot": str(res.plot),
-                    "metrics": res.predictor.metrics_, "comparison": res.comparison, "noise_floor": res.noise,
-                    "learning_curve": res.curves, "smallest_n_within10_95": res.smallest_n()}))
-        return 0
-    print(f"{args.device} / {space.name}: {res.predictor.n_train_} measured subnets")
-    print(family_table(res.comparison, res.noise))
-    print(noise_text(res.noise))
-    if res.curves:
-        print(curve_table(res.curves))
-        n95 = res.smallest_n()
-        print(f"{chosen}: ±10 % accuracy reaches 95 % at "
-              + (f"{n95} training samples" if n95 else "no measured training-set size"))
-    m = res.predictor.metrics_
-    print(f"chosen: {chosen} (held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}, "
-          f"safety margin p95 {m['p95_rel_err']:.1%}); refitted on all {res.predictor.n_train_} records")
-    print(f"saved {res.path}")
-    print(f"plot  {res.plot}")
+        print_json(res)
+    else:
+        print(render(res))
     return 0
+
+
+def render(res: FitResult) -> str:
+    """The fit for people: families compared, the noise floor, the learning curve, the choice."""
+    from hwnas.predictors.report import curve_table, family_table, noise_text
+
+    pred, chosen = res.predictor, res.predictor.family_
+    lines = [f"{pred.device} / {pred.space.name}: {pred.n_train_} measured subnets",
+             family_table(res.comparison, res.noise), noise_text(res.noise)]
+    if res.curves:
+        n95 = res.smallest_n()
+        lines += [curve_table(res.curves), f"{chosen}: ±10 % accuracy reaches 95 % at "
+                  + (f"{n95} training samples" if n95 else "no measured training-set size")]
+    m = pred.metrics_
+    lines += [f"chosen: {chosen} (held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}, "
+              f"safety margin p95 {m['p95_rel_err']:.1%}); refitted on all {pred.n_train_} records",
+              f"saved {res.path}", f"plot  {res.plot}"]
+    return "\n".join(lines)

@@ -20,11 +20,18 @@ examples:
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING, Callable
 
-from hwnas.cli.common import add_workdir, interactive, positive_float, positive_int, print_json, workdir
+from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.core.errors import ConfigError
+from hwnas.present import Progress, log, table
+
+if TYPE_CHECKING:
+    from hwnas.core.space import SearchSpace
+    from hwnas.pipelines.search import SearchOptions, SearchReport
+    from hwnas.pipelines.workdir import RunDir
+    from hwnas.search import EvolutionSettings, GenerationStats
 
 HELP = "hardware-aware evolutionary search; the winner re-measured and exported"
 
@@ -109,7 +116,7 @@ def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
     return pairs
 
 
-def settings_of(args: argparse.Namespace):  # noqa: ANN201
+def settings_of(args: argparse.Namespace) -> EvolutionSettings:
     from hwnas.search import EvolutionSettings
 
     n = args.population
@@ -119,91 +126,76 @@ def settings_of(args: argparse.Namespace):  # noqa: ANN201
                              crossovers=n // 2 if args.crossovers is None else args.crossovers)
 
 
-def generation_reporter(total: int, label: str):  # noqa: ANN201
-    """A callback per generation: a tqdm bar on a terminal, plain lines otherwise."""
-    if interactive():
-        from tqdm.auto import tqdm
+def generation_reporter(total: int, label: str) -> Callable[[GenerationStats], None]:
+    """A callback per generation: a tqdm bar on a terminal, a plain line per generation otherwise."""
+    bars: list[Progress] = []  # made at the first generation: no empty bar when the search is refused
 
-        bar = tqdm(total=total, desc="search", unit="gen", dynamic_ncols=True)
-
-        def on_gen(s) -> None:  # noqa: ANN001
-            bar.set_postfix_str(f"best {label} {s.best_fitness:.4g}, {s.evaluated} scored")
-            bar.update(1)
-            if s.generation == total - 1:
-                bar.close()
-        return on_gen
-
-    def on_line(s) -> None:  # noqa: ANN001
-        print(f"generation {s.generation + 1}/{total}: best {label} {s.best_fitness:.4g} ({s.best_key}), "
-              f"{s.evaluated} scored, {s.rejected} rejected", file=sys.stderr, flush=True)
-    return on_line
+    def on_gen(s: GenerationStats) -> None:
+        if not bars:
+            bars.append(Progress(total, "search", unit="gen", every=1))
+        bar = bars[0]
+        bar.step(f"best {label} {s.best_fitness:.4g}, {s.evaluated} scored",
+                 line=f"generation {s.generation + 1}/{total}: best {label} {s.best_fitness:.4g} ({s.best_key}), "
+                      f"{s.evaluated} scored, {s.rejected} rejected")
+        if s.generation == total - 1:
+            bar.close()
+    return on_gen
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.pipelines.export import resolve_space
     from hwnas.pipelines.search import SearchOptions, checkpoint_for, search
+    from hwnas.supernet.resolve import resolve_space
 
     rd = workdir(args)
     opts = SearchOptions(budgets=budgets_of(args), params_m=args.params_m, macs_m=args.macs_m,
-                         objective=args.objective, data=args.data, subset=args.subset, seed=args.seed, settings=settings_of(args),
-                         pareto=args.pareto, margin=args.margin, max_measured=args.max_measured,
-                         measure=not args.no_measure, export=not args.no_onnx)
+                         objective=args.objective, data=args.data, subset=args.subset, seed=args.seed,
+                         settings=settings_of(args), pareto=args.pareto, margin=args.margin,
+                         max_measured=args.max_measured, measure=not args.no_measure, export=not args.no_onnx)
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
-    label = "top-1" if args.objective == "accuracy" else "params (M)"
-    log = (lambda m: print(m, file=sys.stderr, flush=True))
-    report = search(rd, space, opts, checkpoint=ckpt, on_generation=generation_reporter(opts.settings.generations, label),
-                    fit_missing=_fitter(rd, space, args.fit_n) if args.fit_missing else None, log=log)
+    report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts),
+                    fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None, log=log)
     if args.json:
         print_json(report)
     else:
-        print_summary(report)
-    return 0 if report["winner"] is not None else 1
+        print(render(report))
+    return 0 if report.winner is not None else 1
 
 
-def _fitter(rd, space, n: int):  # noqa: ANN001, ANN202
+def reporter_for(opts: SearchOptions) -> Callable[[GenerationStats], None]:
+    label = "top-1" if opts.objective == "accuracy" else "params (M)"
+    return generation_reporter(opts.settings.generations, label)
+
+
+def fitter(rd: RunDir, space: SearchSpace, n: int) -> Callable[[str], None]:
+    """--fit-missing: profile ``n`` subnets of a device with no predictor, then fit one."""
     from hwnas.pipelines.search import fit_missing_predictor
 
     def fit(device: str) -> None:
-        print(f"no predictor for {device}: profiling {n} subnets, then fitting", file=sys.stderr, flush=True)
-        bar = {}
-
-        def progress(rec, done: int, total: int) -> None:  # noqa: ANN001
-            if interactive():
-                if "bar" not in bar:
-                    from tqdm.auto import tqdm
-
-                    bar["bar"] = tqdm(total=total, desc=f"profile {device}", unit="subnet", dynamic_ncols=True)
-                bar["bar"].update(1)
-            elif done % max(1, total // 10) == 0 or done == total:
-                print(f"profile {device}: {done}/{total}", file=sys.stderr, flush=True)
-        try:
-            path = fit_missing_predictor(rd, space, device, n, progress=progress)
-        finally:
-            if "bar" in bar:
-                bar["bar"].close()
-        print(f"fitted {path}", file=sys.stderr, flush=True)
+        log(f"no predictor for {device}: profiling {n} subnets, then fitting")
+        with Progress(n, f"profile {device}", unit="subnet") as bar:
+            path = fit_missing_predictor(rd, space, device, n, progress=lambda rec, done, total: bar.step())
+        log(f"fitted {path}")
     return fit
 
 
-def print_summary(report: dict) -> None:
-    from hwnas.search.report import table
-
-    if report["front"]:
-        print(f"Pareto front ({len(report['front'])} subnets, predicted latency):")
-        print(table(report["front"], list(report["front"][0])))
-        print()
-    w = report["winner"]
-    print(f"verification: {report['verification_note']}")
+def render(report: SearchReport) -> str:
+    """The search for people: the front (Pareto mode), verification, the winner and the files."""
+    lines = []
+    if report.front:
+        lines += [f"Pareto front ({len(report.front)} subnets, predicted latency):",
+                  table(report.front, list(report.front[0])), ""]
+    w = report.winner
+    lines.append(f"verification: {report.verification_note}")
     if w is None:
-        print(f"no winner written; see {report['files']['report_md']}")
-        return
+        lines.append(f"no winner written; see {report.files['report_md']}")
+        return "\n".join(lines)
     rows = [{"device": d, **m} for d, m in w["latency"].items()]
     if rows:
-        print(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "within_budget"]))
+        lines.append(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "within_budget"]))
     val = "-" if w["val_top1"] is None else f"{w['val_top1']:.2f} %"
     test = "-" if w["test_top1"] is None else f"{w['test_top1']:.2f} %"
-    print(f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
-          f"val top-1 {val}, test top-1 {test}")
-    for name, path in report["files"].items():
-        print(f"  {name:12s} {path}")
+    lines.append(f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
+                 f"val top-1 {val}, test top-1 {test}")
+    lines += [f"  {name:12s} {path}" for name, path in report.files.items()]
+    return "\n".join(lines)

@@ -23,3 +23,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    data = text.encode()
+    return atomic_write(path, lambda f: f.write(data))

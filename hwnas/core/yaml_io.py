@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from hwnas.core.atomic import atomic_write_text
 from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
@@ -103,7 +104,7 @@ def load_space_file(path: str | Path) -> SearchSpace:
 
 
 def save_space(space: SearchSpace, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(space_to_dict(space), sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(space_to_dict(space), sort_keys=False))
 
 
 def load_subnet(path: str | Path) -> SubnetConfig:
@@ -118,4 +119,4 @@ def save_subnet(cfg: SubnetConfig, path: str | Path, space: SearchSpace | None =
     """Write the RETRAIN block; with ``space``, also its SUPERNET/SEARCH_SPACE/MODEL blocks."""
     data = space_to_dict(space) if space is not None else {}
     data["RETRAIN"] = cfg.to_retrain()
-    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

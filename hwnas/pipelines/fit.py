@@ -13,7 +13,7 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import HwnasError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.predictors import LatencyPredictor, save_predictor
-from hwnas.predictors.metrics import noise_floor, retest_noise
+from hwnas.predictors.metrics import json_safe, noise_floor, retest_noise
 from hwnas.predictors.report import plot_predictions, smallest_size
 from hwnas.predictors.selection import learning_curve
 
@@ -37,6 +37,13 @@ class FitResult:
         """Smallest training size where the chosen family's held-out ±10 % share reaches ``goal``."""
         curve = self.curves.get(self.predictor.family_)
         return smallest_size(curve, "within_10", goal) if curve else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-safe data (what ``hwnas fit --json`` prints)."""
+        return json_safe({"chosen": self.predictor.family_, "path": str(self.path), "plot": str(self.plot),
+                          "metrics": self.predictor.metrics_, "comparison": self.comparison,
+                          "noise_floor": self.noise, "learning_curve": self.curves,
+                          "smallest_n_within10_95": self.smallest_n()})
 
 
 def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFrame:

@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hwnas.present import text_table
+
 COLUMNS = (("rmse_ms", "RMSE ms", "{:.3f}"), ("mape", "MAPE", "{:.1%}"), ("rmspe", "RMSPE", "{:.1%}"),
            ("within_5", "±5%", "{:.0%}"), ("within_10", "±10%", "{:.0%}"), ("p95_rel_err", "p95 err", "{:.1%}"),
            ("kendall_tau", "tau", "{:.3f}"), ("spearman_rho", "rho", "{:.3f}"))
@@ -15,12 +17,6 @@ COLUMNS = (("rmse_ms", "RMSE ms", "{:.3f}"), ("mape", "MAPE", "{:.1%}"), ("rmspe
 
 def _fmt(fmt: str, v: float) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def family_table(comparison: dict[str, Any], noise: dict[str, float] | None = None) -> str:
@@ -42,7 +38,7 @@ def family_table(comparison: dict[str, Any], noise: dict[str, float] | None = No
                 notes.append(f"{name}: training MAPE {r['train_mape']:.1%} is below the noise floor "
                              f"{floor:.1%}: it is fitting noise on the training set")
     head = ["family", *(c for _, c, _ in COLUMNS), "CV MAPE", "train MAPE", "pred/s"]
-    text = _table(head, rows)
+    text = text_table(head, rows, right=True)
     text += (f"\n(* chosen by {comparison.get('select_by', 'cv mape')}; held-out metrics on "
              f"{comparison['n_test']} subnets, trained on {comparison['n_train']}, "
              f"{comparison['folds']}-fold CV on the training split)")
@@ -79,7 +75,7 @@ def curve_table(curves: dict[str, list[dict[str, float]]], metric: str = "within
     for name, pts in curves.items():
         by_n = {p["n"]: p[metric] for p in pts}
         rows.append([name, *(_fmt(fmt, by_n[n]) if n in by_n else "" for n in sizes)])
-    return f"learning curve (held-out {metric} vs training samples):\n" + _table(["family", *map(str, sizes)], rows)
+    return f"learning curve (held-out {metric} vs training samples):\n" + text_table(["family", *map(str, sizes)], rows, right=True)
 
 
 def smallest_size(curve: list[dict[str, float]], metric: str = "within_10", goal: float = 0.95) -> int | None:

@@ -1,25 +1,12 @@
-"""Search results as text: a plain table, the JSON and Markdown report, and the accuracy x latency plot."""
+"""Search results for people: candidate rows and the accuracy x latency plot (the report files are
+written by ``hwnas.pipelines.search_report``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from hwnas.search.evolution import Candidate, SearchResult
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A fixed-width text table (floats with 4 significant digits)."""
-    def fmt(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))
-
-    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
 
 
 def candidate_row(c: Candidate, devices: Sequence[str]) -> dict[str, Any]:
@@ -32,52 +19,6 @@ def candidate_row(c: Candidate, devices: Sequence[str]) -> dict[str, Any]:
 
 def front_rows(result: SearchResult) -> list[dict[str, Any]]:
     return [candidate_row(c, result.devices) for c in result.front()]
-
-
-def write_json(report: dict[str, Any], path: str | Path) -> Path:
-    p = Path(path)
-    p.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    return p
-
-
-def _md_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[str]:
-    def fmt(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))
-
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    out += ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
-    return out
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """The report for people: constraints, the winner predicted vs measured, what verification did."""
-    w = report.get("winner") or {}
-    lines = [f"# hwnas search on {report['space']}", "",
-             f"- objective: {report['objective']} ({report['objective_note']})",
-             f"- constraints: {'; '.join(report['constraints']) or 'none'}",
-             f"- {report['evaluated']} candidates scored in {report['timing']['search_s']:.1f} s "
-             f"(seed {report['seed']}, {'Pareto' if report['pareto'] else 'single-objective'} mode)", ""]
-    if w:
-        lines += ["## Winner", "", f"`{w['key']}`: {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
-                  f"validation top-1 {_pct(w.get('val_top1'))}, test top-1 {_pct(w.get('test_top1'))}", ""]
-        rows = [{"device": d, **m} for d, m in w.get("latency", {}).items()]
-        lines += _md_table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "spread", "within_budget"])
-        lines += ["", f"Verification: {report['verification_note']}", ""]
-    if report.get("verification"):
-        lines += ["## Candidates measured", ""]
-        lines += _md_table(report["verification"], ["rank", "key", "fitness", "outcome"])
-        lines.append("")
-    if report.get("front"):
-        lines += ["## Pareto front (predicted latency)", ""]
-        lines += _md_table(report["front"], list(report["front"][0]))
-        lines.append("")
-    lines += ["## Search history", ""]
-    lines += _md_table(report["history"], ["generation", "evaluated", "rejected", "best_fitness", "best_key"])
-    return "\n".join(lines) + "\n"
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f} %"
 
 
 def plot_front(result: SearchResult, path: str | Path, *, winner: str | None = None,

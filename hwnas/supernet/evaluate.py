@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hwnas.core.config import SubnetConfig
-from hwnas.core.space import SearchSpace
 
 
 @torch.no_grad()
@@ -40,23 +38,3 @@ def evaluate(net: nn.Module, cfg: SubnetConfig | None, loader: Iterable[tuple[Te
     if n == 0:
         return {"top1": float("nan"), "top5": float("nan"), "loss": float("nan"), "n": 0}
     return {"top1": 100.0 * correct1 / n, "top5": 100.0 * correct5 / n, "loss": loss_sum / n, "n": n}
-
-
-def evaluate_checkpoint(checkpoint: str | Path, subnet: str | SubnetConfig = "max", split: str = "val",
-                        data: str | None = None, space: SearchSpace | None = None,
-                        batch_size: int = 256) -> dict[str, Any]:
-    """Load a supernet checkpoint and evaluate one subnet ('max', 'min', a RETRAIN YAML or a config)
-    on one split of ``data`` (default: the data set the checkpoint was trained on, else 'mnist')."""
-    from hwnas.data import batches, check_split, load_split
-    from hwnas.pipelines.export import resolve_subnet
-    from hwnas.supernet.checkpoint import load_supernet
-
-    check_split(split)
-    net, ckpt = load_supernet(checkpoint, space)
-    cfg = resolve_subnet(net.space, subnet)
-    train_state = ckpt.get("train") if isinstance(ckpt.get("train"), dict) else {}
-    data = data or train_state.get("data") or "mnist"
-    ds = load_split(data, split, net.space)
-    result = evaluate(net, cfg, batches(ds, None, batch_size))
-    return {**result, "split": split, "data": data, "key": cfg.key(), "space": net.space.name,
-            "params": sum(p.numel() for p in net.extract(cfg).parameters()), "checkpoint": str(checkpoint)}

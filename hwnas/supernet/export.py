@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import onnx
 import torch
 
 import hwnas
+from hwnas.core.atomic import atomic_write
 from hwnas.supernet.vit import StaticViT
 
 # Accepted by current ONNX Runtime and by TensorRT 10 / 11; the first opset with LayerNormalization.
@@ -38,28 +38,24 @@ def export_onnx(model: StaticViT, path: str | Path, *, batch_size: int = 1, dyna
     export_model = model.to(dtype) if fp16 else model
     dummy = torch.zeros(batch_size, space.in_chans, space.img_size, space.img_size, dtype=dtype)
     axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
+    buf = io.BytesIO()
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(export_model, (dummy,), tmp, dynamo=False, opset_version=opset,
+            torch.onnx.export(export_model, (dummy,), buf, dynamo=False, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                               dynamic_axes=axes, do_constant_folding=True)
-        proto = onnx.load(tmp)
-        onnx.checker.check_model(proto)
-        meta = {"hwnas_version": hwnas.__version__, "subnet_key": model.config.key(),
-                "space": space.name, "space_digest": space.digest(), "precision": "fp16" if fp16 else "fp32"}
-        onnx.helper.set_model_props(proto, meta)
-        onnx.save(proto, tmp)
-        os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         if fp16:
             model.float()
         model.train(was_training)
+    proto = onnx.load_model_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    meta = {"hwnas_version": hwnas.__version__, "subnet_key": model.config.key(),
+            "space": space.name, "space_digest": space.digest(), "precision": "fp16" if fp16 else "fp32"}
+    onnx.helper.set_model_props(proto, meta)
+    data = proto.SerializeToString()
+    atomic_write(path, lambda f: f.write(data))
     return path
 
 

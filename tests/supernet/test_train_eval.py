@@ -5,7 +5,8 @@ from torch import nn
 from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.data import batches, load_split
-from hwnas.supernet.evaluate import evaluate, evaluate_checkpoint
+from hwnas.pipelines.evaluate import evaluate_checkpoint
+from hwnas.supernet.evaluate import evaluate
 from hwnas.supernet.supernet import Supernet
 from hwnas.supernet.train import TrainConfig, train_supernet
 
@@ -41,8 +42,8 @@ def test_evaluate_checkpoint_on_any_split(tmp_path):
     out = tmp_path / "s.pt"
     train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=100, lr=3e-3), max_steps=20)
     r = evaluate_checkpoint(out, "max", "test")
-    assert r["n"] == 500 and r["split"] == "test" and r["data"] == "mnist" and 0 <= r["top1"] <= 100
-    assert r["key"] == tiny().max_config().key() and r["params"] > 0
-    assert evaluate_checkpoint(out, "min", "val")["top1"] > 10  # learned something in 20 steps
+    assert r.n == 500 and r.split == "test" and r.data == "mnist" and 0 <= r.top1 <= 100
+    assert r.key == tiny().max_config().key() and r.params > 0
+    assert evaluate_checkpoint(out, "min", "val").top1 > 10  # learned something in 20 steps
     with pytest.raises(ConfigError):
         evaluate_checkpoint(out, "max", "holdout")

@@ -1,0 +1,101 @@
+"""The inputs of a search: options, the supernet checkpoint, and one latency budget per device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from hwnas.core.errors import ConfigError, NotFoundError
+from hwnas.core.space import SearchSpace
+from hwnas.pipelines.workdir import RunDir
+from hwnas.search import EvolutionSettings, LatencyBudget
+from hwnas.search.constraints import MAX_MARGIN
+
+OBJECTIVES = {
+    "accuracy": "top-1 on the validation split with weights inherited from the supernet",
+    "params": "training-free: the most parameters under the constraints (a proxy for accuracy within one "
+              "supernet; see the benchmark for its Kendall tau against inherited-weight accuracy)",
+}
+
+
+@dataclass
+class SearchOptions:
+    budgets: list[tuple[str, float | None]] = field(default_factory=list)  # (device, budget ms or None)
+    params_m: tuple[float | None, float | None] = (None, None)
+    macs_m: float | None = None
+    objective: str = "accuracy"
+    data: str = "mnist"  # the bundled set, or an image folder (see hwnas.data.loaders)
+    subset: int | None = None  # validation images used for the fitness (None: all)
+    seed: int = 0
+    settings: EvolutionSettings = field(default_factory=EvolutionSettings)
+    pareto: bool = False
+    margin: float | None = None  # None: each predictor's measured p95 relative error
+    fit_missing: bool = False
+    max_measured: int = 5  # candidates re-measured at most before giving up
+    measure: bool = True
+    export: bool = True
+
+
+def checkpoint_for(run: RunDir, checkpoint: str | Path | None, objective: str) -> Path | None:
+    """The supernet checkpoint, or a clear refusal when the objective needs one."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}; known: {', '.join(OBJECTIVES)}")
+    path = Path(checkpoint) if checkpoint else run.supernet
+    if path.is_file():
+        return path
+    if checkpoint:
+        raise NotFoundError(f"no such checkpoint: {path}")
+    if objective == "accuracy":
+        raise NotFoundError(f"no supernet checkpoint at {path}: train one with 'hwnas train', pass --checkpoint, "
+                            "or search training-free with '--objective params'")
+    return None
+
+
+def missing_predictor_message(run: RunDir, device: str) -> str:
+    return (f"no latency predictor for {device} at {run.predictor(device)}: run 'hwnas profile --device {device}' "
+            f"then 'hwnas fit --device {device}' (or pass --fit-missing to do both now)")
+
+
+def fit_missing_predictor(run: RunDir, space: SearchSpace, device: str, n: int = 200, *, seed: int = 0,
+                          progress: Callable[[Any, int, int], None] | None = None) -> Path | None:
+    """``hwnas profile --device D -n N`` then ``hwnas fit --device D`` into the run folder."""
+    from hwnas.pipelines.fit import fit_device
+    from hwnas.pipelines.profile import profile_space
+
+    profile_space(space, device, n, run.ensure().store, seed=seed, progress=progress)
+    return fit_device(space, device, run.store, run.predictor(device), seed=seed).path
+
+
+def load_budgets(run: RunDir, space: SearchSpace, opts: SearchOptions,
+                 fit_missing: Callable[[str], None] | None = None) -> tuple[list[LatencyBudget], list[dict]]:
+    """One LatencyBudget per device, with the safety margin from its predictor's p95 relative error."""
+    from hwnas.predictors import load_predictor
+
+    budgets, info = [], []
+    for device, budget_ms in opts.budgets:
+        path = run.predictor(device)
+        if not path.is_file():
+            if fit_missing is None:
+                raise NotFoundError(missing_predictor_message(run, device))
+            fit_missing(device)
+        pred = load_predictor(path, space=space, device=device)
+        p95 = float(pred.metrics_["p95_rel_err"])
+        margin = p95 if opts.margin is None else opts.margin
+        if budget_ms is not None and opts.margin is None and p95 > MAX_MARGIN:
+            raise ConfigError(f"the {device} latency predictor's p95 relative error is {p95:.1%}, more than the "
+                              f"{MAX_MARGIN:.0%} a budget margin can absorb: profile more subnets (on a quiet "
+                              f"machine) and refit with 'hwnas fit --device {device}', or set --margin")
+        budgets.append(LatencyBudget(device, pred, budget_ms, margin if budget_ms is not None else 0.0))
+        info.append({"device": device, "budget_ms": budget_ms, "predictor": str(path), "p95_rel_err": p95,
+                     "margin": budgets[-1].margin, "limit_ms": budgets[-1].limit_ms})
+    return budgets, info
+
+
+def require_devices(names: list[str]) -> None:
+    """Refuse before searching when a device cannot run here (the winner could not be measured)."""
+    from hwnas.devices import get
+    from hwnas.profiling.backends import require_available
+
+    for name in names:
+        require_available(get(name))
