@@ -10,3 +10,15 @@ def tiny_space() -> SearchSpace:
                        super_embed_dim=32, super_depth=2, super_mlp_ratio=2.0, super_num_heads=2,
                        img_size=8, patch_size=4, in_chans=1, num_classes=3, head_dim=8,
                        max_relative_position=4, name="tiny")
+
+
+@pytest.fixture
+def no_user_devices(tmp_path_factory, monkeypatch):
+    """No devices file but the one a test gives (and none left behind for other tests)."""
+    from hwnas import devices
+
+    monkeypatch.delenv("HWNAS_DEVICES", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    devices.use_file(None)
+    yield
+    devices.use_file(None)

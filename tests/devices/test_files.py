@@ -1,0 +1,124 @@
+"""Devices defined in a user's TOML or YAML file: parsing, defaults, validation, discovery, listing."""
+
+import json
+
+import pytest
+
+from hwnas import devices
+from hwnas.cli.main import main
+from hwnas.core.errors import ConfigError, NotFoundError, UnknownNameError
+
+TOML = """
+[devices.cpu-2t-b4]
+runtime = "onnxruntime"
+threads = 2
+batch_size = 4
+rounds = 6
+warmup_runs = 5
+
+[devices.cpu-b8]
+base = "cpu"
+batch_size = 8
+
+[devices.my-gpu]
+runtime = "tensorrt"
+precision = "fp16"
+"""
+
+YAML = """
+devices:
+  cpu-2t-b4:
+    runtime: onnxruntime
+    threads: 2
+    batch_size: 4
+    rounds: 6
+    warmup_runs: 5
+"""
+
+
+def _write(tmp_path, text, name="devices.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_toml_file_defines_devices_with_runtime_defaults_and_a_base(tmp_path):
+    got = {d.name: d for d in devices.use_file(_write(tmp_path, TOML))}
+    d = devices.get("cpu-2t-b4")
+    assert got["cpu-2t-b4"] == d
+    assert (d.runtime, d.threads, d.batch_size, d.rounds, d.warmup_runs) == ("onnxruntime", 2, 4, 6, 5)
+    assert d.provider == "CPUExecutionProvider" and d.clock == "wall" and d.precision == "fp32"
+    b8 = devices.get("cpu-b8")  # the built-in cpu's settings, one changed
+    assert b8.batch_size == 8 and b8.clock == "thread" and b8.threads == 1
+    gpu = devices.get("my-gpu")  # TensorRT's defaults fill what the entry leaves out
+    assert gpu.precision == "fp16" and gpu.threads == 0 and gpu.provider == "" and gpu.warmup_runs == 50
+    assert devices.names()[:len(devices.builtin_names())] == devices.builtin_names()
+    assert {"cpu-2t-b4", "cpu-b8", "my-gpu"} <= set(devices.names())
+    assert devices.source("cpu-2t-b4") == str(tmp_path / "devices.toml") and devices.source("cpu") == "built-in"
+
+
+def test_yaml_file_gives_the_same_device(tmp_path):
+    from_yaml = devices.use_file(_write(tmp_path, YAML, "devices.yaml"))[0]
+    from_toml = next(d for d in devices.use_file(_write(tmp_path, TOML)) if d.name == "cpu-2t-b4")
+    assert from_yaml.with_(description="") == from_toml.with_(description="")
+
+
+def test_default_path_from_env_and_config_folder(tmp_path, monkeypatch):
+    assert devices.user_file() is None
+    with pytest.raises(UnknownNameError, match="--devices FILE"):
+        devices.get("cpu-2t-b4")
+    folder = tmp_path / "xdg" / "hwnas"
+    folder.mkdir(parents=True)
+    _write(folder, YAML, "devices.yaml")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert devices.get("cpu-2t-b4").batch_size == 4
+    other = _write(tmp_path, TOML.replace("cpu-2t-b4", "cpu-2t-b2").replace("batch_size = 4", "batch_size = 2"))
+    monkeypatch.setenv("HWNAS_DEVICES", str(other))  # the variable wins over the config folder
+    assert devices.get("cpu-2t-b2").batch_size == 2 and "cpu-2t-b4" not in devices.names()
+    monkeypatch.setenv("HWNAS_DEVICES", str(tmp_path / "missing.toml"))
+    with pytest.raises(NotFoundError, match="no devices file"):
+        devices.names()
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[devices.a]\nruntime = "onnxruntime"\nthread = 2\n', "unknown setting 'thread'"),
+    ('[devices.a]\nruntime = "onnxruntime"\nthreads = "2"\n', "threads must be an integer"),
+    ('[devices.a]\nruntime = "onnxruntime"\nthreads = true\n', "threads must be an integer"),
+    ('[devices.a]\nruntime = "openvino"\n', "unknown runtime 'openvino'"),
+    ("[devices.a]\nthreads = 2\n", "set runtime"),
+    ('[devices.cpu]\nruntime = "onnxruntime"\n', "built-in device has that name"),
+    ('[devices.a]\nbase = "tpu"\n', "base 'tpu' is not a built-in device"),
+    ('[devices.a]\nbase = "cpu"\nthreads = 2\n', "thread clock needs 1 thread"),
+    ('[devices.a]\nruntime = "onnxruntime"\nbatch_size = 0\n', "must be positive"),
+    ('[devices."a b"]\nruntime = "onnxruntime"\n', "device name 'a b'"),
+    ('[devices.a\nruntime = "onnxruntime"\n', "not valid TOML"),
+    ('[gpus.a]\nruntime = "onnxruntime"\n', "one 'devices' table"),
+])
+def test_mistakes_are_one_line_config_errors_naming_the_file(tmp_path, text, match):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=match) as e:
+        devices.use_file(path)
+    assert "\n" not in str(e.value) and str(path) in str(e.value)
+    assert devices.user_file() is None  # a bad file is not taken
+
+
+def test_file_suffix_must_say_the_format(tmp_path):
+    with pytest.raises(ConfigError, match=".toml, .yaml or .yml"):
+        devices.use_file(_write(tmp_path, TOML, "devices.txt"))
+
+
+def test_cli_lists_user_devices_and_rejects_a_bad_file_in_one_line(tmp_path, capsys):
+    path = _write(tmp_path, TOML)
+    assert main(["devices", "--devices", str(path), "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["cpu-2t-b4"]["batch"] == 4 and rows["cpu-2t-b4"]["threads"] == 2
+    assert rows["cpu-2t-b4"]["source"] == str(path) and rows["cpu"]["source"] == "built-in"
+    assert rows["cpu"]["host"]["cpu"] and rows["cpu"]["host"]["runtime"].startswith("onnxruntime ")
+    assert main(["devices", "--devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "cpu-2t-b4" in out and f"user devices: {path}" in out
+    bad = _write(tmp_path, '[devices.a]\nruntime = "onnxruntime"\nthread = 2\n', "bad.toml")
+    with pytest.raises(SystemExit) as e:
+        main(["profile", "--devices", str(bad), "--device", "a", "-n", "1"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "unknown setting 'thread'" in err
