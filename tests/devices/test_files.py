@@ -122,3 +122,13 @@ def test_cli_lists_user_devices_and_rejects_a_bad_file_in_one_line(tmp_path, cap
         main(["profile", "--devices", str(bad), "--device", "a", "-n", "1"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "unknown setting 'thread'" in err
+
+
+def test_the_readme_example_file_is_valid(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    got = {d.name: d for d in devices.use_file(_write(tmp_path, example))}
+    assert (got["cpu-2t-b4"].threads, got["cpu-2t-b4"].batch_size) == (2, 4) and got["cpu-b8"].batch_size == 8
