@@ -132,3 +132,13 @@ def test_the_readme_example_file_is_valid(tmp_path):
     example = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
     got = {d.name: d for d in devices.use_file(_write(tmp_path, example))}
     assert (got["cpu-2t-b4"].threads, got["cpu-2t-b4"].batch_size) == (2, 4) and got["cpu-b8"].batch_size == 8
+
+
+def test_without_a_toml_reader_toml_is_one_line_and_yaml_still_works(tmp_path, monkeypatch):
+    # Python 3.10 has no tomllib; without the tomli package only YAML files can be read
+    monkeypatch.setitem(__import__("sys").modules, "tomllib", None)
+    monkeypatch.setitem(__import__("sys").modules, "tomli", None)
+    with pytest.raises(ConfigError, match="tomli") as e:
+        devices.use_file(_write(tmp_path, TOML))
+    assert "\n" not in str(e.value)
+    assert devices.use_file(_write(tmp_path, YAML, "devices.yaml"))[0].batch_size == 4
