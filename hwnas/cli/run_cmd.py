@@ -1,10 +1,11 @@
 """The whole job in one command: train the supernet, profile it on a device, fit the latency
 predictor, search under a latency budget, re-measure and export the winner.
 
-Each step is the subcommand of the same name, run with the same run folder, so a step that is
-interrupted can be resumed alone, or by running this again: a trained supernet and the stored
-measurements are reused, not redone; the fit and the search are redone (they take about a minute). Without --latency-ms the budget is
-the 40th percentile of the measured latencies, so that it binds on this machine.
+Each step does what the subcommand of the same name does, with the same run folder, so a step that
+is interrupted can be resumed alone, or by running this again: a trained supernet and the stored
+measurements are reused, not redone; the fit and the search are redone (they take about a minute).
+Without --latency-ms the budget is the 40th percentile of the measured latencies, so that it binds
+on this machine.
 
 examples:
   hwnas run                                    # bundled MNIST, mnist-cpu, cpu, ./hwnas-run
@@ -15,13 +16,20 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, workdir
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.present import Progress, key_values, log
+
+if TYPE_CHECKING:
+    from hwnas.core.space import SearchSpace
+    from hwnas.devices import Device
+    from hwnas.pipelines.fit import FitResult
+    from hwnas.pipelines.profile import ProfileSummary
+    from hwnas.pipelines.search import SearchReport
+    from hwnas.pipelines.workdir import RunDir
 
 HELP = "the whole pipeline: train, profile, fit, search, re-measure, export"
 BUDGET_QUANTILE = 0.4
@@ -44,86 +52,119 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir(p)
 
 
-def _step(title: str, argv: list[str]) -> None:
-    from hwnas.cli.main import build_parser
-
-    print(f"\n== {title}: hwnas {' '.join(argv)}", file=sys.stderr, flush=True)
-    args = build_parser().parse_args(argv)
-    code = args._run(args)
-    if code:
-        raise SystemExit(code)
-
-
-def _auto_budget(store: str, device: str, space_digest: str) -> float:
-    from hwnas.profiling.store import LatencyStore
-
-    df = LatencyStore(store).to_dataframe(device=device, space_digest=space_digest)
-    ok = df[df["status"] == "ok"]["latency_ms"]
-    return round(float(ok.quantile(BUDGET_QUANTILE)), 2)
-
-
 def run(args: argparse.Namespace) -> int:
-    from hwnas.cli.common import space_of
+    from hwnas.cli import fit_cmd, search_cmd
     from hwnas.devices import get
+    from hwnas.pipelines.fit import fit_device, read_records
+    from hwnas.pipelines.profile import profile_space
+    from hwnas.pipelines.search import SearchOptions, checkpoint_for, search
     from hwnas.profiling.backends import require_available
 
     rd = workdir(args).ensure()
     space = space_of(args)
-    require_available(get(args.device))  # fail before training, not after
-    common = ["--workdir", str(rd.root)]
+    device = get(args.device)
+    require_available(device)  # fail before training, not after
     t0, times = time.perf_counter(), {}
 
     t = time.perf_counter()
     if rd.supernet.is_file():
-        print(f"\n== train: reusing {rd.supernet} (delete it to retrain)", file=sys.stderr)
+        log(f"\n== 1/4 train: reusing {rd.supernet} (delete it to retrain)")
     else:
-        _step("1/4 train", ["train", "--space", args.space, "--data", args.data, "--seed", str(args.seed),
-                            "--epochs", str(args.epochs), *common])
+        log(f"\n== 1/4 train: {space.name} on {args.data}, {args.epochs} epochs -> {rd.supernet}")
+        _train(space, args.data, rd, args.epochs, args.seed)
     times["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    _step("2/4 profile", ["profile", "--device", args.device, "--space", args.space, "-n", str(args.n),
-                          "--seed", str(args.seed), *common])
+    log(f"\n== 2/4 profile: {args.n} subnets on {device.name} -> {rd.store}")
+    with Progress(args.n, f"profile {device.name}", unit="subnet") as bar:
+        summary = profile_space(space, device, args.n, rd.store, seed=args.seed,
+                                progress=lambda rec, done, total: bar.step(_last(rec)))
+    print(_profiled(summary))
+    if summary.interrupted:
+        return 130
     times["profile"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    _step("3/4 fit", ["fit", "--device", args.device, "--space", args.space, "--seed", str(args.seed), *common])
+    log(f"\n== 3/4 fit: latency predictors for {device.name} -> {rd.predictor(device.name)}")
+    fit = fit_device(space, device.name, rd.store, rd.predictor(device.name), seed=args.seed)
+    print(fit_cmd.render(fit))
     times["fit"] = time.perf_counter() - t
 
-    budget = args.latency_ms or _auto_budget(str(rd.store), args.device, space.digest())
+    records = read_records(rd.store, device.name, space)
+    budget = args.latency_ms or round(float(records["latency_ms"].quantile(BUDGET_QUANTILE)), 2)
     t = time.perf_counter()
-    _step("4/4 search", ["search", "--latency-ms", str(budget), "--device", args.device, "--space", args.space,
-                         "--data", args.data, "--population", str(args.population),
-                         "--generations", str(args.generations), "--seed", str(args.seed), *common]
-          + (["--subset", str(args.subset)] if args.subset else []))
+    log(f"\n== 4/4 search: the most accurate subnet under {budget:g} ms on {device.name}")
+    opts = SearchOptions(budgets=[(device.name, budget)], data=args.data, subset=args.subset, seed=args.seed,
+                         settings=search_cmd.evolution_settings(args.population, args.generations))
+    report = search(rd, space, opts, checkpoint=checkpoint_for(rd, None, opts.objective),
+                    on_generation=search_cmd.reporter_for(opts), log=log)
+    print(search_cmd.render(report))
+    if report.winner is None:
+        return 1
     times["search + verify + export"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
-    _summary(rd, args.device, budget, times)
+    print("\n" + key_values(_summary(rd, device, budget, times, report, fit)))
     return 0
 
 
-def _summary(rd: Any, device: str, budget: float, times: dict[str, float]) -> None:
-    report = json.loads((rd.search / "report.json").read_text())
-    predictor = json.loads(rd.predictor(device).read_text())
-    meta = predictor.get("metadata", predictor)
-    w = report.get("winner") or {}
-    lat = (w.get("latency") or {}).get(device, {})
-    rows = [
+def _train(space: SearchSpace, data: str, rd: RunDir, epochs: int, seed: int) -> None:
+    """``hwnas train`` with the default recipe, the given epochs and seed."""
+    from hwnas.supernet.train import TrainConfig, train_supernet
+
+    bars: list[Progress] = []
+
+    def on_step(step: int, total: int, loss: float, lr: float) -> None:
+        if not bars:
+            bars.append(Progress(total, "train", unit="step", every=max(1, total // 50), initial=step - 1))
+        bars[0].step(f"loss {loss:.4f}  lr {lr:.2e}")
+
+    def on_epoch(e: dict[str, Any]) -> None:
+        val = "".join(f"  val top1 {k[9:]} {v:.2f}%" for k, v in e.items() if k.startswith("val_top1_"))
+        line = f"epoch {e['epoch']}  loss {e['loss']:.4f}  {e['train_seconds']:.1f}s{val}"
+        if bars:
+            bars[0].write(line)
+        else:
+            log(line)
+
+    try:
+        r = train_supernet(space, data, rd.supernet, TrainConfig(epochs=epochs, seed=seed),
+                           on_step=on_step, on_epoch=on_epoch)
+    finally:
+        for b in bars:
+            b.close()
+    print(f"wrote {r['checkpoint']} (step {r['step']}/{r['total_steps']}, {r['seconds']:.0f}s)")
+
+
+def _last(rec: Any) -> str:
+    return f"last {rec.latency_ms:.3f} ms" if rec.ok else "last failed"
+
+
+def _profiled(s: ProfileSummary) -> str:
+    return (f"{s.device}: measured {len(s.records)} subnets ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s, "
+            f"{s.skipped} of {s.planned} already stored" + ("  [interrupted: committed records are kept]"
+                                                            if s.interrupted else ""))
+
+
+def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float], report: SearchReport,
+             fit: FitResult) -> list[tuple[str, Any]]:
+    w = report.winner or {}
+    lat = (w.get("latency") or {}).get(device.name, {})
+    rows: list[tuple[str, Any]] = [
         ("winner", w.get("key", "none")),
         ("validation top-1", _pct(w.get("val_top1"))), ("test top-1", _pct(w.get("test_top1"))),
         ("params / MACs", f"{w.get('params', 0) / 1e6:.3f} M / {w.get('macs', 0) / 1e6:.1f} M"),
-        (f"{device} budget", f"{budget:.3f} ms"),
-        (f"{device} predicted", _ms(lat.get("predicted_ms"))), (f"{device} measured", _ms(lat.get("measured_ms"))),
-        ("verification", report.get("verification_note", "")),
-        ("predictor", str(meta.get("family", meta.get("family_", "?")))),
+        (f"{device.name} budget", f"{budget:.3f} ms"),
+        (f"{device.name} predicted", _ms(lat.get("predicted_ms"))),
+        (f"{device.name} measured", _ms(lat.get("measured_ms"))),
+        ("verification", report.verification_note),
+        ("predictor", fit.predictor.family_),
     ]
     rows += [(f"time {k}", f"{v:.0f} s") for k, v in times.items()]
-    files = report.get("files", {})
+    files = report.files
     rows += [("ONNX", files.get("winner_onnx", "-")), ("subnet YAML", files.get("winner_yaml", "-")),
              ("report", files.get("report_md", "-")), ("Pareto front", files.get("pareto_png", "-")),
-             ("predicted vs measured", str(rd.predictor(device).with_suffix(".png")))]
-    width = max(len(k) for k, _ in rows)
-    print("\n" + "\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+             ("predicted vs measured", str(fit.plot or rd.predictor(device.name).with_suffix(".png")))]
+    return rows
 
 
 def _pct(v: float | None) -> str:

@@ -117,13 +117,18 @@ def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
 
 
 def settings_of(args: argparse.Namespace) -> EvolutionSettings:
+    return evolution_settings(args.population, args.generations, args.parents, args.mutations, args.crossovers)
+
+
+def evolution_settings(population: int, generations: int, parents: int | None = None,
+                       mutations: int | None = None, crossovers: int | None = None) -> EvolutionSettings:
+    """AutoFormer's proportions where not given: population / 5 parents, population / 2 of each operator."""
     from hwnas.search import EvolutionSettings
 
-    n = args.population
-    return EvolutionSettings(population=n, generations=args.generations,
-                             parents=args.parents or max(2, n // 5),
-                             mutations=n // 2 if args.mutations is None else args.mutations,
-                             crossovers=n // 2 if args.crossovers is None else args.crossovers)
+    n = population
+    return EvolutionSettings(population=n, generations=generations, parents=parents or max(2, n // 5),
+                             mutations=n // 2 if mutations is None else mutations,
+                             crossovers=n // 2 if crossovers is None else crossovers)
 
 
 def generation_reporter(total: int, label: str) -> Callable[[GenerationStats], None]:
