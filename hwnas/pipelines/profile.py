@@ -62,7 +62,7 @@ class Exporter:
     def __init__(self, space: SearchSpace, checkpoint: str | Path | None = None, seed: int = 0) -> None:
         import torch
 
-        from hwnas.pipelines.export import supernet_for
+        from hwnas.supernet.resolve import supernet_for
         from hwnas.supernet.export import DEFAULT_OPSET
 
         self.space, self.opset = space, DEFAULT_OPSET
