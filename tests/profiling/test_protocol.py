@@ -4,6 +4,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
 from hwnas.devices import get
 from hwnas.profiling.backends.ort import OrtRunner
@@ -47,7 +48,7 @@ def test_bigger_model_measures_slower_with_spread_and_blocks(tmp_path, quick_cpu
 def test_corrupt_model_fails_to_load(tmp_path, quick_cpu):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"this is not a protobuf" * 10)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidProtobuf):
         OrtRunner(bad, quick_cpu)
 
 
@@ -60,10 +61,7 @@ def test_model_that_fails_at_run_time_is_reported_and_others_measured(tmp_path, 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     path = tmp_path / "reshape.onnx"
     onnx.save(model, path)
-    try:
-        bad = OrtRunner(path, quick_cpu)
-    except Exception:
-        pytest.skip("this onnxruntime rejects the model at load time already")
+    bad = OrtRunner(path, quick_cpu)  # loads: the shape mismatch shows only when it runs
     good = OrtRunner(_matmul_chain(tmp_path / "g.onnx", 64, 2), quick_cpu)
     res = measure_batch({"bad": bad, "good": good}, quick_cpu, np.random.default_rng(0))
     assert isinstance(res["bad"], str) and "run failed" in res["bad"]
