@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -38,47 +39,66 @@ def run_dir(tmp_path_factory) -> RunDir:
     return rd
 
 
-def test_search_verifies_and_writes_everything(run_dir, capsys):
-    # 40 records make a rough predictor (p95 error well above 50 %): an explicit margin stands in
+def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
+    # 40 records make a rough predictor (p95 error well above 50 %): an explicit margin stands in.
+    # Re-measurement is scripted (the protocol itself is tested in tests/profiling): the best candidate
+    # misses the budget, the next one meets it, so the fallback and the winner are checked every run.
+    import hwnas.pipelines.profile as profile
+
+    calls: list[str] = []
+
+    def measure(device, space, cfg, checkpoint=None, seed=0):
+        calls.append(cfg.key())
+        ms = 4.5 if len(calls) == 1 else 2.0
+        return SimpleNamespace(status="ok", latency_ms=ms, spread=0.01)
+
+    monkeypatch.setattr(profile, "measure_subnet", measure)
     rc = main(["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--workdir",
                str(run_dir.root), *TINY])
     out = capsys.readouterr()
-    assert rc in (0, 1), out.err
+    assert rc == 0, out.err
     report = json.loads((run_dir.search / "report.json").read_text())
     assert report["objective"] == "accuracy" and report["evaluated"] <= 8
     assert [h["generation"] for h in report["history"]] == [0, 1]
-    assert 1 <= len(report["verification"]) <= 5
+    assert [a["outcome"].split(":")[0] for a in report["verification"]] == ["missed", "within budget"]
     first = report["verification"][0]["latency"]["cpu"]
-    assert first["measured_ms"] > 0 and first["predicted_ms"] <= 3 * (1 - report["devices"][0]["margin"])
+    assert first["measured_ms"] == 4.5 and first["predicted_ms"] <= 3 * (1 - report["devices"][0]["margin"])
     assert report["devices"][0]["margin"] == 0.15
-    if rc == 0:
-        w = report["winner"]
-        assert w["latency"]["cpu"]["measured_ms"] <= 3 and w["latency"]["cpu"]["within_budget"]
-        assert 0 <= w["val_top1"] <= 100 and 0 <= w["test_top1"] <= 100
-        cfg = load_subnet(run_dir.search / "winner.yaml")
-        assert cfg.key() == w["key"]
-        assert "SUPERNET" in yaml.safe_load((run_dir.search / "winner.yaml").read_text())
-        assert (run_dir.search / "winner.onnx").stat().st_size > 10_000
-        assert "winner" in out.out and w["key"] in out.out
+    w = report["winner"]
+    assert w["key"] == calls[1] == report["verification"][1]["key"] != calls[0]
+    assert w["latency"]["cpu"]["measured_ms"] == 2.0 and w["latency"]["cpu"]["within_budget"]
+    assert 0 <= w["val_top1"] <= 100 and 0 <= w["test_top1"] <= 100
+    cfg = load_subnet(run_dir.search / "winner.yaml")
+    assert cfg.key() == w["key"]
+    assert "SUPERNET" in yaml.safe_load((run_dir.search / "winner.yaml").read_text())
+    assert (run_dir.search / "winner.onnx").stat().st_size > 10_000
+    assert "winner" in out.out and w["key"] in out.out
     assert (run_dir.search / "pareto.png").stat().st_size > 1000
-    assert "Verification" in (run_dir.search / "report.md").read_text() or rc == 1
+    assert "Verification" in (run_dir.search / "report.md").read_text()
     assert "generation 2/2" in out.err  # plain progress lines when not on a terminal
 
 
-def test_margin_is_the_predictors_p95_error(run_dir):
+def _with_p95(run_dir: RunDir, root: Path, p95: float) -> RunDir:
+    """A run folder whose cpu predictor claims a p95 relative error of ``p95``."""
+    d = json.loads(run_dir.predictor("cpu").read_text())
+    d["metrics"]["p95_rel_err"] = p95
+    rd = RunDir(root)
+    rd.predictor("cpu").parent.mkdir(parents=True)
+    rd.predictor("cpu").write_text(json.dumps(d))
+    return rd
+
+
+def test_margin_is_the_predictors_p95_error(run_dir, tmp_path):
     from hwnas.core import ConfigError
     from hwnas.pipelines.search import SearchOptions, load_budgets
-    from hwnas.predictors import load_predictor
 
     space = get_space("mnist-cpu")
-    p95 = load_predictor(run_dir.predictor("cpu"), space, "cpu").metrics_["p95_rel_err"]
     opts = SearchOptions(budgets=[("cpu", 3.0)])
-    if p95 <= 0.5:
-        assert load_budgets(run_dir, space, opts)[0][0].margin == p95
-    else:
-        with pytest.raises(ConfigError, match="cpu latency predictor's p95 relative error is"):
-            load_budgets(run_dir, space, opts)
-    assert load_budgets(run_dir, space, SearchOptions(budgets=[("cpu", None)]))[0][0].limit_ms is None
+    assert load_budgets(_with_p95(run_dir, tmp_path / "a", 0.2), space, opts)[0][0].margin == 0.2
+    too_rough = _with_p95(run_dir, tmp_path / "b", 0.7)
+    with pytest.raises(ConfigError, match="cpu latency predictor's p95 relative error is 70.0%"):
+        load_budgets(too_rough, space, opts)
+    assert load_budgets(too_rough, space, SearchOptions(budgets=[("cpu", None)]))[0][0].limit_ms is None
 
 
 def test_infeasible_budget_is_one_line_exit_2(run_dir, capsys):
