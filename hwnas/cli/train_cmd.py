@@ -21,6 +21,9 @@ from typing import Any
 
 from hwnas.cli.common import add_space, add_workdir, interactive, positive_float, positive_int, workdir
 
+# The recipe's choices and default, repeated here so that --help needs no torch (a test keeps them equal).
+STRATEGIES, PRECISIONS, DEFAULT_EPOCHS = ("sandwich", "uniform", "single"), ("fp32", "bf16"), 12
+
 HELP = "train a supernet (bundled MNIST or an image folder; torchrun for DDP)"
 
 
@@ -32,12 +35,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_space(p)
     p.add_argument("--data", default="mnist", metavar="mnist|DIR",
                    help="'mnist' (bundled) or an image folder in the ImageNet layout (default: mnist)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 8)")
+    p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs (default {DEFAULT_EPOCHS})")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per process and step (default 32)")
-    p.add_argument("--strategy", choices=("uniform", "sandwich"), default=None,
-                   help="uniform: one random subnet per step (AutoFormer, default); sandwich: largest + "
-                        "smallest + random ones, distilled in place from the largest")
-    p.add_argument("--num-random", type=int, default=None, help="sandwich: random subnets per step (default 2)")
+    p.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="sandwich (default): largest + random ones + smallest each step, the others distilled "
+                        "in place from the largest; uniform: one random subnet per step (AutoFormer); single: "
+                        "only --subnet, i.e. that subnet trained alone (the baseline for inherited weights)")
+    p.add_argument("--num-random", type=int, default=None, help="sandwich: random subnets per step (default 1)")
+    p.add_argument("--subnet", metavar="KEY", default=None,
+                   help="with --strategy single: the subnet key to train, e.g. e96-d4-m2,2,2,2-h2,2,2,2")
     p.add_argument("--lr", type=positive_float, default=None,
                    help="peak learning rate (default 1e-3, x sqrt(total batch / 1024) above 1024)")
     p.add_argument("--warmup-epochs", type=_non_negative_float, default=None, help="linear warm-up (default 1)")
@@ -46,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-path", type=_non_negative_float, default=None, help="stochastic depth rate (default 0)")
     p.add_argument("--mixup", type=_non_negative_float, default=None, help="mixup alpha (default 0: off)")
     p.add_argument("--cutmix", type=_non_negative_float, default=None, help="cutmix alpha (default 0: off)")
+    p.add_argument("--no-affine", dest="affine", action="store_const", const=False, default=None,
+                   help="bundled data: no random rotation (+-10 deg) / scale (+-10%%) / shift (+-2 px) per step")
+    p.add_argument("--clip-grad", type=_non_negative_float, default=None,
+                   help="max gradient norm (default 1.0; 0: no clipping)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32 (default) or bf16 autocast (about 2x faster on CPUs with native bfloat16)")
     p.add_argument("--workers", type=int, default=None, help="data-loading processes for image folders (default 0)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads per process (default: OMP_NUM_THREADS, else cores / processes; "
@@ -63,6 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 _FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "strategy": "strategy", "num_random": "num_random",
            "lr": "lr", "warmup_epochs": "warmup_epochs", "weight_decay": "weight_decay",
            "smoothing": "label_smoothing", "drop_path": "drop_path", "mixup": "mixup", "cutmix": "cutmix",
+           "subnet": "subnet", "affine": "affine", "clip_grad": "clip_grad", "precision": "precision",
            "workers": "workers", "threads": "threads", "seed": "seed"}
 
 

@@ -2,7 +2,9 @@
 
 Train: random resized crop (scale 0.08-1, ratio 3/4-4/3, bicubic), horizontal flip, normalisation.
 Eval: resize the short side to img_size / 0.875, centre crop, normalisation (the DeiT/timm recipe).
-Batch level: mixup, cutmix and label smoothing as soft targets (``mix_batch``). RandAugment is not
+Batch level: mixup, cutmix and label smoothing as soft targets (``mix_batch``), and a random affine
+warp (``random_affine``: small rotation, scale and shift) for data sets held in memory as tensors, such
+as the bundled MNIST, where per-image PIL transforms would cost more than the model. RandAugment is not
 provided.
 """
 
@@ -13,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
@@ -98,3 +101,21 @@ def mix_batch(x: Tensor, y: Tensor, num_classes: int, rng: np.random.Generator, 
     else:
         x = x * lam + flipped * (1.0 - lam)
     return x, target * lam + target.flip(0) * (1.0 - lam)
+
+
+def random_affine(x: Tensor, generator: torch.Generator, degrees: float = 10.0, scale: float = 0.1,
+                  shift: float = 2.0) -> Tensor:
+    """Each image of the batch (B, C, H, W) rotated by up to +-``degrees``, scaled by 1 +- ``scale`` and
+    shifted by up to +-``shift`` pixels, bilinearly; uncovered pixels take the image's darkest value
+    (the background of digit-like data). Draws come from ``generator``, so a step is reproducible."""
+    B, _, H, W = x.shape
+    def draw(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=generator) * 2 - 1
+    angle = draw(B) * math.radians(degrees)
+    zoom = 1 + draw(B) * scale
+    move = draw(B, 2) * shift * 2 / torch.tensor([W, H])       # pixels -> normalised [-1, 1] units
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, move[:, 0]], 1), torch.stack([sin, cos, move[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    fill = x.amin(dim=(1, 2, 3), keepdim=True)
+    return F.grid_sample(x - fill, grid.to(x.device), align_corners=False, padding_mode="zeros") + fill

@@ -1,4 +1,5 @@
-"""Supernet training: AutoFormer's uniform recipe or the sandwich rule, on one process or many (DDP).
+"""Supernet training: the sandwich rule, AutoFormer's uniform recipe, or one subnet alone (the baseline
+that inherited weights are measured against), on one process or many (DDP).
 
 Every step's randomness is derived from (seed, step): the subnets (same on all ranks), mixup/cutmix
 and, per rank, drop path. With the data order fixed by (seed, epoch) and the position inside the
@@ -19,23 +20,26 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import TensorDataset
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError, HwnasError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.data import ResumableSampler, batches, load_split
-from hwnas.data.transforms import mix_batch
+from hwnas.data.transforms import mix_batch, random_affine
 from hwnas.supernet.checkpoint import load_supernet, save_checkpoint
 from hwnas.supernet.distill import classification_loss, inplace_distillation_loss
 from hwnas.supernet.distributed import DistInfo, init_distributed, shutdown
 from hwnas.supernet.evaluate import evaluate
 from hwnas.supernet.supernet import Supernet
 
-STRATEGIES = ("uniform", "sandwich")
+STRATEGIES = ("sandwich", "uniform", "single")
+PRECISIONS = ("fp32", "bf16")
 RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on resume; the rest may not
 # AutoFormer's peak lr (1e-3 at a total batch of 1024). It is kept, not scaled down, for small batches:
 # linear scaling would give 3e-5 at batch 32, where ViTs then barely move; scaled up by sqrt beyond 1024.
 BASE_LR, REFERENCE_BATCH = 1e-3, 1024
+DEFAULT_EPOCHS = 12  # `hwnas train` and `hwnas run` alike
 
 
 @dataclass
@@ -43,19 +47,22 @@ class TrainConfig:
     """The recipe. ``batch_size`` is per process; ``lr`` None means 1e-3 (x sqrt(total batch / 1024)
     above 1024). The defaults fit the bundled MNIST on a 2-core CPU in a few minutes."""
 
-    epochs: int = 8
+    epochs: int = DEFAULT_EPOCHS
     batch_size: int = 32
     lr: float | None = None
     min_lr: float = 1e-5
     warmup_epochs: float = 1.0
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
-    strategy: str = "uniform"
-    num_random: int = 2          # sandwich: random subnets between the largest and the smallest
+    strategy: str = "sandwich"
+    num_random: int = 1          # sandwich: random subnets between the largest and the smallest
+    subnet: str | None = None    # single: the key of the one subnet every step trains
     drop_path: float = 0.0
     mixup: float = 0.0
     cutmix: float = 0.0
-    clip_grad: float = 0.0       # max gradient norm; 0 = no clipping
+    affine: bool = True          # in-memory data (bundled MNIST): random rotation/scale/shift per step
+    clip_grad: float = 1.0       # max gradient norm; 0 = no clipping
+    precision: str = "fp32"      # bf16: autocast matmuls to bfloat16 (fast where the CPU/GPU has it)
     seed: int = 0
     save_every: int = 0          # steps between checkpoints; 0 = at the end of every epoch
     eval_every: int = 1          # epochs between validation of the largest and smallest subnet; 0 = never
@@ -65,6 +72,10 @@ class TrainConfig:
     def check(self) -> TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES)}")
+        if (self.strategy == "single") != (self.subnet is not None):
+            raise ConfigError("strategy 'single' trains exactly one subnet: give it (subnet=KEY), and only with it")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; known: {', '.join(PRECISIONS)}")
         ints = {"epochs": 1, "batch_size": 1, "num_random": 0, "save_every": 0, "eval_every": 0, "workers": 0,
                 "threads": 0}
         for name, low in ints.items():
@@ -93,10 +104,16 @@ def lr_at(step: int, total: int, warmup: int, peak: float, floor: float) -> floa
     return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def step_subnets(space: SearchSpace, strategy: str, rng: np.random.Generator, num_random: int = 2) -> list[SubnetConfig]:
-    """The subnets one step trains: one uniform sample, or largest + ``num_random`` samples + smallest."""
+def step_subnets(space: SearchSpace, strategy: str, rng: np.random.Generator, num_random: int = 1,
+                 subnet: SubnetConfig | None = None) -> list[SubnetConfig]:
+    """The subnets one step trains: largest + ``num_random`` samples + smallest (sandwich), one uniform
+    sample, or the one ``subnet`` (single)."""
     if strategy == "uniform":
         return [space.sample(rng)]
+    if strategy == "single":
+        if subnet is None:
+            raise ConfigError("strategy 'single' needs the subnet to train")
+        return [subnet]
     return [space.max_config(), *(space.sample(rng) for _ in range(num_random)), space.min_config()]
 
 
@@ -121,7 +138,12 @@ class _Run:
             torch.manual_seed(self.cfg.seed)  # the same initial weights on every rank
             self.net = Supernet(space, drop_path_rate=self.cfg.drop_path)
         self.net.to(info.device).train()
+        self.only = None if self.cfg.subnet is None else SubnetConfig.from_key(self.cfg.subnet)
+        if self.only is not None:
+            space.validate(self.only)
         self.train_ds = load_split(data, "train", space, augment=True, seed=self.cfg.seed)
+        # image folders are augmented per image as they load; tensors held in memory per batch here
+        self.warp = self.cfg.affine and isinstance(self.train_ds, TensorDataset)
         self.sampler = ResumableSampler(self.train_ds, info.world_size, info.rank, shuffle=True, seed=self.cfg.seed)
         self.steps_per_epoch = self.sampler.num_samples // self.cfg.batch_size
         if self.steps_per_epoch == 0:
@@ -160,10 +182,12 @@ class _Run:
         cfg, net = self.cfg, self.net
         rng = np.random.default_rng([cfg.seed, self.step])         # identical on every rank
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))  # drop path, per rank
-        subnets = step_subnets(self.space, cfg.strategy, rng, cfg.num_random)
+        subnets = step_subnets(self.space, cfg.strategy, rng, cfg.num_random, self.only)
         lr = lr_at(self.step, self.total, self.warmup, self.peak, cfg.min_lr)
         for g in self.opt.param_groups:
             g["lr"] = lr
+        if self.warp:
+            x = random_affine(x, torch.Generator().manual_seed(step_seed(cfg.seed, self.step, self.info.rank)))
         x, y = x.to(self.info.device), y.to(self.info.device)
         target: torch.Tensor = y
         if cfg.mixup > 0 or cfg.cutmix > 0:
@@ -175,7 +199,9 @@ class _Run:
             net.set_config(sub)
             last = i == len(subnets) - 1
             with self.model.no_sync() if self.info.distributed and not last else nullcontext():
-                logits = self.model(x)
+                with torch.autocast(self.info.device.split(":")[0], dtype=torch.bfloat16,
+                                    enabled=cfg.precision == "bf16"):
+                    logits = self.model(x).float()
                 if teacher is None:
                     loss = classification_loss(logits, target, cfg.label_smoothing)
                     teacher, reported = logits.detach().softmax(dim=-1), loss.item()
@@ -219,7 +245,9 @@ class _Run:
         every = self.cfg.eval_every
         if self.info.is_main and every and (epoch % every == 0 or epoch == self.cfg.epochs):
             val = load_split(self.data, "val", self.space)
-            for name, sub in (("max", self.space.max_config()), ("min", self.space.min_config())):
+            named = ((("subnet", self.only),) if self.only is not None else
+                     (("max", self.space.max_config()), ("min", self.space.min_config())))
+            for name, sub in named:
                 loader = batches(val, None, 256, workers=self.cfg.workers)
                 entry[f"val_top1_{name}"] = round(evaluate(self.net, sub, loader, self.info.device)["top1"], 3)
         self.history.append(entry)

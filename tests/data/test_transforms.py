@@ -34,3 +34,24 @@ def test_one_hot_smoothing_and_mixing_keep_distributions():
             assert abs(float(mt[0, 0]) - (lam * 0.9 + 0.1 / 3)) < 1e-5
     same = mix_batch(x, y, 3, np.random.default_rng(1))
     assert torch.equal(same[0], x)
+
+
+def test_random_affine_keeps_the_digit_and_the_background():
+    from hwnas.data.bundled import mnist_split
+    from hwnas.data.transforms import random_affine
+
+    x, _ = mnist_split("val")
+    x = x[:64]
+    g = torch.Generator().manual_seed(0)
+    a = random_affine(x, g)
+    assert a.shape == x.shape and not torch.allclose(a, x)
+    # the background stays the background value, and the ink is moved, not destroyed
+    bg = x.amin()
+    assert torch.isclose(a.amin(), bg, atol=1e-5)
+    ink = (x - bg).sum(dim=(1, 2, 3))       # total ink, which a zoom of 1 +- 0.1 scales by 0.81-1.21
+    moved_ink = (a - bg).sum(dim=(1, 2, 3))
+    assert ((moved_ink / ink > 0.75) & (moved_ink / ink < 1.3)).all()
+    # the same generator state gives the same warp; no warp at all is the identity
+    assert torch.equal(a, random_affine(x, torch.Generator().manual_seed(0)))
+    same = random_affine(x, g, degrees=0.0, scale=0.0, shift=0.0)
+    assert torch.allclose(same, x, atol=1e-5)

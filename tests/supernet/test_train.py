@@ -109,3 +109,63 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path):
     loaded, ckpt = load_supernet(path)
     assert ckpt["train"]["step"] == 1
     assert not torch.allclose(loaded.head.weight, net.head.weight)
+
+
+def test_single_strategy_trains_exactly_the_static_subnet_alone(tmp_path):
+    """'single' on the supernet is the subnet trained alone: the same steps on a plain static copy of
+    its initial weights (same batches, warp, clipping, AdamW) give the same weights."""
+    from hwnas.data import ResumableSampler, batches, load_split
+    from hwnas.data.transforms import random_affine
+    from hwnas.supernet.distill import classification_loss
+    from hwnas.supernet.supernet import NO_WEIGHT_DECAY
+    from hwnas.supernet.train import step_seed
+
+    space = tiny()
+    sub = space.min_config()
+    cfg = TrainConfig(threads=1, epochs=1, batch_size=100, strategy="single", subnet=sub.key(), lr=3e-3,
+                      warmup_epochs=0.5, eval_every=0)
+    train_supernet(space, "mnist", tmp_path / "s.pt", cfg, max_steps=6)
+    trained, _ = load_supernet(tmp_path / "s.pt")
+
+    torch.manual_seed(cfg.seed)
+    alone = Supernet(space).extract(sub).train()
+    groups = [[], []]
+    for name, p in alone.named_parameters():
+        groups[p.ndim <= 1 or any(k in name for k in NO_WEIGHT_DECAY)].append(p)
+    opt = torch.optim.AdamW([{"params": groups[0], "weight_decay": cfg.weight_decay},
+                             {"params": groups[1], "weight_decay": 0.0}], lr=cfg.lr)
+    train = load_split("mnist", "train", space)
+    sampler = ResumableSampler(train, seed=cfg.seed)
+    sampler.set_position(0)
+    spe = len(train) // cfg.batch_size
+    for step, (x, y) in zip(range(6), batches(train, sampler, cfg.batch_size, drop_last=True)):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, spe, round(0.5 * spe), cfg.lr, cfg.min_lr)
+        x = random_affine(x, torch.Generator().manual_seed(step_seed(cfg.seed, step)))
+        opt.zero_grad(set_to_none=True)
+        classification_loss(alone(x), y, cfg.label_smoothing).backward()
+        torch.nn.utils.clip_grad_norm_(alone.parameters(), cfg.clip_grad)
+        opt.step()
+    got = trained.extract(sub).state_dict()
+    for k, v in alone.state_dict().items():
+        assert torch.allclose(got[k], v, atol=1e-6), k
+
+
+def test_single_strategy_needs_its_subnet_and_other_recipe_errors(tmp_path):
+    for bad in (dict(strategy="single"), dict(subnet="e16-d1-m1-h1"), dict(precision="fp8")):
+        with pytest.raises(ConfigError):
+            train_supernet(tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, **bad))
+
+
+def test_cli_repeats_the_recipe_choices_exactly():
+    from hwnas.cli import train_cmd
+    from hwnas.supernet import train
+
+    assert train_cmd.STRATEGIES == train.STRATEGIES and train_cmd.PRECISIONS == train.PRECISIONS
+    assert train_cmd.DEFAULT_EPOCHS == train.DEFAULT_EPOCHS == TrainConfig().epochs
+
+
+def test_bf16_autocast_trains(tmp_path):
+    cfg = TrainConfig(threads=1, epochs=1, batch_size=50, precision="bf16", lr=3e-3, warmup_epochs=0.1)
+    r = train_supernet(tiny(), "mnist", tmp_path / "s.pt", cfg)
+    assert r["history"][-1]["val_top1_max"] > 20
