@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 
 from hwnas.core.errors import ConfigError
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "tf32", "fp16")  # tf32: an FP32 model whose matmuls may round to TF32 (GPU runtimes)
 CLOCKS = ("wall", "thread")
+LATENCIES = ("compute", "e2e")       # which GPU figure is latency_ms (runtimes that time both)
+GPU_TIMINGS = ("graph", "enqueue")   # how GPU compute time is taken: CUDA-graph launches or plain enqueues
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # names become file names (predictors/NAME.json)
 
 
@@ -36,6 +38,11 @@ class Device:
     max_spread: float = 0.10          # records with a wider spread are re-measured ...
     max_retries: int = 1              # ... at most this many times
     clock: str = "wall"               # "thread": CPU time of the calling thread (1-thread CPU only)
+    # GPU runtimes that time both GPU compute and end-to-end latency (TensorRT); '' = the runtime's default
+    latency: str = ""                 # which one is latency_ms: "compute" or "e2e"
+    gpu_timing: str = ""              # compute time from "graph" (CUDA-graph launches) or "enqueue" runs
+    min_batch: int = 0                # batch range an engine for a dynamic-batch model accepts;
+    max_batch: int = 0                # 0 = batch_size (the model is built for that batch only)
 
     def __post_init__(self) -> None:
         from hwnas.profiling import backends
@@ -57,7 +64,33 @@ class Device:
             raise ConfigError(f"device {self.name!r}: clock must be 'wall' or 'thread'")
         if self.max_block_runs < self.min_block_runs or self.max_retries < 0 or self.max_spread <= 0:
             raise ConfigError(f"device {self.name!r}: inconsistent block or retry settings")
+        self._check_gpu_settings(backend.defaults)
         backend.check(self)
+
+    def _check_gpu_settings(self, defaults: dict[str, object]) -> None:
+        """latency / gpu_timing / batch range / tf32 exist only for runtimes whose defaults name them."""
+        gpu = "latency" in defaults
+        for f in ("latency", "gpu_timing"):
+            if not getattr(self, f) and gpu:
+                object.__setattr__(self, f, str(defaults.get(f, "")))
+        if not gpu and (self.latency or self.gpu_timing or self.min_batch or self.max_batch
+                        or self.precision == "tf32"):
+            raise ConfigError(f"device {self.name!r}: latency, gpu_timing, min_batch, max_batch and "
+                              f"precision 'tf32' apply to GPU runtimes that time both figures, not {self.runtime}")
+        if gpu and self.latency not in LATENCIES:
+            raise ConfigError(f"device {self.name!r}: latency must be one of {LATENCIES}, got {self.latency!r}")
+        if gpu and self.gpu_timing not in GPU_TIMINGS:
+            raise ConfigError(f"device {self.name!r}: gpu_timing must be one of {GPU_TIMINGS}, "
+                              f"got {self.gpu_timing!r}")
+        lo, hi = self.batch_range
+        if self.min_batch < 0 or self.max_batch < 0 or not 1 <= lo <= self.batch_size <= hi:
+            raise ConfigError(f"device {self.name!r}: need 1 <= min_batch <= batch_size <= max_batch "
+                              f"(0 = batch_size), got {self.min_batch}, {self.batch_size}, {self.max_batch}")
+
+    @property
+    def batch_range(self) -> tuple[int, int]:
+        """(smallest, largest) batch an engine built for this device accepts."""
+        return self.min_batch or self.batch_size, self.max_batch or self.batch_size
 
     def available(self) -> tuple[bool, str]:
         """(usable here, why not) — the reason is one line naming what is missing."""

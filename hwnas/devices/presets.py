@@ -23,17 +23,28 @@ def _cpu_mt() -> Device:
 
 
 # GPU runs are short and their first ones slow: more warm-up, shorter blocks of more runs.
+# latency_ms is GPU compute time (CUDA events between back-to-back CUDA-graph launches); the end-to-end
+# figure (host clock around launch + synchronize) is in every record too. See hwnas.profiling.backends.trt.
 @register("gpu-trt")
 def _gpu_trt() -> Device:
-    return Device("gpu-trt", "tensorrt", "TensorRT 10/11 engine (strongly typed), timed with CUDA events",
+    return Device("gpu-trt", "tensorrt", "TensorRT 10/11 engine, true FP32 (TF32 off); latency_ms = GPU "
+                  "compute time from CUDA events around back-to-back CUDA-graph launches",
                   provider="", threads=0, warmup_runs=50, block_ms=10.0, min_block_runs=10,
-                  max_block_runs=200)
+                  max_block_runs=200, latency="compute", gpu_timing="graph")
+
+
+@register("gpu-trt-tf32")
+def _gpu_trt_tf32() -> Device:
+    return _gpu_trt().with_(name="gpu-trt-tf32", precision="tf32",
+                            description="TensorRT 10/11 engine, FP32 model with TF32 matmuls allowed (the "
+                            "TensorRT default on Ampere and newer); latency_ms = GPU compute time")
 
 
 @register("gpu-trt-fp16")
 def _gpu_trt_fp16() -> Device:
     return _gpu_trt().with_(name="gpu-trt-fp16", precision="fp16",
-                            description="TensorRT 10/11 engine from an FP16 ONNX model")
+                            description="TensorRT 10/11 engine from an FP16 ONNX model (TF32 off for "
+                            "any FP32 layer left); latency_ms = GPU compute time")
 
 
 @register("gpu-ort-cuda")

@@ -40,7 +40,10 @@ Hence:
    session setup / engine build time.
 
 GPU devices use the same rounds; each backend times its runs with its own clock
-(:mod:`hwnas.profiling.backends`). Measured cost and repeatability are in the README's benchmarks.
+(:mod:`hwnas.profiling.backends`). A runner that times more than one figure per run (TensorRT: GPU
+compute time and end-to-end latency) returns the device's ``latency`` figure from ``time_runs`` and
+leaves all of them in ``last_figures``; each figure's 10th percentile over the kept attempt's runs goes
+into ``Measurement.figures``. Measured cost and repeatability are in the README's benchmarks.
 
 This module never imports a runtime: it drives any :class:`~hwnas.profiling.backends.base.Runner`.
 """
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 import gc
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,6 +73,7 @@ class Measurement:
     runs: int
     warmup_runs: int
     attempts: int
+    figures: dict[str, float] = field(default_factory=dict)  # e.g. compute_ms, e2e_ms (p10 of all runs)
 
 
 def warm_up(runner: Runner, device: Device) -> tuple[int, float]:
@@ -102,9 +106,12 @@ def summarise(blocks: list[list[float]]) -> tuple[float, float, list[float], flo
 
 
 def _rounds(runners: dict[str, Runner], sizes: dict[str, int], rounds: int,
-            rng: np.random.Generator, errors: dict[str, str]) -> dict[str, list[list[float]]]:
-    """Interleaved rounds over the live runners; a runner that raises is dropped into ``errors``."""
+            rng: np.random.Generator, errors: dict[str, str],
+            figures: dict[str, dict[str, list[float]]] | None = None) -> dict[str, list[list[float]]]:
+    """Interleaved rounds over the live runners; a runner that raises is dropped into ``errors``.
+    A runner's ``last_figures`` after each block are appended to ``figures[key]``."""
     blocks: dict[str, list[list[float]]] = {k: [] for k in runners}
+    figs = figures if figures is not None else {}
     keys = list(runners)
     for _ in range(rounds):
         for i in rng.permutation(len(keys)):
@@ -113,6 +120,8 @@ def _rounds(runners: dict[str, Runner], sizes: dict[str, int], rounds: int,
                 continue
             try:
                 blocks[k].append(runners[k].time_runs(sizes[k]))
+                for name, values in (getattr(runners[k], "last_figures", None) or {}).items():
+                    figs.setdefault(k, {}).setdefault(name, []).extend(values)
             except Exception as e:  # a model that cannot run is a failed record, not a failed batch
                 errors[k] = f"run failed: {type(e).__name__}: {e}"
     return {k: v for k, v in blocks.items() if k not in errors}
@@ -136,10 +145,12 @@ def measure_batch(runners: dict[str, Runner], device: Device, rng: np.random.Gen
         best: dict[str, Measurement] = {}
         todo = live
         for attempt in range(1, device.max_retries + 2):
-            for k, blocks in _rounds(todo, sizes, device.rounds, rng, errors).items():
+            figs: dict[str, dict[str, list[float]]] = {}
+            for k, blocks in _rounds(todo, sizes, device.rounds, rng, errors, figs).items():
                 lat, med, per_block, spread, runs = summarise(blocks)
                 if k not in best or spread < best[k].spread:
-                    best[k] = Measurement(lat, med, per_block, spread, runs, warm[k][0], attempt)
+                    extra = {n: float(np.percentile(v, PERCENTILE)) for n, v in figs.get(k, {}).items()}
+                    best[k] = Measurement(lat, med, per_block, spread, runs, warm[k][0], attempt, extra)
                 best[k].attempts = attempt
             todo = {k: live[k] for k, m in best.items() if m.spread > device.max_spread and k not in errors}
             if not todo:

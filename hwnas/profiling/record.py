@@ -15,7 +15,8 @@ from hwnas.devices.host import cpu_model
 from hwnas.profiling.backends import backend_for
 
 OK, FAILED = "ok", "failed"
-FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg")
+FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg", "compute_ms", "e2e_ms")
+FIGURES = ("compute_ms", "e2e_ms")  # per-run figures a GPU runner times besides latency_ms
 
 
 @dataclass
@@ -53,6 +54,11 @@ class LatencyRecord:
     load_avg: float = math.nan        # 1-minute load average when measured
     host: str = field(default_factory=cpu_model)  # CPU model
     created_at: float = field(default_factory=time.time)
+    # GPU devices time two figures (10th percentile of the same runs as latency_ms; NaN where a runtime
+    # times only one) and say which one latency_ms is and how each was taken:
+    compute_ms: float = math.nan      # GPU compute time (CUDA events)
+    e2e_ms: float = math.nan          # end-to-end latency (host clock around launch + synchronize)
+    timing: str = ""                  # e.g. "latency_ms=compute_ms; compute_ms: CUDA events ..."
 
     @classmethod
     def for_config(cls, cfg: SubnetConfig, device: Device, space_name: str, space_digest: str,
@@ -61,12 +67,20 @@ class LatencyRecord:
                    embed_dim=cfg.embed_dim, depth=cfg.depth, mlp_ratio=list(cfg.mlp_ratio),
                    num_heads=list(cfg.num_heads), threads=device.threads, batch_size=device.batch_size,
                    clock=backend_for(device).clock(device),
-                   precision=device.precision, provider=device.provider, runtime=device.runtime, **kw)
+                   precision=device.precision, provider=device.provider, runtime=device.runtime,
+                   timing=timing_of(device), **kw)
+
+    def take_figures(self, figures: dict[str, float]) -> LatencyRecord:
+        """Copy a measurement's extra figures (``Measurement.figures``: compute_ms, e2e_ms) in."""
+        for k in FIGURES:
+            if k in figures:
+                setattr(self, k, float(figures[k]))
+        return self
 
     def fail(self, reason: str) -> LatencyRecord:
         """Mark failed with a one-line reason (the statistics are cleared)."""
         self.status, self.reason = FAILED, " ".join(str(reason).split())[:500] or "unknown error"
-        self.latency_ms = self.median_ms = self.spread = math.nan
+        self.latency_ms = self.median_ms = self.spread = self.compute_ms = self.e2e_ms = math.nan
         self.block_ms, self.runs = [], 0
         return self
 
@@ -96,6 +110,15 @@ class LatencyRecord:
             if d.get(k) is None:
                 d[k] = math.nan
         return cls(**d)
+
+
+def timing_of(device: Device) -> str:
+    """What latency_ms of a record on ``device`` is and how it is timed (the backend says, if it can)."""
+    backend = backend_for(device)
+    describe = getattr(backend, "timing", None)
+    if callable(describe):
+        return str(describe(device))
+    return f"latency_ms: {backend.clock(device)} clock around each run"
 
 
 def load_average() -> float:

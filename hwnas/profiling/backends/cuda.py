@@ -1,10 +1,13 @@
-"""CUDA through cuda-python, for the GPU backends: device count, error checks, GPU name and driver.
+"""CUDA through cuda-python, for the GPU backends: device count, error checks, GPU name and driver, the
+native handle of a cuda-python object.
 
-cuda-python is an optional extra, imported inside each function.
+cuda-python is an optional extra, imported inside each function. It imports without a GPU (its calls then
+return an error code), so CI checks that every runtime call named here and in the TensorRT backend exists.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hwnas.core.errors import DeviceUnavailableError, MissingDependencyError
@@ -29,6 +32,19 @@ def check(result: Any) -> Any:
     if err != rt.cudaError_t.cudaSuccess:
         raise DeviceUnavailableError(f"CUDA error {getattr(err, 'name', err)}")
     return values[0] if len(values) == 1 else values
+
+
+def handle(obj: Any) -> int:
+    """The native handle (address) behind a cuda-python object such as a stream, as an int.
+
+    cuda-python deprecates ``int(obj)`` in favour of ``cuda.bindings.utils.get_cuda_native_handle``
+    (cuda-bindings 12.9.1 / 13.0 on); older releases only have ``int(obj)``.
+    """
+    try:
+        from cuda.bindings.utils import get_cuda_native_handle
+    except ImportError:  # cuda-python 12 before the accessor
+        return int(obj)
+    return int(get_cuda_native_handle(obj))
 
 
 def device_count() -> tuple[int, str]:
@@ -58,3 +74,31 @@ def gpu_info(index: int = 0) -> dict[str, str]:
         return {}
     name = name.split(b"\0", 1)[0].decode() if isinstance(name, bytes) else str(name)
     return {"gpu": name, "driver": f"CUDA {driver // 1000}.{driver % 1000 // 10}"}
+
+
+def driver_build() -> str:
+    """The NVIDIA kernel driver's version (e.g. '550.54.14') where the OS shows it, else ''."""
+    try:
+        text = Path("/proc/driver/nvidia/version").read_text()
+    except OSError:
+        return ""
+    for word in text.split():
+        parts = word.split(".")
+        if len(parts) >= 2 and all(p.isdigit() for p in parts):
+            return word
+    return ""
+
+
+def gpu_identity(index: int = 0) -> dict[str, str]:
+    """Name, compute capability and driver of GPU ``index``: what a TensorRT timing cache depends on.
+
+    Raises DeviceUnavailableError when no GPU answers (the caller is about to use the GPU anyway).
+    """
+    rt = cudart()
+    props = check(rt.cudaGetDeviceProperties(index))
+    driver = int(check(rt.cudaDriverGetVersion()))
+    name = props.name
+    name = name.split(b"\0", 1)[0].decode() if isinstance(name, bytes) else str(name)
+    build = driver_build()
+    return {"gpu": name, "compute_capability": f"{props.major}.{props.minor}",
+            "driver": f"CUDA {driver // 1000}.{driver % 1000 // 10}" + (f", driver {build}" if build else "")}
