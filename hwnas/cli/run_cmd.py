@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.cli.train_cmd import DEFAULT_EPOCHS
 from hwnas.present import Progress, key_values, log
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-ms", type=positive_float, default=None, metavar="MS",
                    help=f"latency budget (default: the {BUDGET_QUANTILE * 100:.0f}th percentile of the measured latencies)")
     p.add_argument("--data", default="mnist", metavar="mnist|DIR", help="training / validation data (default mnist)")
-    p.add_argument("--epochs", type=positive_int, default=12, help="supernet training epochs (default 12)")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
+                   help=f"supernet training epochs (default {DEFAULT_EPOCHS})")
     p.add_argument("-n", type=positive_int, default=100, metavar="N", help="subnets to profile (default 100)")
     p.add_argument("--population", type=positive_int, default=20, help="search population (default 20)")
     p.add_argument("--generations", type=positive_int, default=8, help="search generations (default 8)")
