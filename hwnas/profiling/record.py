@@ -103,7 +103,8 @@ class LatencyRecord:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> LatencyRecord:
         names = {f.name for f in fields(cls)}
-        d = {k: v for k, v in row.items() if k in names}
+        # NULL in a column an older store gained later (ALTER TABLE ADD COLUMN): the field's default
+        d = {k: v for k, v in row.items() if k in names and (v is not None or k in FLOAT_COLUMNS)}
         for k in ("mlp_ratio", "num_heads", "block_ms"):
             d[k] = json.loads(d[k]) if isinstance(d.get(k), str) else d.get(k, [])
         for k in FLOAT_COLUMNS:
