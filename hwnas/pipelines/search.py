@@ -9,18 +9,40 @@ report.json, report.md and pareto.png (:mod:`.search_report`).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable
 
+from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
+from hwnas.pipelines.finalists import check_finalists
 from hwnas.pipelines.fitness import InheritedAccuracy, params_fitness, split_tensors
 from hwnas.pipelines.search_inputs import (OBJECTIVES, SearchOptions, checkpoint_for, fit_missing_predictor,
                                            load_budgets, missing_predictor_message, require_devices)
-from hwnas.pipelines.search_report import SearchReport, build_report, write_plot, write_report, write_winner
+from hwnas.pipelines.search_report import (SEARCH_FILES, SearchReport, build_report, write_plot, write_report,
+                                           write_winner)
 from hwnas.pipelines.verify import measure_candidate, verify
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import Constraints, GenerationStats, run_search
+
+
+def process_rank() -> int:
+    """This process's rank under torchrun (0 otherwise); torch is only imported when one runs."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return 0
+    from hwnas.supernet.distributed import this_process
+
+    return this_process()[0]
+
+
+def broadcast_from_main(value: object) -> object:
+    """Rank 0's ``value`` on every process under torchrun; ``value`` itself otherwise."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return value
+    from hwnas.supernet.distributed import broadcast_from_main as broadcast
+
+    return broadcast(value)
 
 __all__ = ["search", "SearchOptions", "SearchReport", "OBJECTIVES", "checkpoint_for", "load_budgets",
            "fit_missing_predictor", "missing_predictor_message", "InheritedAccuracy", "params_fitness",
@@ -33,33 +55,47 @@ def search(run: RunDir, space: SearchSpace, opts: SearchOptions, *, checkpoint: 
            log: Callable[[str], None] = print) -> SearchReport:
     """Search, verify and write the results to ``run.search``; returns the report."""
     t0 = time.perf_counter()
+    check_writable(run.root)  # refuse a read-only run folder before any work
     ckpt = checkpoint_for(run, checkpoint, opts.objective)
     if opts.measure:
         require_devices([d for d, _ in opts.budgets])
     budgets, dev_info = load_budgets(run, space, opts, fit_missing)
     constraints = Constraints(space, budgets, params_m=opts.params_m, macs_m=opts.macs_m)
     scorer = InheritedAccuracy(space, ckpt, opts.data) if opts.objective == "accuracy" and ckpt else None
+    if scorer and opts.subset:  # record the images actually used, not the number asked for
+        opts.subset = scorer.images("val", opts.subset)
     fitness = scorer.fitness("val", opts.subset) if scorer else params_fitness(space)
+    main = process_rank() == 0  # under torchrun every process scores its share; only rank 0 measures and writes
     t1 = time.perf_counter()
     result = run_search(space, fitness, constraints, settings=opts.settings, seed=opts.seed, pareto=opts.pareto,
-                        on_generation=on_generation)
+                        on_generation=on_generation if main else None)
     t2 = time.perf_counter()
-    ranked = result.ranked()
-    if opts.measure and budgets:
+    ranked, accuracy = result.ranked(), None
+    if scorer is not None and ranked:
+        ranked, accuracy = check_finalists(ranked, lambda cfg: scorer.hits(cfg, "val", opts.subset),
+                                           scorer.images("val", opts.subset), opts.tie_tolerance)
+    if not main:
+        winner, attempts, note = None, [], ""
+    elif opts.measure and budgets:
         winner, attempts, note = verify(space, ranked, budgets, ckpt, opts.max_measured, log)
     else:
         winner, attempts, note = ranked[0], [], "not re-measured (no device, or measuring switched off)"
+    winner_key = broadcast_from_main(None if winner is None else winner.key)
+    winner = next((c for c in ranked if c.key == winner_key), None)
     t3 = time.perf_counter()
     report = build_report(space, opts, constraints, dev_info, result, winner, attempts, note,
                           {"setup_s": t1 - t0, "search_s": t2 - t1, "verify_s": t3 - t2})
+    report.accuracy = accuracy.to_dict() if accuracy else {}
     if report.winner is not None and winner is not None:
-        report.winner["test_top1"] = scorer.fitness("test")(winner.config) if scorer else None
+        report.winner["test_top1"] = scorer.top1(winner.config, "test") if scorer else None
+    if not main:
+        return report
     out = run.search
-    out.mkdir(parents=True, exist_ok=True)
-    files = write_winner(out, space, winner, ckpt, opts.export)
-    files["pareto_png"] = write_plot(out, result, report, opts)
-    files.update(report_json=str(out / "report.json"), report_md=str(out / "report.md"))
-    report.files = files
-    report.timing["total_s"] = time.perf_counter() - t0
-    write_report(out, report)
+    with publish(out, SEARCH_FILES) as stage:  # the whole set or none of it
+        files = write_winner(stage, space, winner, ckpt, opts.export)
+        files["pareto_png"] = write_plot(stage, result, report, opts)
+        report.files = {**{k: str(out / Path(v).name) for k, v in files.items()},
+                        "report_json": str(out / "report.json"), "report_md": str(out / "report.md")}
+        report.timing["total_s"] = time.perf_counter() - t0
+        write_report(stage, report)
     return report

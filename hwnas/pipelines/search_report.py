@@ -16,6 +16,9 @@ from hwnas.present import markdown_table
 from hwnas.search import Candidate, Constraints, SearchResult
 from hwnas.search.report import front_rows, plot_front
 
+# The set a search publishes at once (see hwnas.core.publish): a new search replaces all of it.
+SEARCH_FILES = ("winner.yaml", "winner.onnx", "pareto.png", "report.json", "report.md")
+
 
 @dataclass
 class SearchReport:
@@ -40,6 +43,7 @@ class SearchReport:
     history: list[dict[str, Any]]
     timing: dict[str, float]
     files: dict[str, str] = field(default_factory=dict)
+    accuracy: dict[str, Any] = field(default_factory=dict)  # finalists compared paired (accuracy objective)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +115,14 @@ def render_markdown(report: SearchReport) -> str:
         lines += [markdown_table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "spread",
                                         "within_budget"])]
         lines += ["", f"Verification: {report.verification_note}", ""]
+    if report.accuracy.get("finalists"):
+        acc = report.accuracy
+        rows = [{**r, "top1": f"{r['top1']:.2f}", "95% CI": f"{r['ci_low']:.1f}-{r['ci_high']:.1f}",
+                 "best - this": f"{r['diff_vs_best']:+.2f} ({r['diff_ci_low']:+.1f} to {r['diff_ci_high']:+.1f})",
+                 "p vs best": f"{r['p_vs_best']:.3f}"} for r in acc["finalists"]]
+        lines += [f"## Accuracy of the finalists ({acc['images']} {acc['split']} images, paired)", "",
+                  markdown_table(rows, ["key", "top1", "95% CI", "best - this", "p vs best", "distinguishable"]),
+                  "", acc["note"], ""]
     if report.verification:
         lines += ["## Candidates measured", "", markdown_table(report.verification, ["rank", "key", "fitness",
                                                                                      "outcome"]), ""]
