@@ -1,15 +1,16 @@
-"""Entry point: builds the parser from the subcommand modules and turns errors into one line."""
+"""Entry point: builds the parser from the subcommand modules; failures go through :mod:`.failures`."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import traceback
 import warnings
 from typing import Sequence
 
 from hwnas import __version__
-from hwnas.core.errors import HwnasError
+from hwnas.cli.failures import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, one_line, sigterm_as_interrupt
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = ["run", "train", "eval", "devices", "profile", "records", "fit", "predict", "search", "export",
@@ -49,14 +50,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
-    except HwnasError as e:
-        sys.stderr.write(f"hwnas {args.command}: error: {e}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"hwnas {args.command}: interrupted\n")
-        return 130
-
+        with sigterm_as_interrupt():
+            return int(args._run(args) or 0)
+    except KeyboardInterrupt as e:
+        signal = "terminated" if isinstance(e, Terminated) else "interrupted"
+        sys.stderr.write(f"hwnas {args.command}: {signal}; committed work is kept, temporary files removed\n")
+        return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the one place that decides what the user sees
+        msg = one_line(e)
+        if msg is None:
+            traceback.print_exc()
+            sys.stderr.write(f"hwnas {args.command}: internal error ({type(e).__name__}); this is a bug in "
+                             "hwnas: please report it with the traceback above\n")
+            return 1
+        sys.stderr.write(f"hwnas {args.command}: error: {msg}\n")
+        return EXIT_ERROR
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hwnas.cli.common import add_workdir, workdir
+from hwnas.core.atomic import atomic_write
 from hwnas.core.errors import ConfigError, NotFoundError
 
 HELP = "export latency records as CSV or Parquet"
@@ -32,24 +34,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from hwnas.profiling.store import LatencyStore
 
-    db = args.db or workdir(args).store
-    from pathlib import Path
-
-    if not Path(db).is_file():
+    db = Path(args.db or workdir(args).store)
+    if not db.is_file():
         raise NotFoundError(f"no latency store at {db} (run 'hwnas profile' first, or pass --db)")
     if args.format == "parquet" and not args.out:
         raise ConfigError("--format parquet needs --out FILE")
-    with LatencyStore(db) as store:
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; name a file in it")
+    if out is not None and not out.parent.is_dir():
+        raise NotFoundError(f"--out {out}: no such folder {out.parent}")
+    with LatencyStore(db, read_only=True) as store:  # reading never writes
         df = store.to_dataframe(device=args.device)
     if args.ok_only:
         df = df[df["status"] == "ok"]
+    if out is None:
+        df.to_csv(sys.stdout, index=False)
+        return 0
     if args.format == "parquet":
         try:
-            df.to_parquet(args.out, index=False)
+            import pyarrow  # noqa: F401
         except ImportError as e:
             raise ConfigError(f"parquet output needs pyarrow (pip install pyarrow): {e}") from None
+        atomic_write(out, lambda f: df.to_parquet(f, index=False))
     else:
-        df.to_csv(args.out or sys.stdout, index=False)
-    if args.out:
-        print(f"wrote {len(df)} records to {args.out}", file=sys.stderr)
+        atomic_write(out, lambda f: f.write(df.to_csv(index=False).encode()))
+    print(f"wrote {len(df)} records to {out}", file=sys.stderr)
     return 0

@@ -7,10 +7,14 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from hwnas.core.errors import ConfigError
+
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; name a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:

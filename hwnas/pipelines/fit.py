@@ -11,6 +11,7 @@ import pandas as pd
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import HwnasError, NotFoundError
+from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
 from hwnas.predictors import LatencyPredictor, save_predictor
 from hwnas.predictors.metrics import json_safe, noise_floor, retest_noise
@@ -53,7 +54,8 @@ def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFram
     if not Path(db).is_file():
         raise NotFoundError(f"no latency store at {db}: measure subnets first "
                             f"('hwnas profile --device {device} -n 200')")
-    df = LatencyStore(db).to_dataframe(device=device, space_digest=space.digest())
+    with LatencyStore(db, read_only=True) as store:
+        df = store.to_dataframe(device=device, space_digest=space.digest())
     return df[df["status"] == "ok"] if len(df) else df
 
 
@@ -130,6 +132,12 @@ def fit_device(space: SearchSpace, device: str, db: str | Path, out: str | Path,
                retest_db: str | Path | None = None, **kwargs: Any) -> FitResult:
     """`hwnas fit`: read the store (and a re-measurement store, if any), fit, save to ``out`` and the
     plot next to it (DEV.png)."""
+    out = Path(out)
+    plot = out.with_suffix(".png")
+    check_writable(out.parent)  # before the fitting, not after it
     df = read_records(db, device, space)
     retest = read_records(retest_db, device, space) if retest_db else None
-    return fit_records(space, device, df, out=out, plot=Path(out).with_suffix(".png"), retest=retest, **kwargs)
+    with publish(out.parent, (out.name, plot.name)) as stage:  # predictor and plot as one set
+        res = fit_records(space, device, df, out=stage / out.name, plot=stage / plot.name, retest=retest, **kwargs)
+    res.path, res.plot = out, plot
+    return res

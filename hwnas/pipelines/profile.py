@@ -164,12 +164,18 @@ def profile_configs(configs: list[SubnetConfig], space: SearchSpace, device_name
     """Profile ``configs`` not yet in ``store``, ``batch`` at a time; every record committed at once."""
     device = get_device(device_name)
     require_available(device)
-    digest = space.digest()
-    stored = store.keys(device.name, digest)
+    rng = np.random.default_rng(seed)  # a bad seed is refused before the store is touched
+    with store.profiling():  # one profiler per store: never measure under another's load
+        return _profile_locked(configs, space, device, store, checkpoint, seed, batch, progress, summary, rng)
+
+
+def _profile_locked(configs: list[SubnetConfig], space: SearchSpace, device: Device, store: LatencyStore,
+                    checkpoint: str | Path | None, seed: int, batch: int, progress: Progress | None,
+                    summary: ProfileSummary | None, rng: np.random.Generator) -> ProfileSummary:
+    stored = store.keys(device.name, space.digest())
     todo = [c for c in configs if c.key() not in stored]
     s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
     exporter = Exporter(space, checkpoint, seed) if todo else None
     try:
         for b in range(0, len(todo), batch):
@@ -192,6 +198,7 @@ def profile_space(space: SearchSpace, device_name: str | Device, n: int, store_p
     """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes)."""
     device = get_device(device_name)
     require_available(device)
+    configs = sampling.plan(space, n, seed)  # before the store is created: a bad seed leaves nothing behind
     with LatencyStore(store_path) as store:
-        return profile_configs(sampling.plan(space, n, seed), space, device, store, checkpoint=checkpoint,
+        return profile_configs(configs, space, device, store, checkpoint=checkpoint,
                                seed=seed, batch=batch, progress=progress)

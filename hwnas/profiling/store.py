@@ -12,15 +12,20 @@ import json
 import sqlite3
 from dataclasses import fields
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager, Iterator
 
 import pandas as pd
 
-from hwnas.core.errors import ConfigError
+from hwnas.core.errors import ConfigError, HwnasError, NotFoundError
+from hwnas.profiling import store_file
 from hwnas.profiling.record import FLOAT_COLUMNS, LatencyRecord
 
 _TYPES = {"int": "INTEGER", "float": "REAL"}
 _LIST_COLUMNS = ("mlp_ratio", "num_heads", "block_ms")
+
+
+class StoreAccessError(HwnasError, OSError):
+    """The store exists but SQLite cannot read or write it here (locked, read-only, full disk)."""
 
 
 def _columns() -> list[tuple[str, str]]:
@@ -32,31 +37,47 @@ def _columns() -> list[tuple[str, str]]:
 
 
 class LatencyStore:
-    """``LatencyStore(path)``: add / has / records / to_dataframe over one SQLite file (created if absent)."""
+    """``LatencyStore(path)``: add / has / records / to_dataframe over one SQLite file (created if absent).
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    Only an hwnas store (or an empty file) is opened: see :mod:`hwnas.profiling.store_file`."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """``read_only``: open an existing store without writing anything (works on read-only storage)."""
+        self.path, self.read_only = Path(path), read_only
+        if read_only and not self.path.is_file():
+            raise NotFoundError(f"no latency store at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._create()
+            self._db = store_file.connect(self.path, read_only)
+            kind = store_file.identify(self._db, self.path)  # before anything is written
+            if read_only and kind == "empty":
+                raise ConfigError(f"{self.path} is empty: no latency store yet (run 'hwnas profile')")
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                store_file.prepare(self._db, self.path, _columns())
+        except sqlite3.OperationalError as e:
+            self.close()
+            raise StoreAccessError(f"cannot {'read' if read_only else 'write'} the latency store "
+                                   f"{self.path}: {e}") from None
         except sqlite3.DatabaseError as e:
-            raise ConfigError(f"{self.path} is not a usable latency store: {e}") from None
+            self.close()
+            raise ConfigError(f"{self.path} is not a latency store: {e}") from None
+        except BaseException:
+            self.close()
+            raise
         self._cols = [c for c, _ in _columns()]
 
-    def _create(self) -> None:
-        cols = ", ".join(f"{c} {t}" for c, t in _columns())
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS records ({cols}, "
-                         "PRIMARY KEY (key, device, space_digest))")
-        have = {r[1] for r in self._db.execute("PRAGMA table_info(records)")}
-        for c, t in _columns():  # a store written by an older hwnas gains the new columns
-            if c not in have:
-                self._db.execute(f"ALTER TABLE records ADD COLUMN {c} {t}")
+    def profiling(self) -> ContextManager[None]:
+        """Held while measuring into this store: a second profiler is refused (StoreBusyError)."""
+        return store_file.profiling_lock(self.path)
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> LatencyStore:
         return self
@@ -82,7 +103,11 @@ class LatencyStore:
         row = record.to_row()
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cur = self._db.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
+        try:
+            cur = self._db.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
+        except sqlite3.OperationalError as e:  # full disk, read-only file: the committed records are kept
+            raise StoreAccessError(f"cannot write to the latency store {self.path}: {e} "
+                                   "(every record committed before is kept)") from None
         return cur.rowcount == 1
 
     def _select(self, device: str | None, space_digest: str | None) -> tuple[str, list[str]]:
