@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from hwnas.core.errors import ConfigError
+from hwnas.core.validate import integer, integers, number, numbers_
 
 
 def _fmt_ratio(r: float) -> str:
@@ -23,25 +23,17 @@ class SubnetConfig:
     num_heads: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mlp_ratio", tuple(float(r) for r in self.mlp_ratio))
-        object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
-        if isinstance(self.embed_dim, bool) or int(self.embed_dim) != self.embed_dim:
-            raise ConfigError(f"embed_dim must be an integer, got {self.embed_dim!r}")
-        if isinstance(self.depth, bool) or int(self.depth) != self.depth:
-            raise ConfigError(f"depth must be an integer, got {self.depth!r}")
-        object.__setattr__(self, "embed_dim", int(self.embed_dim))
-        object.__setattr__(self, "depth", int(self.depth))
-        if self.embed_dim < 1 or self.depth < 1:
-            raise ConfigError(f"embed_dim and depth must be positive, got {self.embed_dim}, {self.depth}")
-        if len(self.mlp_ratio) != self.depth or len(self.num_heads) != self.depth:
-            raise ConfigError(
-                f"mlp_ratio ({len(self.mlp_ratio)}) and num_heads ({len(self.num_heads)}) "
-                f"must both have depth = {self.depth} entries"
-            )
-        if any(not math.isfinite(r) or r <= 0 for r in self.mlp_ratio):
-            raise ConfigError(f"mlp ratios must be positive, got {list(self.mlp_ratio)}")
-        if any(h < 1 for h in self.num_heads):
-            raise ConfigError(f"head counts must be positive, got {list(self.num_heads)}")
+        object.__setattr__(self, "embed_dim", integer(self.embed_dim, "embed_dim"))
+        object.__setattr__(self, "depth", integer(self.depth, "depth"))
+        for name in ("mlp_ratio", "num_heads"):
+            if isinstance(getattr(self, name), (str, bytes)) or not isinstance(getattr(self, name), Iterable):
+                raise ConfigError(f"{name} must be a list with one entry per layer, got {getattr(self, name)!r}")
+        mlp, heads = tuple(self.mlp_ratio), tuple(self.num_heads)
+        if len(mlp) != self.depth or len(heads) != self.depth:
+            raise ConfigError(f"mlp_ratio ({len(mlp)}) and num_heads ({len(heads)}) "
+                              f"must both have depth = {self.depth} entries")
+        object.__setattr__(self, "mlp_ratio", tuple(number(r, f"mlp_ratio[{i}]") for i, r in enumerate(mlp)))
+        object.__setattr__(self, "num_heads", tuple(integer(h, f"num_heads[{i}]") for i, h in enumerate(heads)))
 
     def key(self) -> str:
         """A stable, readable identifier: equal configs give equal keys across processes and versions."""
@@ -97,13 +89,14 @@ class SubnetConfig:
 
     @classmethod
     def from_retrain(cls, block: Mapping[str, Any]) -> SubnetConfig:
+        """AutoFormer's RETRAIN block, every value checked for its type (a ConfigError names the key)."""
         if not isinstance(block, Mapping):
             raise ConfigError("RETRAIN must be a mapping with DEPTH, EMBED_DIM, MLP_RATIO, NUM_HEADS")
         missing = [k for k in ("DEPTH", "EMBED_DIM", "MLP_RATIO", "NUM_HEADS") if k not in block]
         if missing:
             raise ConfigError(f"RETRAIN block lacks {', '.join(missing)}")
-        mlp, heads = block["MLP_RATIO"], block["NUM_HEADS"]
-        if not isinstance(mlp, Sequence) or not isinstance(heads, Sequence):
-            raise ConfigError("RETRAIN MLP_RATIO and NUM_HEADS must be lists, one entry per layer")
-        return cls(embed_dim=block["EMBED_DIM"], depth=block["DEPTH"],
-                   mlp_ratio=tuple(mlp), num_heads=tuple(heads))
+        depth = integer(block["DEPTH"], "RETRAIN.DEPTH")
+        embed = integer(block["EMBED_DIM"], "RETRAIN.EMBED_DIM")
+        mlp = numbers_(block["MLP_RATIO"], "RETRAIN.MLP_RATIO")
+        heads = integers(block["NUM_HEADS"], "RETRAIN.NUM_HEADS")
+        return cls(embed_dim=embed, depth=depth, mlp_ratio=tuple(mlp), num_heads=tuple(heads))

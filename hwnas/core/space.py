@@ -107,9 +107,10 @@ class SearchSpace:
             problems.append(f"depth {cfg.depth} > {self.super_depth}")
         if max(cfg.num_heads) > self.super_num_heads:
             problems.append(f"num_heads {max(cfg.num_heads)} > {self.super_num_heads}")
-        widest = max(cfg.mlp_hidden(i) for i in range(cfg.depth))
-        if widest > self.super_mlp_hidden:
-            problems.append(f"MLP width {widest} > {self.super_mlp_hidden}")
+        if not problems:  # a huge embed dim or ratio would overflow the width's integer
+            widest = max(cfg.embed_dim * r for r in cfg.mlp_ratio)
+            if not widest < self.super_mlp_hidden + 1:  # i.e. int(widest) > super_mlp_hidden
+                problems.append(f"MLP width {widest:.0f} > {self.super_mlp_hidden}")
         if problems:
             raise ConfigError(f"subnet {cfg.key()} exceeds the supernet of space {self.name!r}: "
                               + "; ".join(problems))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -11,6 +12,7 @@ from hwnas.core.atomic import atomic_write_text
 from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
+from hwnas.core.validate import integer, integers, number, numbers_
 
 # MODEL key -> (SearchSpace field, AutoFormer's default, type)
 MODEL_KEYS: dict[str, tuple[str, Any, type]] = {
@@ -32,7 +34,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise NotFoundError(f"no such file: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not a text (UTF-8) file") from None
+    except RecursionError:
+        raise ConfigError(f"{p} nests too deeply to be a configuration file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -42,16 +48,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _as_list(v: Any, key: str) -> list:
-    if isinstance(v, (list, tuple)):
-        return list(v)
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return [v]
-    raise ConfigError(f"SEARCH_SPACE.{key} must be a list of numbers, got {v!r}")
-
-
 def space_from_dict(data: Mapping[str, Any], name: str = "custom") -> SearchSpace:
-    """Build a space from the blocks of an AutoFormer YAML file (MODEL optional, with defaults)."""
+    """Build a space from the blocks of an AutoFormer YAML file (MODEL optional, with defaults); every
+    value is checked for its type (a ConfigError names the block and key)."""
     sup = data.get("SUPERNET")
     if not isinstance(sup, Mapping):
         raise ConfigError("a search-space file needs a SUPERNET block (EMBED_DIM, NUM_HEADS, DEPTH, MLP_RATIO)")
@@ -66,27 +65,25 @@ def space_from_dict(data: Mapping[str, Any], name: str = "custom") -> SearchSpac
         raise ConfigError("MODEL must be a mapping")
     unknown = set(model) - set(MODEL_KEYS)
     if unknown:
-        raise ConfigError(f"unknown MODEL keys {sorted(unknown)}; known: {sorted(MODEL_KEYS)}")
-    geometry = {}
+        raise ConfigError(f"unknown MODEL keys {sorted(unknown, key=str)}; known: {sorted(MODEL_KEYS)}")
+    geometry: dict[str, Any] = {}
     for key, (fname, default, typ) in MODEL_KEYS.items():
         v = model.get(key, default)
-        if typ is bool and not isinstance(v, bool) or typ is int and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ConfigError(f"MODEL.{key} must be {typ.__name__}, got {v!r}")
-        geometry[fname] = v
-    try:
-        return SearchSpace(
-            embed_dim=tuple(_as_list(ss.get("EMBED_DIM", [sup["EMBED_DIM"]]), "EMBED_DIM")),
-            depth=tuple(_as_list(ss.get("DEPTH", [sup["DEPTH"]]), "DEPTH")),
-            mlp_ratio=tuple(_as_list(ss.get("MLP_RATIO", [sup["MLP_RATIO"]]), "MLP_RATIO")),
-            num_heads=tuple(_as_list(ss.get("NUM_HEADS", [sup["NUM_HEADS"]]), "NUM_HEADS")),
-            super_embed_dim=int(sup["EMBED_DIM"]), super_depth=int(sup["DEPTH"]),
-            super_mlp_ratio=float(sup["MLP_RATIO"]), super_num_heads=int(sup["NUM_HEADS"]),
-            name=name, **geometry,
-        )
-    except (TypeError, ValueError) as e:
-        if isinstance(e, ConfigError):
-            raise
-        raise ConfigError(f"malformed search space: {e}") from None
+        if typ is bool and not isinstance(v, bool):
+            raise ConfigError(f"MODEL.{key} must be true or false, got {v!r}")
+        geometry[fname] = v if typ is bool else integer(v, f"MODEL.{key}")
+    choices = {k: ss.get(k, [sup[k]]) for k in _SUPER_KEYS}
+    return SearchSpace(
+        embed_dim=tuple(integers(choices["EMBED_DIM"], "SEARCH_SPACE.EMBED_DIM", scalar_ok=True)),
+        depth=tuple(integers(choices["DEPTH"], "SEARCH_SPACE.DEPTH", scalar_ok=True)),
+        mlp_ratio=tuple(numbers_(choices["MLP_RATIO"], "SEARCH_SPACE.MLP_RATIO", scalar_ok=True)),
+        num_heads=tuple(integers(choices["NUM_HEADS"], "SEARCH_SPACE.NUM_HEADS", scalar_ok=True)),
+        super_embed_dim=integer(sup["EMBED_DIM"], "SUPERNET.EMBED_DIM"),
+        super_depth=integer(sup["DEPTH"], "SUPERNET.DEPTH"),
+        super_mlp_ratio=number(sup["MLP_RATIO"], "SUPERNET.MLP_RATIO"),
+        super_num_heads=integer(sup["NUM_HEADS"], "SUPERNET.NUM_HEADS"),
+        name=name, **geometry,
+    )
 
 
 def space_to_dict(space: SearchSpace) -> dict[str, Any]:
@@ -100,7 +97,18 @@ def space_to_dict(space: SearchSpace) -> dict[str, Any]:
 
 
 def load_space_file(path: str | Path) -> SearchSpace:
-    return space_from_dict(read_yaml(path), name=Path(path).stem)
+    data = read_yaml(path)
+    with _in_file(path):
+        return space_from_dict(data, name=Path(path).stem)
+
+
+@contextlib.contextmanager
+def _in_file(path: str | Path) -> Iterator[None]:
+    """Prefix a ConfigError raised while reading ``path`` with the file's name."""
+    try:
+        yield
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def save_space(space: SearchSpace, path: str | Path) -> None:
@@ -112,7 +120,8 @@ def load_subnet(path: str | Path) -> SubnetConfig:
     data = read_yaml(path)
     if "RETRAIN" not in data:
         raise ConfigError(f"{path} has no RETRAIN block (DEPTH, EMBED_DIM, MLP_RATIO, NUM_HEADS)")
-    return SubnetConfig.from_retrain(data["RETRAIN"])
+    with _in_file(path):
+        return SubnetConfig.from_retrain(data["RETRAIN"])
 
 
 def save_subnet(cfg: SubnetConfig, path: str | Path, space: SearchSpace | None = None) -> None:

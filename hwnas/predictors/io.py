@@ -17,6 +17,7 @@ from hwnas.predictors import families as fam
 from hwnas.predictors.features import schema
 from hwnas.predictors.metrics import json_safe
 from hwnas.predictors.predictor import LatencyPredictor
+from hwnas.predictors.schema import check_fields, check_model
 
 FORMAT = "hwnas-latency-predictor"
 FORMAT_VERSION = 1
@@ -60,7 +61,7 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
         raise NotFoundError(f"no latency predictor at {path} (make one with 'hwnas fit --device DEVICE')")
     try:
         d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise ConfigError(f"{path} is not a predictor file: {e}") from None
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ConfigError(f"{path} is not an hwnas latency predictor")
@@ -74,6 +75,7 @@ def load_predictor(path: str | Path, space: SearchSpace, device: str | None = No
     """A saved predictor, refused (ConfigError) if it was fitted for another space or device, or
     with features this version computes differently."""
     d = read_predictor_file(path)
+    check_fields(d, path)
     if d["space_digest"] != space.digest():
         raise ConfigError(f"{path} predicts for space {d['space']!r} (digest {d['space_digest']}), not for "
                           f"{space.name!r} (digest {space.digest()}): refit it with 'hwnas fit --space ...'")
@@ -81,12 +83,14 @@ def load_predictor(path: str | Path, space: SearchSpace, device: str | None = No
         raise ConfigError(f"{path} predicts latency on device {d['device']!r}, not on {device!r}")
     if d["feature_schema"] != schema(space):
         raise ConfigError(f"{path} was fitted on another feature schema "
-                          f"(version {d['feature_schema'].get('version')}): refit it with 'hwnas fit'")
+                          f"(version {d['feature_schema'].get('version')!r}): refit it with 'hwnas fit'")
+    fam.family_class(d["family"])
     pred = LatencyPredictor(space, device=d["device"], family=d["family"], seed=d.get("seed", 0))
     try:
         pred.model_ = fam.from_dict(space, d["model"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ConfigError(f"{path}: malformed model state ({type(e).__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - any failure of a malformed state is the file's fault
+        raise ConfigError(f"{path}: malformed model state ({type(e).__name__}: {str(e)[:120]})") from None
+    check_model(pred.model_, space, path)
     pred.family_, pred.n_train_, pred.metrics_ = d["family"], int(d["n_train"]), d["metrics"]
     pred.saved_ = d
     return pred

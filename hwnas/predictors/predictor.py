@@ -11,6 +11,7 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.predictors import families as fam
 from hwnas.predictors.features import Batch, to_batch
+from hwnas.predictors.schema import check_latencies
 from hwnas.predictors.selection import compare
 
 
@@ -51,7 +52,7 @@ class LatencyPredictor:
             raise ConfigError("the latency predictor is not fitted yet")
         if isinstance(configs, SubnetConfig):
             configs = [configs]
-        return self.model_.predict(configs)
+        return check_latencies(self.model_.predict(configs), f"the {self.device or 'latency'} predictor")
 
     def predict_one(self, cfg: SubnetConfig) -> float:
         return float(self.predict([cfg])[0])
