@@ -15,12 +15,16 @@ examples:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
+from typing import TYPE_CHECKING
 
-from hwnas.cli.common import add_space, add_workdir, interactive, positive_int, space_of, workdir
+from hwnas.cli.common import add_space, add_workdir, positive_int, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.present import Progress, text_table
 from hwnas.profiling.record import LatencyRecord
+
+if TYPE_CHECKING:
+    from hwnas.pipelines.profile import ProfileSummary
 
 HELP = "measure subnet latencies on a device into the latency store"
 
@@ -40,48 +44,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir(p)
 
 
-class _Reporter:
-    """tqdm bar (done, ETA, last latency) on a terminal; one plain line per record otherwise."""
+class Reporter:
+    """Progress callback of the profiling pipeline: a bar (done, ETA, last latency) on a terminal, one
+    plain line per record otherwise. Made at the first record, so nothing shows when nothing is measured."""
 
     def __init__(self, desc: str) -> None:
-        self.desc, self.bar, self.t0 = desc, None, time.perf_counter()
+        self.desc, self.t0 = desc, time.perf_counter()
+        self.bar: Progress | None = None
 
     def __call__(self, rec: LatencyRecord, done: int, total: int) -> None:
         last = f"{rec.latency_ms:.3f} ms" if rec.ok else "failed"
-        if interactive():
-            if self.bar is None:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=total, desc=self.desc, unit="subnet", dynamic_ncols=True)
-            self.bar.set_postfix_str(f"last {last}", refresh=False)
-            self.bar.update(1)
-            return
-        el = time.perf_counter() - self.t0
-        eta = el / done * (total - done)
-        print(f"{self.desc} {done}/{total}  {rec.key}  {last}  ETA {eta:.0f}s", file=sys.stderr, flush=True)
+        if self.bar is None:
+            self.bar = Progress(total, self.desc, unit="subnet", every=1, initial=done - 1)
+        eta = (time.perf_counter() - self.t0) / done * (total - done)
+        self.bar.step(f"last {last}", line=f"{self.desc} {done}/{total}  {rec.key}  {last}  ETA {eta:.0f}s")
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-def _table(summary) -> None:  # noqa: ANN001 (ProfileSummary)
-    s = summary
+def render(s: ProfileSummary) -> str:
+    """The summary of a profiling run: counts, rate, latency range, where the time went, failures."""
+    lines = [f"device {s.device}  space {s.space}  planned {s.planned}  already stored {s.skipped}",
+             f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s "
+             f"= {s.per_minute():.1f} subnets/min"
+             + ("  [interrupted: committed records are kept]" if s.interrupted else "")]
     lat = sorted(r.latency_ms for r in s.records if r.ok)
-    sec = s.seconds
-    tot = sum(sec.values()) or 1.0
-    print(f"device {s.device}  space {s.space}  planned {s.planned}  already stored {s.skipped}")
-    print(f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s "
-          f"= {s.per_minute():.1f} subnets/min"
-          + ("  [interrupted: committed records are kept]" if s.interrupted else ""))
     if lat:
         spreads = sorted(r.spread for r in s.records if r.ok)
-        print(f"latency ms: min {lat[0]:.3f}  median {lat[len(lat) // 2]:.3f}  max {lat[-1]:.3f}   "
-              f"spread median {spreads[len(spreads) // 2]:.3f}")
-    print("time: " + "  ".join(f"{k} {v:.1f}s ({100 * v / tot:.0f}%)" for k, v in sec.items()))
-    for r in s.records:
-        if not r.ok:
-            print(f"failed {r.key}: {r.reason}")
+        lines.append(f"latency ms: min {lat[0]:.3f}  median {lat[len(lat) // 2]:.3f}  max {lat[-1]:.3f}   "
+                     f"spread median {spreads[len(spreads) // 2]:.3f}")
+    tot = sum(s.seconds.values()) or 1.0
+    lines.append("time: " + "  ".join(f"{k} {v:.1f}s ({100 * v / tot:.0f}%)" for k, v in s.seconds.items()))
+    failed = [(r.key, r.reason or "") for r in s.records if not r.ok]
+    if failed:
+        lines.append(text_table(["failed subnet", "reason"], failed))
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,12 +92,12 @@ def run(args: argparse.Namespace) -> int:
     require_available(device)  # before any work: one line, exit 2
     space = space_of(args)
     db = args.db or workdir(args).ensure().store
-    rep = _Reporter(f"{device.name}")
+    rep = Reporter(device.name)
     try:
         s = profile_space(space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint,
                           batch=args.batch, progress=rep)
     finally:
         rep.close()
-    _table(s)
+    print(render(s))
     print(f"store: {db}")
     return 130 if s.interrupted else 0
