@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 
-from hwnas.cli.common import print_json
 from hwnas.core.errors import HwnasError
+from hwnas.present import print_json, text_table
 
 HELP = "list latency devices and whether they are usable here"
 
@@ -60,12 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    w = max(len(r["name"]) for r in rows)
-    print(f"{'device':<{w}}  {'runtime':<11}  {'prec':<4}  thr  batch  usable  notes")
-    for r in rows:
-        note = r["description"] if r["usable"] else r["why_not"]
-        print(f"{r['name']:<{w}}  {r['runtime']:<11}  {r['precision']:<4}  {r['threads']:>3}  {r['batch']:>5}  "
-              f"{'yes' if r['usable'] else 'no':<6}  {note}")
+    print(text_table(["device", "runtime", "prec", "threads", "batch", "usable", "notes"],
+                     [[r["name"], r["runtime"], r["precision"], r["threads"], r["batch"], "yes" if r["usable"] else "no",
+                       r["description"] if r["usable"] else r["why_not"]] for r in rows]))
     path = user_file()
     print(f"user devices: {path}" if path else "user devices: none (define them in a file: --devices FILE)")
     return 0

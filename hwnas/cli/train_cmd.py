@@ -16,10 +16,10 @@ examples:
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from typing import Any, Callable
 
-from hwnas.cli.common import add_space, add_workdir, interactive, positive_float, positive_int, workdir
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, workdir
+from hwnas.present import Progress, log
 
 # The recipe's choices and default, repeated here so that --help needs no torch (a test keeps them equal).
 STRATEGIES, PRECISIONS, DEFAULT_EPOCHS = ("sandwich", "uniform", "single"), ("fp32", "bf16"), 12
@@ -79,29 +79,25 @@ _FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "strategy": "strategy
            "workers": "workers", "threads": "threads", "seed": "seed"}
 
 
-def _reporter() -> tuple[Any, Any, Any]:
-    """Step and epoch callbacks: a tqdm bar (loss, lr) on a terminal, plain lines otherwise."""
-    state: dict[str, Any] = {}
+def reporter() -> tuple[Callable[[int, int, float, float], None], Callable[[dict[str, Any]], None],
+                        Callable[[], None]]:
+    """Step and epoch callbacks, and a close: a bar (loss, lr) on a terminal; otherwise a 'step N/T' line
+    every 2 % of the steps. Epoch lines either way."""
+    bars: list[Progress] = []  # made at the first step, which is past 1 when resuming
 
     def on_step(step: int, total: int, loss: float, lr: float) -> None:
-        if interactive():
-            from tqdm.auto import tqdm
-
-            bar = state.get("bar") or state.setdefault("bar", tqdm(total=total, initial=step - 1, desc="train",
-                                                                    dynamic_ncols=True))
-            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", refresh=False)
-            bar.update(1)
-        elif step % max(1, total // 50) == 0 or step == total:
-            print(f"step {step}/{total}  loss {loss:.4f}  lr {lr:.2e}", file=sys.stderr, flush=True)
+        if not bars:
+            bars.append(Progress(total, "train", unit="step", every=max(1, total // 50), initial=step - 1))
+        bars[0].step(f"loss {loss:.3f}  lr {lr:.2e}", line=f"step {step}/{total}  loss {loss:.4f}  lr {lr:.2e}")
 
     def on_epoch(e: dict[str, Any]) -> None:
         val = "".join(f"  val top1 {k[9:]} {v:.2f}%" for k, v in e.items() if k.startswith("val_top1_"))
         line = f"epoch {e['epoch']}  loss {e['loss']:.4f}  {e['train_seconds']:.1f}s{val}"
-        (state["bar"].write if "bar" in state else lambda s: print(s, file=sys.stderr, flush=True))(line)
+        (bars[0].write if bars else log)(line)
 
     def close() -> None:
-        if "bar" in state:
-            state["bar"].close()
+        for bar in bars:
+            bar.close()
 
     return on_step, on_epoch, close
 
@@ -115,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--resume and --force contradict each other")
     given = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
     out = args.out or str(workdir(args).ensure().supernet)
-    on_step, on_epoch, close = _reporter()
+    on_step, on_epoch, close = reporter()
     try:
         r = train_supernet(space_of(args), args.data, out, TrainConfig(**given), resume=args.resume,
                            overwrite=args.force, max_steps=args.max_steps, on_step=on_step, on_epoch=on_epoch)
