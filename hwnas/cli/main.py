@@ -14,7 +14,7 @@ from hwnas.cli.failures import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Te
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = ["run", "train", "eval", "devices", "profile", "records", "fit", "predict", "search", "export",
-            "inspect"]
+            "inspect", "agent"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,14 +10,17 @@ examples:
   hwnas profile --device cpu --space autoformer-tiny -n 50 --db tiny.db
   hwnas profile --device gpu-trt --space autoformer-tiny -n 500 --workdir runs/tiny
   hwnas profile --devices my-devices.toml --device cpu-2t-b4 -n 200
+  hwnas profile --device cpu -n 200 --agent http://pi4:7700 --agent http://pi4b:7700 --token-file token.txt
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import TYPE_CHECKING
 
+from hwnas.cli.agent_cmd import add_agent_options, clients_of
 from hwnas.cli.common import add_space, add_workdir, positive_int, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.present import Progress, text_table
@@ -41,6 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (weights do not change latency)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--batch", type=positive_int, default=8, help="subnets measured together (default 8)")
+    add_agent_options(p)
     add_workdir(p)
 
 
@@ -89,13 +93,22 @@ def run(args: argparse.Namespace) -> int:
     from hwnas.profiling.backends import require_available
 
     device = get(args.device)
-    require_available(device)  # before any work: one line, exit 2
+    clients = clients_of(args)
+    if not clients:
+        require_available(device)  # before any work: one line, exit 2
     space = space_of(args)
     db = args.db or workdir(args).ensure().store
     rep = Reporter(device.name)
     try:
-        s = profile_space(space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint,
-                          batch=args.batch, progress=rep)
+        if clients:
+            from hwnas.pipelines.remote import profile_space_remote
+
+            s = profile_space_remote(space, device, args.n, db, clients, seed=args.seed, checkpoint=args.checkpoint,
+                                     batch=args.batch, progress=rep,
+                                     log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True))
+        else:
+            s = profile_space(space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint,
+                              batch=args.batch, progress=rep)
     finally:
         rep.close()
     print(render(s))

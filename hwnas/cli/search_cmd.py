@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Callable
 
+from hwnas.cli.agent_cmd import add_agent_options, route_agents
 from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.core.errors import ConfigError
@@ -97,6 +98,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fit-n", type=positive_int, default=200, metavar="N",
                    help="subnets profiled by --fit-missing (default 200)")
     g.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_agent_options(p)  # --agent URL: the winner re-measured on the agent(s)
     add_workdir(p)
 
 
@@ -156,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
                          objective=args.objective, data=args.data, subset=args.subset, seed=args.seed,
                          settings=settings_of(args), pareto=args.pareto, margin=args.margin,
                          max_measured=args.max_measured, measure=not args.no_measure, export=not args.no_onnx)
+    route_agents(args, [d for d, _ in opts.budgets])
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
     report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts),

@@ -12,11 +12,9 @@ from hwnas.search import Candidate, LatencyBudget
 def measure_candidate(space: SearchSpace, c: Candidate, budgets: list[LatencyBudget],
                       checkpoint: Path | None) -> dict[str, dict[str, Any]]:
     """Measure ``c`` now on every device with the profiling protocol (no predictor involved)."""
-    from hwnas.pipelines.profile import measure_subnet
-
     out = {}
     for b in budgets:
-        rec = measure_subnet(b.device, space, c.config, checkpoint=checkpoint)
+        rec = _measure(b.device, space, c, checkpoint)
         ok = str(rec.status) == "ok"
         ms = float(rec.latency_ms) if ok else None
         out[b.device] = {"budget_ms": b.budget_ms, "predicted_ms": c.latency_ms[b.device], "measured_ms": ms,
@@ -24,6 +22,17 @@ def measure_candidate(space: SearchSpace, c: Candidate, budgets: list[LatencyBud
                          "status": str(rec.status),
                          "within_budget": None if b.budget_ms is None or ms is None else ms <= b.budget_ms}
     return out
+
+
+def _measure(device: str, space: SearchSpace, c: Candidate, checkpoint: Path | None) -> Any:
+    """On the device's agents when ``--agent`` routed it there (:func:`hwnas.pipelines.remote.use_agents`)."""
+    from hwnas.devices import get
+    from hwnas.pipelines.profile import measure_subnet
+    from hwnas.pipelines.remote import agents_for, measure_remote
+
+    if agents_for(device):
+        return measure_remote(get(device), space, c.config, agents_for(device), checkpoint=checkpoint)
+    return measure_subnet(device, space, c.config, checkpoint=checkpoint)
 
 
 def verify(space: SearchSpace, ranked: list[Candidate], budgets: list[LatencyBudget], checkpoint: Path | None,

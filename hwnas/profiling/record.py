@@ -59,6 +59,7 @@ class LatencyRecord:
     compute_ms: float = math.nan      # GPU compute time (CUDA events)
     e2e_ms: float = math.nan          # end-to-end latency (host clock around launch + synchronize)
     timing: str = ""                  # e.g. "latency_ms=compute_ms; compute_ms: CUDA events ..."
+    agent: str = ""                   # the measuring agent ("NAME URL") when measured remotely; host is its CPU
 
     @classmethod
     def for_config(cls, cfg: SubnetConfig, device: Device, space_name: str, space_digest: str,

@@ -1,0 +1,72 @@
+"""The wire format shared by agent and client: JSON only (nothing is ever unpickled), versioned.
+
+Every request and response carries ``X-Hwnas-Wire: <version>``; a side that sees another version refuses
+with one line naming both. Endpoints (all need ``Authorization: Bearer <token>``):
+
+* ``GET /v1/info`` -> ``{"wire", "hwnas", "name", "device": {...}, "fingerprint": {...}, "busy",
+  "max_upload_bytes", "max_models"}``
+* ``POST /v1/measure``, ``multipart/form-data``: first a part ``manifest`` (JSON ``{"wire", "device":
+  {...}, "seed"}``), then one part ``model`` per ONNX model, streamed to a temp file on the agent. The
+  answer is ``{"wire", "name", "fingerprint", "load_avg", "seconds", "results": [...]}``, one result per
+  model in upload order: ``{"status": "ok", "measurement": {...}, "setup_s", "runtime_version"}`` or
+  ``{"status": "failed", "reason"}``.
+
+Errors are ``{"error": "<one line>"}`` with a 4xx/5xx status: 401 token, 409 version or device
+mismatch, 413 too large, 422 not an acceptable ONNX model, 503 busy (with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any
+
+from hwnas.devices.device import Device
+from hwnas.profiling.protocol import Measurement
+
+WIRE_VERSION = 1
+WIRE_HEADER = "X-Hwnas-Wire"
+DEFAULT_PORT = 7700
+MAX_MODELS = 64               # models in one batch
+# Fields that do not change a measurement (the rest must match between client and agent)
+_NOT_COMPARED = ("description",)
+
+
+def version_mismatch(theirs: str | None, who: str) -> str | None:
+    """One line naming both versions if ``theirs`` (the other side's header) differs from ours."""
+    if theirs == str(WIRE_VERSION):
+        return None
+    return (f"wire format mismatch: this side speaks version {WIRE_VERSION}, the {who} speaks "
+            f"{theirs or 'none (not an hwnas agent, or one older than versioning)'}; install the same "
+            "hwnas version on both")
+
+
+def device_to_wire(device: Device) -> dict[str, Any]:
+    return asdict(device)
+
+
+def device_mismatch(agent: dict[str, Any], asked: dict[str, Any]) -> str | None:
+    """One line saying how two device definitions (``device_to_wire`` dicts) differ, or None."""
+    if asked.get("name") != agent.get("name"):
+        return f"the agent measures device {agent.get('name')!r}, the client asked for {asked.get('name')!r}"
+    diff = [f"{f.name}={agent.get(f.name)!r} there, {asked.get(f.name)!r} here" for f in fields(Device)
+            if f.name not in _NOT_COMPARED and asked.get(f.name) != agent.get(f.name)]
+    if diff:
+        return (f"device {agent.get('name')!r} is defined differently on the agent and the client: "
+                f"{'; '.join(diff)} (use the same devices file on both)")
+    return None
+
+
+def measurement_to_wire(m: Measurement) -> dict[str, Any]:
+    return asdict(m)
+
+
+def measurement_from_wire(d: dict[str, Any]) -> Measurement:
+    names = {f.name for f in fields(Measurement)}
+    m = Measurement(**{k: v for k, v in d.items() if k in names})
+    m.block_ms = [float(x) for x in m.block_ms]
+    m.figures = {str(k): float(v) for k, v in (m.figures or {}).items()}
+    return m
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    return " ".join(str(text).split())[:limit] or "unknown error"
