@@ -62,7 +62,7 @@ def _ok(body: dict[str, Any]) -> web.Response:
     return web.json_response({"wire": wire.WIRE_VERSION, **body}, headers={wire.WIRE_HEADER: str(wire.WIRE_VERSION)})
 
 
-def _measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[dict[str, Any]], float]:
+def measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[dict[str, Any]], float]:
     """Open every model, measure them together, close them; one result per path, in order."""
     runners: dict[str, Any] = {}
     results: dict[str, dict[str, Any]] = {}
@@ -140,7 +140,7 @@ class Agent:
 
             def job() -> tuple[list[dict[str, Any]], float]:
                 try:
-                    return _measure_files(self.cfg.device, paths, seed)
+                    return measure_files(self.cfg.device, paths, seed)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
                     self.lock.release()
