@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.cli.train_cmd import DEFAULT_EPOCHS
-from hwnas.present import Progress, key_values, log
+from hwnas.present import key_values, log
 
 if TYPE_CHECKING:
     from hwnas.core.space import SearchSpace
     from hwnas.devices import Device
     from hwnas.pipelines.fit import FitResult
-    from hwnas.pipelines.profile import ProfileSummary
     from hwnas.pipelines.search import SearchReport
     from hwnas.pipelines.workdir import RunDir
 
@@ -55,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.cli import fit_cmd, search_cmd
+    from hwnas.cli import fit_cmd, profile_cmd, search_cmd
     from hwnas.devices import get
     from hwnas.pipelines.fit import fit_device, read_records
     from hwnas.pipelines.profile import profile_space
@@ -78,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
 
     t = time.perf_counter()
     log(f"\n== 2/4 profile: {args.n} subnets on {device.name} -> {rd.store}")
-    with Progress(args.n, f"profile {device.name}", unit="subnet") as bar:
-        summary = profile_space(space, device, args.n, rd.store, seed=args.seed,
-                                progress=lambda rec, done, total: bar.step(_last(rec)))
-    print(_profiled(summary))
+    reporter = profile_cmd.Reporter(device.name)
+    try:
+        summary = profile_space(space, device, args.n, rd.store, seed=args.seed, progress=reporter)
+    finally:
+        reporter.close()
+    print(profile_cmd.render(summary))
     if summary.interrupted:
         return 130
     times["profile"] = time.perf_counter() - t
@@ -110,41 +111,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(space: SearchSpace, data: str, rd: RunDir, epochs: int, seed: int) -> None:
-    """``hwnas train`` with the default recipe, the given epochs and seed."""
+    """``hwnas train`` with the default recipe, the given epochs and seed, and its progress lines."""
+    from hwnas.cli import train_cmd
     from hwnas.supernet.train import TrainConfig, train_supernet
 
-    bars: list[Progress] = []
-
-    def on_step(step: int, total: int, loss: float, lr: float) -> None:
-        if not bars:
-            bars.append(Progress(total, "train", unit="step", every=max(1, total // 50), initial=step - 1))
-        bars[0].step(f"loss {loss:.4f}  lr {lr:.2e}")
-
-    def on_epoch(e: dict[str, Any]) -> None:
-        val = "".join(f"  val top1 {k[9:]} {v:.2f}%" for k, v in e.items() if k.startswith("val_top1_"))
-        line = f"epoch {e['epoch']}  loss {e['loss']:.4f}  {e['train_seconds']:.1f}s{val}"
-        if bars:
-            bars[0].write(line)
-        else:
-            log(line)
-
+    on_step, on_epoch, close = train_cmd.reporter()
     try:
         r = train_supernet(space, data, rd.supernet, TrainConfig(epochs=epochs, seed=seed),
                            on_step=on_step, on_epoch=on_epoch)
     finally:
-        for b in bars:
-            b.close()
+        close()
     print(f"wrote {r['checkpoint']} (step {r['step']}/{r['total_steps']}, {r['seconds']:.0f}s)")
-
-
-def _last(rec: Any) -> str:
-    return f"last {rec.latency_ms:.3f} ms" if rec.ok else "last failed"
-
-
-def _profiled(s: ProfileSummary) -> str:
-    return (f"{s.device}: measured {len(s.records)} subnets ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s, "
-            f"{s.skipped} of {s.planned} already stored" + ("  [interrupted: committed records are kept]"
-                                                            if s.interrupted else ""))
 
 
 def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float], report: SearchReport,
