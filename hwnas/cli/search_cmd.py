@@ -15,15 +15,25 @@ examples:
   hwnas search --latency-ms 5 --device cpu --latency-ms 2 --device gpu-trt
   hwnas search --pareto --device cpu --generations 10
   hwnas search --latency-ms 3 --device cpu --objective params --population 20 --generations 5
+  hwnas search --latency-ms 2 --device cpu --tie-tolerance 0.5    # faster subnet when accuracy ties
+  torchrun --nproc_per_node 2 -m hwnas search --latency-ms 2 --device cpu   # scoring sharded over 2 processes
+
+Candidates are scored on the same validation images, so the report compares the finalists paired
+(exact McNemar test, 95 % intervals) and says whether the best is distinguishable from the runners-up.
+With --tie-tolerance P, the lowest-latency subnet among those not distinguishable from the best and at
+most P points below it leads instead (latency predicted on the first budgeted device).
+Under torchrun every process scores its share of the images (whole batches, so the numbers equal one
+process's); rank 0 alone re-measures, writes and prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING, Callable
 
 from hwnas.cli.agent_cmd import add_agent_options, route_agents
-from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, workdir
+from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, workdir, seed
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.core.errors import ConfigError
 from hwnas.present import Progress, log, table
@@ -46,6 +56,16 @@ def _range(text: str) -> tuple[float | None, float | None]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
     return lo, hi
+
+
+def _points(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected points of top-1 (a number >= 0), got {text!r}") from None
+    if not 0 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"expected points of top-1 between 0 and 100, got {text!r}")
+    return v
 
 
 def _budget(text: str) -> tuple[str, float | None]:
@@ -77,6 +97,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--subset", type=positive_int, default=None, metavar="N",
                    help="score on a fixed sample of N validation images (default: all)")
     g.add_argument("--pareto", action="store_true", help="NSGA-II-style search for the accuracy x latency front")
+    g.add_argument("--tie-tolerance", type=_points, default=None, metavar="POINTS",
+                   help="prefer the lowest-latency subnet that the validation images cannot tell from the best "
+                        "(McNemar p >= 0.05) and that is at most POINTS of top-1 below it (default: off)")
     g = p.add_argument_group("evolution (AutoFormer's defaults)")
     g.add_argument("--population", type=positive_int, default=50)
     g.add_argument("--generations", type=positive_int, default=20)
@@ -84,7 +107,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: population / 5)")
     g.add_argument("--mutations", type=int, default=None, help="per generation (default: population / 2)")
     g.add_argument("--crossovers", type=int, default=None, help="per generation (default: population / 2)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0)
     g = p.add_argument_group("run")
     p.add_argument("--space", metavar="SPACE", default=None,
                    help="preset or AutoFormer YAML (default: the checkpoint's space, else mnist-cpu)")
@@ -157,12 +180,21 @@ def run(args: argparse.Namespace) -> int:
     opts = SearchOptions(budgets=budgets_of(args), params_m=args.params_m, macs_m=args.macs_m,
                          objective=args.objective, data=args.data, subset=args.subset, seed=args.seed,
                          settings=settings_of(args), pareto=args.pareto, margin=args.margin,
-                         max_measured=args.max_measured, measure=not args.no_measure, export=not args.no_onnx)
+                         max_measured=args.max_measured, measure=not args.no_measure, export=not args.no_onnx,
+                         tie_tolerance=args.tie_tolerance)
     route_agents(args, [d for d, _ in opts.budgets])
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
-    report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts),
-                    fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None, log=log)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: score in parallel, rank 0 reports
+        from hwnas.supernet.distributed import torchrun_group
+
+        with torchrun_group() as info:
+            report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts), log=log)
+        if not info.is_main:
+            return 0
+    else:
+        report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts),
+                        fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None, log=log)
     if args.json:
         print_json(report)
     else:
@@ -201,6 +233,8 @@ def render(report: SearchReport) -> str:
     rows = [{"device": d, **m} for d, m in w["latency"].items()]
     if rows:
         lines.append(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "within_budget"]))
+    if report.accuracy.get("note"):
+        lines.append(f"accuracy: {report.accuracy['note']}")
     val = "-" if w["val_top1"] is None else f"{w['val_top1']:.2f} %"
     test = "-" if w["test_top1"] is None else f"{w['test_top1']:.2f} %"
     lines.append(f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "

@@ -1,4 +1,10 @@
-"""What a search maximises: top-1 with inherited supernet weights, or a training-free proxy."""
+"""What a search maximises: top-1 with inherited supernet weights, or a training-free proxy.
+
+Accuracy is kept per image (a hit vector), so that candidates scored on the same images can be
+compared paired (:mod:`hwnas.search.significance`). Under ``torchrun`` the images are sharded across
+the processes in whole batches, each process scores its batches, and the hit vectors are gathered,
+so every process holds the same numbers as a single process would (same batches, same kernels).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hwnas.core.complexity import count_params
+from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 from hwnas.search import CachedFitness
 
@@ -34,7 +41,8 @@ def split_tensors(space: SearchSpace, data: str, split: str, subset: int | None 
 
 
 class InheritedAccuracy:
-    """The supernet loaded once; top-1 (%) of any subnet with the weights it inherits, on any split."""
+    """The supernet loaded once; per-image hits and top-1 (%) of any subnet with the weights it
+    inherits, on any split, cached per (split, subset, subnet)."""
 
     def __init__(self, space: SearchSpace, checkpoint: Path, data: str = "mnist", batch_size: int = 250) -> None:
         from hwnas.supernet import load_supernet
@@ -42,15 +50,44 @@ class InheritedAccuracy:
         self.space, self.data, self.batch_size = space, data, batch_size
         self.net, _ = load_supernet(checkpoint, space)
         self.net.eval()
+        self._splits: dict[tuple[str, int | None], tuple[Tensor, Tensor]] = {}
+        self._hits: dict[tuple[str, int | None, str], np.ndarray] = {}
+
+    def images(self, split: str, subset: int | None = None) -> int:
+        """How many images a score on ``split`` (with ``subset``) is computed from."""
+        return len(self._split(split, subset)[1])
+
+    def _split(self, split: str, subset: int | None) -> tuple[Tensor, Tensor]:
+        if (split, subset) not in self._splits:
+            self._splits[split, subset] = split_tensors(self.space, self.data, split, subset)
+        return self._splits[split, subset]
+
+    def hits(self, cfg: SubnetConfig, split: str = "val", subset: int | None = None) -> np.ndarray:
+        """Boolean per image of the split: is the subnet's top-1 prediction right?"""
+        key = (split, subset, cfg.key())
+        if key not in self._hits:
+            self._hits[key] = self._score(cfg, *self._split(split, subset))
+        return self._hits[key]
+
+    def top1(self, cfg: SubnetConfig, split: str = "val", subset: int | None = None) -> float:
+        return 100.0 * float(self.hits(cfg, split, subset).mean())
 
     def fitness(self, split: str = "val", subset: int | None = None) -> CachedFitness:
         """config -> top-1 on ``split`` (the validation split during the search), cached per key."""
-        from hwnas.supernet.evaluate import evaluate
+        return CachedFitness(lambda cfg: self.top1(cfg, split, subset))
 
-        x, y = split_tensors(self.space, self.data, split, subset)
-        bs = self.batch_size
-        loader = [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(y), bs)]
-        return CachedFitness(lambda cfg: float(evaluate(self.net, cfg, loader)["top1"]))
+    def _score(self, cfg: SubnetConfig, x: Tensor, y: Tensor) -> np.ndarray:
+        import torch
+
+        from hwnas.supernet.distributed import gather_batches, this_process
+
+        rank, world = this_process()
+        bs, n = self.batch_size, len(y)
+        starts = list(range(0, n, bs))[rank::world]          # whole batches, round robin
+        self.net.set_config(cfg)
+        with torch.no_grad():
+            mine = [(self.net(x[s:s + bs]).argmax(dim=1) == y[s:s + bs]) for s in starts]
+        return gather_batches(mine, n, bs).numpy().astype(bool)
 
 
 def params_fitness(space: SearchSpace) -> CachedFitness:

@@ -35,6 +35,7 @@ class SearchOptions:
     max_measured: int = 5  # candidates re-measured at most before giving up
     measure: bool = True
     export: bool = True
+    tie_tolerance: float | None = None  # points: prefer the fastest subnet tied with the best (None: off)
 
 
 def checkpoint_for(run: RunDir, checkpoint: str | Path | None, objective: str) -> Path | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -52,3 +54,53 @@ def barrier(info: DistInfo) -> None:
 def shutdown(info: DistInfo) -> None:
     if info.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def this_process() -> tuple[int, int]:
+    """(rank, world size) of the joined process group; (0, 1) outside one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def gather_batches(mine: list[torch.Tensor], n: int, batch_size: int) -> torch.Tensor:
+    """Reassemble per-item results of ``n`` items cut into batches of ``batch_size`` and dealt round robin
+    (batch b to rank b % world): every rank passes its own batches' results in order and gets all ``n``."""
+    rank, world = this_process()
+    local = torch.cat(mine) if mine else torch.zeros(0, dtype=torch.bool)
+    if world == 1:
+        return local
+    most = -(-n // batch_size // world) * batch_size     # ceil(batches / world) batches: any rank's share
+    padded = torch.zeros(most, dtype=torch.uint8)
+    padded[: len(local)] = local.to(torch.uint8)
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    out = torch.empty(n, dtype=torch.uint8)
+    for r, part in enumerate(parts):
+        for j, start in enumerate(range(r * batch_size, n, world * batch_size)):
+            size = min(batch_size, n - start)
+            out[start:start + size] = part[j * batch_size: j * batch_size + size]
+    return out.to(local.dtype if len(local) else torch.bool)
+
+
+def broadcast_from_main(value: object) -> object:
+    """Rank 0's ``value`` on every rank (itself outside a process group)."""
+    if this_process()[1] == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+@contextmanager
+def torchrun_group() -> Iterator[DistInfo]:
+    """Join the process group torchrun describes (if any) for the duration of the block, then leave."""
+    joined = dist.is_available() and dist.is_initialized()
+    threads = torch.get_num_threads()
+    info = init_distributed("cpu", 0) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else DistInfo()
+    try:
+        yield info
+    finally:
+        if not joined:
+            shutdown(info)
+        torch.set_num_threads(threads)

@@ -6,6 +6,8 @@ numbers by construction; only where the weights come from differs.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -23,6 +25,25 @@ def relative_position_index(num_patches: int, max_rel: int) -> tuple[Tensor, Ten
     dv = (rows[None, :] - rows[:, None]).clamp(-max_rel, max_rel) + max_rel + 1
     dh = (cols[None, :] - cols[:, None]).clamp(-max_rel, max_rel) + max_rel + 1
     return F.pad(dv, (1, 0, 1, 0)), F.pad(dh, (1, 0, 1, 0))
+
+
+def sincos_position_embedding(side: int, dim: int) -> Tensor:
+    """(side*side, dim) fixed 2-D sine/cosine codes of the patch grid, laid out so that every channel
+    prefix (the slice a smaller embed dim inherits) holds both axes, both phases and a spread of
+    wavelengths: channel c codes axis c % 2, sin or cos by (c // 2) % 2, and a wavelength between 2
+    patches and twice the grid picked by a golden-ratio sequence over c // 4.
+
+    Used to initialise the learned position embedding: with the usual near-zero initialisation, the
+    blank patches of small images are identical tokens and a ViT first spends hundreds of steps
+    learning where each patch is.
+    """
+    rows, cols = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    grid = torch.stack([rows.flatten(), cols.flatten()], dim=1).float()      # (N, 2)
+    ch = torch.arange(dim)
+    golden = (5 ** 0.5 - 1) / 2
+    wavelength = 2.0 * float(side) ** ((ch // 4 * golden) % 1.0)            # 2 .. 2*side patches
+    angle = 2 * math.pi * grid[:, ch % 2] / wavelength
+    return torch.where((ch // 2) % 2 == 0, torch.sin(angle), torch.cos(angle))
 
 
 class RelativePosition2D(nn.Module):

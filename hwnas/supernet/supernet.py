@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 from hwnas.supernet.elastic import ElasticLayerNorm, ElasticLinear, ElasticPatchEmbed, ElasticQKV
-from hwnas.supernet.layers import RelativePosition2D, pool
+from hwnas.supernet.layers import RelativePosition2D, pool, sincos_position_embedding
 from hwnas.supernet.vit import Attention, Block, PatchEmbed, StaticViT
 
 # Parameters AutoFormer exempts from weight decay (matched as name substrings).
@@ -51,7 +51,10 @@ class Supernet(nn.Module):
         self.set_config(self.config)
 
     def _init_weights(self) -> None:
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        side = self.space.img_size // self.space.patch_size
+        with torch.no_grad():  # class token's position zero, patches a fixed 2-D code (see the function)
+            self.pos_embed.zero_()
+            self.pos_embed[0, 1:] = sincos_position_embedding(side, self.space.super_embed_dim)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):

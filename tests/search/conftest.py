@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from hwnas.core import count_macs, get_space
+from hwnas.core import SubnetConfig, count_macs, get_space
 from hwnas.core.space import SearchSpace
+from hwnas.pipelines.workdir import RunDir
 
 
 class MacsLatency:
@@ -44,3 +48,26 @@ def tiny_space() -> SearchSpace:
     return SearchSpace(embed_dim=(96, 128, 160), depth=(1,), mlp_ratio=(2.0, 3.0, 4.0), num_heads=(2, 3, 4),
                        super_embed_dim=192, super_depth=8, super_mlp_ratio=4.0, super_num_heads=4, img_size=28,
                        patch_size=4, in_chans=1, num_classes=10, head_dim=32, name="tiny")
+
+
+DATA = Path(__file__).parent / "data" / "cpu_latency_mnist.json"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> RunDir:
+    """A run folder with a ridge predictor fitted on measured records and an untrained supernet."""
+    import torch
+
+    from hwnas.predictors import LatencyPredictor, save_predictor
+    from hwnas.supernet import Supernet
+    from hwnas.supernet.checkpoint import save_checkpoint
+
+    space = get_space("mnist-cpu")
+    rd = RunDir(tmp_path_factory.mktemp("run")).ensure()
+    rec = json.loads(DATA.read_text())
+    cfgs = [SubnetConfig.from_key(k) for k in rec["latency_ms"]]
+    pred = LatencyPredictor(space, device="cpu", family="ridge").fit(cfgs, list(rec["latency_ms"].values()))
+    save_predictor(pred, rd.predictor("cpu"))
+    torch.manual_seed(0)
+    save_checkpoint(Supernet(space), rd.supernet)
+    return rd

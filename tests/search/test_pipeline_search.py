@@ -19,26 +19,6 @@ DATA = Path(__file__).parent / "data" / "cpu_latency_mnist.json"
 TINY = ["--population", "4", "--generations", "2", "--subset", "20", "--seed", "0"]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> RunDir:
-    """A run folder with a ridge predictor fitted on measured records and an untrained supernet."""
-    import torch
-
-    from hwnas.predictors import LatencyPredictor, save_predictor
-    from hwnas.supernet import Supernet
-    from hwnas.supernet.checkpoint import save_checkpoint
-
-    space = get_space("mnist-cpu")
-    rd = RunDir(tmp_path_factory.mktemp("run")).ensure()
-    rec = json.loads(DATA.read_text())
-    cfgs = [SubnetConfig.from_key(k) for k in rec["latency_ms"]]
-    pred = LatencyPredictor(space, device="cpu", family="ridge").fit(cfgs, list(rec["latency_ms"].values()))
-    save_predictor(pred, rd.predictor("cpu"))
-    torch.manual_seed(0)
-    save_checkpoint(Supernet(space), rd.supernet)
-    return rd
-
-
 def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
     # 40 records make a rough predictor (p95 error well above 50 %): an explicit margin stands in.
     # Re-measurement is scripted (the protocol itself is tested in tests/profiling): the best candidate
