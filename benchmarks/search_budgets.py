@@ -125,12 +125,12 @@ def main() -> int:
             opts = SearchOptions(budgets=[(DEVICE, b)], subset=a.subset, settings=settings, margin=a.margin,
                                  export=False)
             rep = search(run, space, opts, log=lambda m: print("   " + m, flush=True))
-            w = rep["winner"]
-            row = {"budget_ms": b, "search_acc_s": rep["timing"]["search_s"], "evaluated": rep["evaluated"],
-                   "fallbacks": len(rep["verification"]) - 1, "winner": w["key"] if w else None}
+            w = rep.winner  # a SearchReport: typed fields, the winner and verification as plain dicts
+            row = {"budget_ms": b, "search_acc_s": rep.timing["search_s"], "evaluated": rep.evaluated,
+                   "fallbacks": len(rep.verification) - 1, "winner": w["key"] if w else None}
             if w:
                 y = Path(tmp) / f"winner-{b}.yaml"
-                y.write_text((run.search / "winner.yaml").read_text())
+                y.write_text(Path(rep.files["winner_yaml"]).read_text())
                 fresh = fresh_measure(SPACE, y, run.supernet)
                 ms = fresh["latency_ms"]
                 row.update(predicted_ms=w["latency"][DEVICE]["predicted_ms"],
