@@ -63,10 +63,9 @@ def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
     """Latencies rescaled by their batch's reference subnet: ``latency_ms * median(ref) / ref``.
 
     The profiler measures the space's smallest subnet inside every batch (``ref_ms``). Slow drift of
-    the machine (other tenants, clocks) moves a whole batch at once: on mnist-cpu the reference moved
-    between 0.64 and 0.95 ms across the 13 batches of one quiet run, and this correction cut ridge's
-    cross-validated MAPE from 12.9 % to 7.7 % on those 100 records. Labels then mean "latency under
-    the store's typical conditions"."""
+    the machine (other tenants, clocks) moves a whole batch at once, and so does its reference; the
+    README's benchmark section shows how much this takes out. Labels then mean "latency under the
+    store's typical conditions"."""
     if "ref_ms" not in df or not (df["ref_ms"] > 0).any():
         return df
     ref = df["ref_ms"].where(df["ref_ms"] > 0)

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from hwnas.profiling import sampling
 from hwnas.profiling.protocol import Measurement, measure_batch
 from hwnas.profiling.record import LatencyRecord, load_average
 from hwnas.profiling.backends import open_runner, require_available
+from hwnas.profiling.backends.base import Runner
 from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet, measured in every batch to expose drift
@@ -57,7 +58,7 @@ class ProfileSummary:
 
 
 class Exporter:
-    """Extracts static subnets from one supernet (built once: ~1.6 s here) and exports them to ONNX."""
+    """Extracts static subnets from one supernet (built once, not per subnet) and exports them to ONNX."""
 
     def __init__(self, space: SearchSpace, checkpoint: str | Path | None = None, seed: int = 0) -> None:
         import torch
@@ -70,8 +71,8 @@ class Exporter:
         self.net = supernet_for(space, checkpoint, seed)
 
     def export(self, cfg: SubnetConfig, path: Path, fp16: bool = False, batch_size: int = 1) -> Path:
-        """Extract and export on one torch thread: 3-4x faster here than two for these small graphs
-        (tracing is thread-pool overhead, not arithmetic) and it leaves the other core alone."""
+        """Extract and export on one torch thread: tracing these small graphs is thread-pool overhead,
+        not arithmetic, so more threads only slow it down, and the other cores stay free."""
         import torch
 
         from hwnas.supernet.export import export_onnx
@@ -86,7 +87,7 @@ class Exporter:
             torch.set_num_threads(threads)
 
 
-def _fill(rec: LatencyRecord, m: Measurement, runner: Any, ref: Measurement | str | None) -> LatencyRecord:
+def _fill(rec: LatencyRecord, m: Measurement, runner: Runner, ref: Measurement | str | None) -> LatencyRecord:
     rec.latency_ms, rec.median_ms, rec.block_ms = m.latency_ms, m.median_ms, m.block_ms
     rec.spread, rec.runs, rec.warmup_runs, rec.attempts = m.spread, m.runs, m.warmup_runs, m.attempts
     rec.setup_s = runner.setup_s
@@ -105,7 +106,7 @@ def _measure(device: Device, space: SearchSpace, exporter: Exporter, cfgs: list[
     todo = [(c.key(), c) for c in cfgs]
     if with_reference:
         todo.append((REF, space.min_config()))
-    runners: dict[str, Any] = {}
+    runners: dict[str, Runner] = {}
     try:
         for i, (key, cfg) in enumerate(todo):
             t0 = time.perf_counter()
