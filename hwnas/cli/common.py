@@ -13,7 +13,7 @@ from hwnas.pipelines.workdir import RunDir
 from hwnas.present import print_json
 
 __all__ = ["add_workdir", "add_space", "add_subnet", "workdir", "space_of", "subnet_of", "positive_int",
-           "positive_float", "interactive", "print_json"]
+           "positive_float", "seed", "interactive", "print_json"]
 
 
 def add_workdir(p: argparse.ArgumentParser) -> None:
@@ -68,3 +68,17 @@ def positive_float(text: str) -> float:
 def interactive() -> bool:
     """Whether stderr is a terminal (prefer :class:`hwnas.present.Progress`, which decides itself)."""
     return sys.stderr.isatty()
+
+
+MAX_SEED = 2**32 - 1
+
+
+def seed(text: str) -> int:
+    """A seed for numpy and torch: an integer from 0 to 2**32 - 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, got {v}")
+    return v

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from hwnas.cli.common import add_space, add_workdir, print_json, space_of, workdir
+from hwnas.cli.common import add_space, add_workdir, print_json, space_of, workdir, seed
 from hwnas.cli.devices_cmd import add_devices_option
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retest-db", metavar="FILE", help="a second store re-measuring some of the same "
                    "subnets (e.g. 'hwnas profile -n 48 --workdir OTHER'): adds test-retest noise to the floor")
     p.add_argument("--families", metavar="LIST", help="comma-separated families to compare (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="split / CV / model seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="split / CV / model seed (default 0)")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve (faster)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_workdir(p)

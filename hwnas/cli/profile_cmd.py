@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hwnas.cli.agent_cmd import add_agent_options, clients_of
-from hwnas.cli.common import add_space, add_workdir, positive_int, space_of, workdir
+from hwnas.cli.common import add_space, add_workdir, positive_int, space_of, workdir, seed
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.present import Progress, text_table
 from hwnas.profiling.record import LatencyRecord
@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=positive_int, required=True, metavar="N", help="subnets in the plan")
     p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")
     p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (weights do not change latency)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
     p.add_argument("--batch", type=positive_int, default=8, help="subnets measured together (default 8)")
     add_agent_options(p)
     add_workdir(p)

@@ -19,7 +19,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, space_of, workdir
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, space_of, workdir, seed
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.cli.train_cmd import DEFAULT_EPOCHS
 from hwnas.present import key_values, log
@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generations", type=positive_int, default=8, help="search generations (default 8)")
     p.add_argument("--subset", type=positive_int, default=None, metavar="N",
                    help="validation images scored per candidate (default: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     add_workdir(p)
 
 

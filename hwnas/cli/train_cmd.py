@@ -16,9 +16,10 @@ examples:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Callable
 
-from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, workdir
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, workdir, seed
 from hwnas.present import Progress, log
 
 # The recipe's choices and default, repeated here so that --help needs no torch (a test keeps them equal).
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads per process (default: OMP_NUM_THREADS, else cores / processes; "
                         "1 is much faster on a machine other jobs keep busy)")
-    p.add_argument("--seed", type=int, default=None, help="seed of weights, data order and subnet sampling (default 0)")
+    p.add_argument("--seed", type=seed, default=None, help="seed of weights, data order and subnet sampling (default 0)")
     p.add_argument("--out", metavar="CKPT", default=None, help="checkpoint file (default: RUN_FOLDER/supernet.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint with its exact state")
     p.add_argument("--force", action="store_true", help="start afresh even if the checkpoint exists")
@@ -104,6 +105,7 @@ def reporter() -> tuple[Callable[[int, int, float, float], None], Callable[[dict
 
 def run(args: argparse.Namespace) -> int:
     from hwnas.cli.common import print_json, space_of
+    from hwnas.core.publish import check_writable
     from hwnas.core.errors import ConfigError
     from hwnas.supernet.train import TrainConfig, train_supernet
 
@@ -111,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--resume and --force contradict each other")
     given = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
     out = args.out or str(workdir(args).ensure().supernet)
+    if Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a folder; name the checkpoint file")
+    check_writable(Path(out).parent)  # a read-only folder is refused now, not after the training
     on_step, on_epoch, close = reporter()
     try:
         r = train_supernet(space_of(args), args.data, out, TrainConfig(**given), resume=args.resume,

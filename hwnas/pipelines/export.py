@@ -9,8 +9,12 @@ from typing import Any
 import numpy as np
 
 from hwnas.core.config import SubnetConfig
+from hwnas.core.errors import ConfigError
 from hwnas.core.resolve import resolve_subnet
 from hwnas.core.space import SearchSpace
+
+
+OPSETS = (17, 20)  # the opsets the exported graphs are tested in (ONNX Runtime and TensorRT 10 read them)
 
 
 @dataclass
@@ -29,6 +33,9 @@ def export_subnet(subnet: str | SubnetConfig, out: str | Path, *, space: str | S
                   checkpoint: str | Path | None = None, batch_size: int = 1, dynamic_batch: bool = False,
                   opset: int | None = None, fp16: bool = False) -> ExportResult:
     """Export and verify: the file, the subnet's key and parameters, and the ONNX Runtime - torch gap."""
+    if opset is not None and not OPSETS[0] <= opset <= OPSETS[1]:
+        raise ConfigError(f"opset {opset} is not supported: hwnas exports opsets {OPSETS[0]} to {OPSETS[1]} "
+                          "(LayerNormalization needs 17; TensorRT 10 reads up to 20)")
     import onnxruntime as ort
     import torch
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwnas.core.errors import ConfigError
+
 DEFAULT_WORKDIR = "hwnas-run"
 
 
@@ -41,5 +43,7 @@ class RunDir:
         return self.root / "search"
 
     def ensure(self) -> RunDir:
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"the run folder {self.root} is a file (--workdir or $HWNAS_WORKDIR names a folder)")
         self.root.mkdir(parents=True, exist_ok=True)
         return self

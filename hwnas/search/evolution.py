@@ -90,7 +90,7 @@ class SearchResult:
 
     def ranked(self) -> list[Candidate]:
         """All candidates, highest fitness first (ties: the faster, then the first found, first)."""
-        return sorted(self.candidates, key=lambda c: (-c.fitness, _cost(c, self.devices)))
+        return sorted(self.candidates, key=rank_key(self.devices))
 
     @property
     def best(self) -> Candidate:
@@ -100,6 +100,12 @@ class SearchResult:
         """The non-dominated candidates (fitness up, predicted latency down), fastest first."""
         idx = pareto_front(objectives(self.candidates, self.devices))
         return sorted((self.candidates[i] for i in idx), key=lambda c: (_cost(c, self.devices), -c.fitness))
+
+
+def rank_key(devices: Sequence[str]) -> Callable[[Candidate], tuple[float, list[float]]]:
+    """The one ranking of candidates (the report's winner and each generation's best use it): highest
+    fitness, ties broken by the lower predicted cost; a stable sort keeps the first found first."""
+    return lambda c: (-c.fitness, _cost(c, devices))
 
 
 def _cost(c: Candidate, devices: Sequence[str]) -> list[float]:
@@ -150,7 +156,8 @@ class _Run:
             k = max(self.s.parents, self.s.population // 2)
             order = nsga2_order(objectives(cands, self.constraints.devices))[:k]
         else:
-            order = sorted(range(len(cands)), key=lambda i: -cands[i].fitness)[: self.s.parents]
+            rank = rank_key(self.constraints.devices)
+            order = sorted(range(len(cands)), key=lambda i: rank(cands[i]))[: self.s.parents]
         return [cands[i].config for i in order]
 
     def mutant(self, parents: list[SubnetConfig]) -> SubnetConfig:
@@ -164,7 +171,7 @@ class _Run:
 
     def stats(self, generation: int, new: dict[str, int]) -> GenerationStats:
         cands = list(self.scored.values())
-        best = max(cands, key=lambda c: c.fitness)
+        best = min(cands, key=rank_key(self.constraints.devices))  # as SearchResult.ranked()
         front = len(pareto_front(objectives(cands, self.constraints.devices))) if self.pareto else 0
         return GenerationStats(generation, new, self.rejected, len(cands), best.fitness, best.key, front)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,32 @@ def safe_load(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{path} is empty, not a checkpoint")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        raise ConfigError(f"{path} is not a readable checkpoint: {str(e).splitlines()[0]}") from None
+    except pickle.UnpicklingError as e:
+        if "global" not in str(e).lower():  # not a refused object: a file torch cannot parse
+            raise ConfigError(f"{path} is not a readable checkpoint (not a torch file)") from None
+        raise ConfigError(f"{path} was refused: it holds objects other than tensors and plain data"
+                          f"{_unsupported(str(e))}, which could run code when loaded") from None
+    except (RuntimeError, EOFError, ValueError, IndexError, KeyError, TypeError, AttributeError,
+            UnicodeDecodeError, OverflowError, MemoryError) as e:
+        raise ConfigError(f"{path} is not a readable checkpoint: {_first_line(e)}") from None
     if not isinstance(obj, dict):
         raise ConfigError(f"{path} is not a checkpoint (expected a dict, got {type(obj).__name__})")
     return obj
+
+
+def _first_line(e: BaseException) -> str:
+    return next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)[:200]
+
+
+def _unsupported(message: str) -> str:
+    """The global torch refused (never its advice to load with weights_only=False)."""
+    m = re.search(r"GLOBAL ([\w.]+)", message)
+    return f" ({m.group(1)})" if m else ""
 
 
 def save_checkpoint(net: Supernet, path: str | Path, **state: Any) -> Path:
@@ -45,6 +64,17 @@ def save_checkpoint(net: Supernet, path: str | Path, **state: Any) -> Path:
     obj = {"format": FORMAT, "space": space_to_dict(net.space), "space_name": net.space.name,
            "model": net.state_dict(), **state}
     return atomic_torch_save(obj, path)
+
+
+def stored_space(ckpt: dict[str, Any], path: str | Path) -> SearchSpace:
+    """The space an hwnas checkpoint carries, checked like a space file."""
+    if not isinstance(ckpt.get("space"), dict):
+        raise ConfigError(f"{path} is an hwnas checkpoint without its search space")
+    name = ckpt.get("space_name")
+    try:
+        return space_from_dict(ckpt["space"], name=name if isinstance(name, str) else "checkpoint")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -63,7 +93,7 @@ def load_supernet(path: str | Path, space: SearchSpace | None = None,
     """
     ckpt = safe_load(path)
     if ckpt.get("format") == FORMAT:
-        stored = space_from_dict(ckpt["space"], name=ckpt.get("space_name", "checkpoint"))
+        stored = stored_space(ckpt, path)
         if space is not None and space.digest() != stored.digest():
             raise ConfigError(f"{path} holds a supernet of space {stored.name!r}, not of {space.name!r}")
         space = stored

@@ -9,8 +9,7 @@ import torch
 from hwnas.core import presets
 from hwnas.core.resolve import space_of_subnet_file
 from hwnas.core.space import SearchSpace
-from hwnas.core.yaml_io import space_from_dict
-from hwnas.supernet.checkpoint import FORMAT, load_supernet, safe_load
+from hwnas.supernet.checkpoint import FORMAT, load_supernet, safe_load, stored_space
 from hwnas.supernet.supernet import Supernet
 
 
@@ -18,7 +17,7 @@ def checkpoint_space(checkpoint: str | Path) -> SearchSpace | None:
     """The space an hwnas checkpoint carries (AutoFormer checkpoints carry none: None)."""
     ckpt = safe_load(checkpoint)
     if ckpt.get("format") == FORMAT:
-        return space_from_dict(ckpt["space"], name=ckpt.get("space_name", "checkpoint"))
+        return stored_space(ckpt, checkpoint)
     return None
 
 
