@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hwnas.core import presets
 from hwnas.core.config import SubnetConfig
@@ -13,7 +12,7 @@ from hwnas.pipelines.workdir import RunDir
 from hwnas.present import print_json
 
 __all__ = ["add_workdir", "add_space", "add_subnet", "workdir", "space_of", "subnet_of", "positive_int",
-           "positive_float", "seed", "interactive", "print_json"]
+           "positive_float", "seed", "print_json"]
 
 
 def add_workdir(p: argparse.ArgumentParser) -> None:
@@ -63,11 +62,6 @@ def positive_float(text: str) -> float:
     if not v > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {v}")
     return v
-
-
-def interactive() -> bool:
-    """Whether stderr is a terminal (prefer :class:`hwnas.present.Progress`, which decides itself)."""
-    return sys.stderr.isatty()
 
 
 MAX_SEED = 2**32 - 1
