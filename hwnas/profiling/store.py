@@ -9,6 +9,8 @@ pipeline asks ``has()`` first, so a restarted run measures only what is missing.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 from dataclasses import fields
 from pathlib import Path
@@ -26,6 +28,18 @@ _LIST_COLUMNS = ("mlp_ratio", "num_heads", "block_ms")
 
 class StoreAccessError(HwnasError, OSError):
     """The store exists but SQLite cannot read or write it here (locked, read-only, full disk)."""
+
+
+def _hint(path: Path) -> str:
+    """Why SQLite may have failed: its own messages ('disk I/O error') do not say."""
+    if not os.access(path.parent, os.W_OK):
+        return f" ({path.parent} is read-only here)"
+    try:
+        if shutil.disk_usage(path.parent).free < 1 << 20:
+            return " (the disk is full)"
+    except OSError:
+        pass
+    return ""
 
 
 def _columns() -> list[tuple[str, str]]:
@@ -60,8 +74,9 @@ class LatencyStore:
                 store_file.prepare(self._db, self.path, _columns())
         except sqlite3.OperationalError as e:
             self.close()
+            hint = _hint(self.path)
             raise StoreAccessError(f"cannot {'read' if read_only else 'write'} the latency store "
-                                   f"{self.path}: {e}") from None
+                                   f"{self.path}: {e}{hint}") from None
         except sqlite3.DatabaseError as e:
             self.close()
             raise ConfigError(f"{self.path} is not a latency store: {e}") from None
@@ -106,7 +121,7 @@ class LatencyStore:
         try:
             cur = self._db.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
         except sqlite3.OperationalError as e:  # full disk, read-only file: the committed records are kept
-            raise StoreAccessError(f"cannot write to the latency store {self.path}: {e} "
+            raise StoreAccessError(f"cannot write to the latency store {self.path}: {e}{_hint(self.path)} "
                                    "(every record committed before is kept)") from None
         return cur.rowcount == 1
 
