@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     times["search + verify + export"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
-    print("\n" + key_values(_summary(rd, device, budget, times, report, fit)))
+    measured = dict(zip(records["key"], records["latency_ms"]))
+    print("\n" + key_values(_summary(rd, device, budget, times, report, fit, measured)))
     return 0
 
 
@@ -125,7 +126,7 @@ def _train(space: SearchSpace, data: str, rd: RunDir, epochs: int, seed: int) ->
 
 
 def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float], report: SearchReport,
-             fit: FitResult) -> list[tuple[str, Any]]:
+             fit: FitResult, measured: dict[str, float]) -> list[tuple[str, Any]]:
     w = report.winner or {}
     lat = (w.get("latency") or {}).get(device.name, {})
     rows: list[tuple[str, Any]] = [
@@ -136,6 +137,7 @@ def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float],
         (f"{device.name} predicted", _ms(lat.get("predicted_ms"))),
         (f"{device.name} measured", _ms(lat.get("measured_ms"))),
         ("verification", report.verification_note),
+        *((e["subnet"], _reference(e, device.name, measured)) for e in report.extremes),
         ("predictor", fit.predictor.family_),
     ]
     rows += [(f"time {k}", f"{v:.0f} s") for k, v in times.items()]
@@ -144,6 +146,13 @@ def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float],
              ("report", files.get("report_md", "-")), ("Pareto front", files.get("pareto_png", "-")),
              ("predicted vs measured", str(fit.plot or rd.predictor(device.name).with_suffix(".png")))]
     return rows
+
+
+def _reference(e: dict[str, Any], device: str, measured: dict[str, float]) -> str:
+    """One of the space's extremes: its accuracy, and its latency as profiled (else as predicted)."""
+    ms = measured.get(e["key"])
+    lat = f"{ms:.3f} ms measured" if ms is not None else f"{e['predicted_ms'][device]:.3f} ms predicted"
+    return f"{e['key']}: val {_pct(e['val_top1'])}, test {_pct(e['test_top1'])}, {device} {lat}"
 
 
 def _pct(v: float | None) -> str:

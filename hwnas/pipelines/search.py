@@ -24,7 +24,21 @@ from hwnas.pipelines.search_report import (SEARCH_FILES, SearchReport, build_rep
                                            write_winner)
 from hwnas.pipelines.verify import measure_candidate, verify
 from hwnas.pipelines.workdir import RunDir
-from hwnas.search import Constraints, GenerationStats, run_search
+from hwnas.search import Constraints, GenerationStats, LatencyBudget, run_search
+
+
+def extremes(space: SearchSpace, budgets: list[LatencyBudget], scorer: InheritedAccuracy | None,
+             subset: int | None) -> list[dict]:
+    """The smallest and the largest subnet of the space, scored like the candidates: what the search
+    had to choose between, so a reader sees what it bought."""
+    rows = []
+    for name, cfg in (("smallest", space.min_config()), ("largest", space.max_config())):
+        row = {"subnet": name, "key": cfg.key(),
+               "val_top1": scorer.top1(cfg, "val", subset) if scorer else None,
+               "test_top1": scorer.top1(cfg, "test") if scorer else None,
+               "predicted_ms": {b.device: float(b.predictor.predict([cfg])[0]) for b in budgets}}
+        rows.append(row)
+    return rows
 
 
 def process_rank() -> int:
@@ -88,6 +102,7 @@ def search(run: RunDir, space: SearchSpace, opts: SearchOptions, *, checkpoint: 
     report.accuracy = accuracy.to_dict() if accuracy else {}
     if report.winner is not None and winner is not None:
         report.winner["test_top1"] = scorer.top1(winner.config, "test") if scorer else None
+    report.extremes = extremes(space, budgets, scorer, opts.subset)
     if not main:
         return report
     out = run.search

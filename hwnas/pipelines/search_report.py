@@ -44,6 +44,7 @@ class SearchReport:
     timing: dict[str, float]
     files: dict[str, str] = field(default_factory=dict)
     accuracy: dict[str, Any] = field(default_factory=dict)  # finalists compared paired (accuracy objective)
+    extremes: list[dict[str, Any]] = field(default_factory=list)  # the smallest and largest subnet, scored
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,6 +124,11 @@ def render_markdown(report: SearchReport) -> str:
         lines += [f"## Accuracy of the finalists ({acc['images']} {acc['split']} images, paired)", "",
                   markdown_table(rows, ["key", "top1", "95% CI", "best - this", "p vs best", "distinguishable"]),
                   "", acc["note"], ""]
+    if report.extremes:
+        rows = [{"subnet": e["subnet"], "key": e["key"], "val top-1": _pct(e["val_top1"]),
+                 "test top-1": _pct(e["test_top1"]),
+                 **{f"{d} predicted ms": f"{v:.3f}" for d, v in e["predicted_ms"].items()}} for e in report.extremes]
+        lines += ["## The space's extremes, for comparison", "", markdown_table(rows, list(rows[0])), ""]
     if report.verification:
         lines += ["## Candidates measured", "", markdown_table(report.verification, ["rank", "key", "fitness",
                                                                                      "outcome"]), ""]
