@@ -29,6 +29,7 @@ process's); rank 0 alone re-measures, writes and prints.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import TYPE_CHECKING, Callable
 
@@ -55,6 +56,8 @@ def _range(text: str) -> tuple[float | None, float | None]:
         lo, hi = (float(p) if p.strip() else None for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    if any(v is not None and not math.isfinite(v) for v in (lo, hi)):
+        raise argparse.ArgumentTypeError(f"not finite numbers: {text!r}")
     return lo, hi
 
 
