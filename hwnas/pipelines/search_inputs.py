@@ -94,9 +94,12 @@ def load_budgets(run: RunDir, space: SearchSpace, opts: SearchOptions,
 
 
 def require_devices(names: list[str]) -> None:
-    """Refuse before searching when a device cannot run here (the winner could not be measured)."""
+    """Refuse before searching when a device can run neither here nor on an agent (--agent): the winner
+    could not be measured."""
     from hwnas.devices import get
+    from hwnas.pipelines.remote import agents_for
     from hwnas.profiling.backends import require_available
 
     for name in names:
-        require_available(get(name))
+        if not agents_for(name):
+            require_available(get(name))
