@@ -32,8 +32,18 @@ from hwnas.profiling import sampling
 
 
 def start_agent(args: argparse.Namespace, token_file: Path) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "hwnas.cli.main", "agent", "--device", args.device, "--port", "0",
-           "--token-file", str(token_file)] + (["--devices", args.devices] if args.devices else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "hwnas.cli.main",
+        "agent",
+        "--device",
+        args.device,
+        "--port",
+        "0",
+        "--token-file",
+        str(token_file),
+    ] + (["--devices", args.devices] if args.devices else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline() if p.stdout else ""
     m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
@@ -73,7 +83,7 @@ def main() -> None:
             remote: dict[str, list[float]] = {k: [] for k in keys}
             overhead: list[float] = []
             for r in range(max(2, args.rounds)):
-                for side in (("local", "remote") if r % 2 == 0 else ("remote", "local")):
+                for side in ("local", "remote") if r % 2 == 0 else ("remote", "local"):
                     if side == "local":
                         results, _ = measure_files(device, list(paths.values()), args.seed + r)
                         for k, res in zip(keys, results):
@@ -88,23 +98,33 @@ def main() -> None:
         finally:
             proc.kill()
             proc.wait(10)
-    print(f"CPU: {cpu_model()}  (agent: {fp['cpu']}, {fp['runtime']})  device {device.name}, "
-          f"space {space.name}, {len(keys)} models incl. the reference, {max(2, args.rounds)} rounds")
+    print(
+        f"CPU: {cpu_model()}  (agent: {fp['cpu']}, {fp['runtime']})  device {device.name}, "
+        f"space {space.name}, {len(keys)} models incl. the reference, {max(2, args.rounds)} rounds"
+    )
     print(f"{'subnet':34} {'local ms':>18} {'retest':>7} {'agent ms':>18} {'agent vs local':>14}")
     noise, agree = [], []
     for k in keys:
         lo, re_ = local[k], remote[k]
-        n = max(rel(a, b) for i, a in enumerate(lo) for b in lo[i + 1:])
+        n = max(rel(a, b) for i, a in enumerate(lo) for b in lo[i + 1 :])
         a = rel(statistics.median(re_), statistics.median(lo))
         noise.append(n)
         agree.append(a)
-        print(f"{k[:34]:34} {' '.join(f'{x:.3f}' for x in lo[:3]):>18} {100 * n:6.1f}% "
-              f"{' '.join(f'{x:.3f}' for x in re_[:3]):>18} {100 * a:13.1f}%")
-    print(f"local test-retest (worst pair): median {100 * statistics.median(noise):.1f} %, worst {100 * max(noise):.1f} %")
-    print(f"agent vs local (medians):       median {100 * statistics.median(agree):.1f} %, worst {100 * max(agree):.1f} %;"
-          f" within the subnet's own retest noise for {sum(a <= n for a, n in zip(agree, noise))}/{len(keys)}")
-    print(f"transfer overhead per subnet (request wall time minus the agent's measuring, per model): "
-          f"median {1e3 * statistics.median(overhead):.1f} ms over {len(overhead)} batches")
+        print(
+            f"{k[:34]:34} {' '.join(f'{x:.3f}' for x in lo[:3]):>18} {100 * n:6.1f}% "
+            f"{' '.join(f'{x:.3f}' for x in re_[:3]):>18} {100 * a:13.1f}%"
+        )
+    print(
+        f"local test-retest (worst pair): median {100 * statistics.median(noise):.1f} %, worst {100 * max(noise):.1f} %"
+    )
+    print(
+        f"agent vs local (medians):       median {100 * statistics.median(agree):.1f} %, worst {100 * max(agree):.1f} %;"
+        f" within the subnet's own retest noise for {sum(a <= n for a, n in zip(agree, noise))}/{len(keys)}"
+    )
+    print(
+        f"transfer overhead per subnet (request wall time minus the agent's measuring, per model): "
+        f"median {1e3 * statistics.median(overhead):.1f} ms over {len(overhead)} batches"
+    )
     if failed:
         print(f"export failures: {failed}")
 

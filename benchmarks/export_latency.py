@@ -47,12 +47,18 @@ def main() -> None:
                 sess.run(None, feed), static(x)
             o, e = [], []
             for _ in range(args.runs):
-                t = time.perf_counter_ns(); sess.run(None, feed); o.append(time.perf_counter_ns() - t)
-                t = time.perf_counter_ns(); static(x); e.append(time.perf_counter_ns() - t)
+                t = time.perf_counter_ns()
+                sess.run(None, feed)
+                o.append(time.perf_counter_ns() - t)
+                t = time.perf_counter_ns()
+                static(x)
+                e.append(time.perf_counter_ns() - t)
             po, pe = np.percentile(o, 10) / 1e6, np.percentile(e, 10) / 1e6
             ratios.append(po / pe)
-            print(f"{cfg.key()[:34]:34} {count_macs(space, cfg) / 1e9:6.3f} {export_s:8.2f} {po:10.3f} "
-                  f"{pe:12.3f} {po / pe:9.2f}")
+            print(
+                f"{cfg.key()[:34]:34} {count_macs(space, cfg) / 1e9:6.3f} {export_s:8.2f} {po:10.3f} "
+                f"{pe:12.3f} {po / pe:9.2f}"
+            )
     print(f"median ORT/torch eager latency ratio: {np.median(ratios):.2f}")
 
 

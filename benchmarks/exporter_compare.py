@@ -60,12 +60,18 @@ def main() -> None:
     space = get_space(args.space)
     torch.manual_seed(args.seed)
     net = Supernet(space).eval()
-    cfgs = ([space.min_config(), space.max_config()]
-            + space.sample_unique(max(0, args.n - 2), np.random.default_rng(args.seed)))[: args.n]
-    print(f"CPU: {cpu_model()}  |  torch {torch.__version__}  onnxruntime {ort.__version__}  |  space {space.name}, "
-          f"{len(cfgs)} subnets, {args.runs} interleaved runs each, 1 thread, batch 1")
-    print(f"{'subnet':36} {'GMACs':>6} {'ts exp s':>8} {'dy exp s':>8} {'ts ms':>8} {'dy ms':>8} {'lat dy/ts':>9} "
-          f"{'max|dlogit|':>11}")
+    cfgs = (
+        [space.min_config(), space.max_config()]
+        + space.sample_unique(max(0, args.n - 2), np.random.default_rng(args.seed))
+    )[: args.n]
+    print(
+        f"CPU: {cpu_model()}  |  torch {torch.__version__}  onnxruntime {ort.__version__}  |  space {space.name}, "
+        f"{len(cfgs)} subnets, {args.runs} interleaved runs each, 1 thread, batch 1"
+    )
+    print(
+        f"{'subnet':36} {'GMACs':>6} {'ts exp s':>8} {'dy exp s':>8} {'ts ms':>8} {'dy ms':>8} {'lat dy/ts':>9} "
+        f"{'max|dlogit|':>11}"
+    )
     export_ratios, latency_ratios, problems = [], [], []
     x = torch.randn(1, space.in_chans, space.img_size, space.img_size, generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
@@ -73,10 +79,9 @@ def main() -> None:
             static = net.extract(cfg).eval()
             ref = static(x).numpy()
             paths, secs = {}, {}
-            for ex in (EXPORTERS if i % 2 == 0 else EXPORTERS[::-1]):  # alternate which one goes first
+            for ex in EXPORTERS if i % 2 == 0 else EXPORTERS[::-1]:  # alternate which one goes first
                 t = time.perf_counter()
-                paths[ex] = export_onnx(static, Path(tmp) / f"{ex}.onnx", dynamic_batch=args.dynamic_batch,
-                                        exporter=ex)
+                paths[ex] = export_onnx(static, Path(tmp) / f"{ex}.onnx", dynamic_batch=args.dynamic_batch, exporter=ex)
                 secs[ex] = time.perf_counter() - t
             sessions = [session(paths[ex]) for ex in EXPORTERS]
             diff = 0.0
@@ -90,11 +95,16 @@ def main() -> None:
             ts_ms, dy_ms = interleaved_p10(sessions, {INPUT_NAME: x.numpy()}, args.runs, args.warmup)
             export_ratios.append(secs["dynamo"] / secs["torchscript"])
             latency_ratios.append(dy_ms / ts_ms)
-            print(f"{cfg.key()[:36]:36} {count_macs(space, cfg) / 1e9:6.3f} {secs['torchscript']:8.2f} "
-                  f"{secs['dynamo']:8.2f} {ts_ms:8.3f} {dy_ms:8.3f} {dy_ms / ts_ms:9.3f} {diff:11.1e}", flush=True)
+            print(
+                f"{cfg.key()[:36]:36} {count_macs(space, cfg) / 1e9:6.3f} {secs['torchscript']:8.2f} "
+                f"{secs['dynamo']:8.2f} {ts_ms:8.3f} {dy_ms:8.3f} {dy_ms / ts_ms:9.3f} {diff:11.1e}",
+                flush=True,
+            )
     print(f"median export time ratio dynamo / TorchScript: {np.median(export_ratios):.2f}")
-    print(f"median ORT latency ratio dynamo / TorchScript: {np.median(latency_ratios):.3f} "
-          f"(min {min(latency_ratios):.3f}, max {max(latency_ratios):.3f})")
+    print(
+        f"median ORT latency ratio dynamo / TorchScript: {np.median(latency_ratios):.3f} "
+        f"(min {min(latency_ratios):.3f}, max {max(latency_ratios):.3f})"
+    )
     print("guarantees: " + ("all held" if not problems else "; ".join(problems)))
 
 

@@ -47,8 +47,11 @@ def quality_over_seeds(space, configs, y, seeds):  # noqa: ANN001, ANN201
             per_family[n].append({**r["holdout"], "cv_mape": r["cv"]["mape"], "train_mape": r["train_mape"]})
         chosen[comp.chosen] += 1
         chosen_runs.append(comp.results[comp.chosen]["holdout"])
-        print(f"seed {s}: chosen {comp.chosen}  held-out within10 {chosen_runs[-1]['within_10']:.3f} "
-              f"mape {chosen_runs[-1]['mape']:.4f} tau {chosen_runs[-1]['kendall_tau']:.3f}", flush=True)
+        print(
+            f"seed {s}: chosen {comp.chosen}  held-out within10 {chosen_runs[-1]['within_10']:.3f} "
+            f"mape {chosen_runs[-1]['mape']:.4f} tau {chosen_runs[-1]['kendall_tau']:.3f}",
+            flush=True,
+        )
     return per_family, chosen_runs, chosen
 
 
@@ -100,14 +103,18 @@ def main() -> None:
     if retest is not None:  # the best any predictor can look: a second measurement of the same subnet
         both = df.merge(retest, on="key", suffixes=("", "_again"))
         q = quality(both["latency_ms"], both["latency_ms_again"])
-        print(f"re-measurement as a predictor ({len(both)} subnets): "
-              + "  ".join(f"{k} {q[k]:.4f}" for k in SHOW))
+        print(f"re-measurement as a predictor ({len(both)} subnets): " + "  ".join(f"{k} {q[k]:.4f}" for k in SHOW))
 
     per_family, chosen_runs, chosen = quality_over_seeds(space, configs, y, seeds)
     print(f"\nheld-out quality per family, mean ± sd over {len(seeds)} seeds (160 train / 40 held out):")
     for n, runs in per_family.items():
-        print(f"  {n:18s} " + "  ".join(f"{k} {np.mean([r[k] for r in runs]):.4f}"
-                                       for k in ("within_10", "mape", "kendall_tau", "cv_mape", "train_mape")))
+        print(
+            f"  {n:18s} "
+            + "  ".join(
+                f"{k} {np.mean([r[k] for r in runs]):.4f}"
+                for k in ("within_10", "mape", "kendall_tau", "cv_mape", "train_mape")
+            )
+        )
     print(f"\nchosen by CV: {dict(chosen)}")
     for k in SHOW:
         print(f"  chosen {k:13s} {mean_sd([r[k] for r in chosen_runs])}")
@@ -115,8 +122,10 @@ def main() -> None:
     curves = [learning_curve(space, configs, y, fam.names(), seed=s, repeats=3) for s in seeds]
     print("\nlearning curve: held-out within_10 (mean over seeds) vs training samples")
     for n in fam.names():
-        pts = [{"n": p["n"], "within_10": float(np.mean([c[n][i]["within_10"] for c in curves]))}
-               for i, p in enumerate(curves[0][n])]
+        pts = [
+            {"n": p["n"], "within_10": float(np.mean([c[n][i]["within_10"] for c in curves]))}
+            for i, p in enumerate(curves[0][n])
+        ]
         row = "  ".join(f"{p['n']}:{p['within_10']:.3f}" for p in pts)
         print(f"  {n:18s} {row}   -> 95 % reached at n = {smallest_size(pts)}")
 

@@ -29,9 +29,11 @@ from hwnas.profiling.store import LatencyStore
 def _profile(space, device: str, n: int, db: str, label: str) -> dict[str, tuple[float, float, float]]:
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     s = profile_space(space, device, n, db)
-    print(f"run {label}: {len(s.records)} subnets in {time.perf_counter() - t0:.0f} s, load average "
-          f"{load0:.2f} -> {os.getloadavg()[0]:.2f}, re-measured {sum(r.attempts > 1 for r in s.records)}",
-          flush=True)
+    print(
+        f"run {label}: {len(s.records)} subnets in {time.perf_counter() - t0:.0f} s, load average "
+        f"{load0:.2f} -> {os.getloadavg()[0]:.2f}, re-measured {sum(r.attempts > 1 for r in s.records)}",
+        flush=True,
+    )
     with LatencyStore(db) as st:
         return {r.key: (r.latency_ms, r.median_ms, r.latency_ms / r.ref_ms) for r in st.records() if r.ok}
 
@@ -56,8 +58,13 @@ def main() -> None:
         time.sleep(a.gap)
         busy = None if a.no_busy else subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            B = _profile(space, a.device, a.n, os.path.join(tmp, "b.db"),
-                         "B" + ("" if busy is None else f" (busy loop pid {busy.pid} running)"))
+            B = _profile(
+                space,
+                a.device,
+                a.n,
+                os.path.join(tmp, "b.db"),
+                "B" + ("" if busy is None else f" (busy loop pid {busy.pid} running)"),
+            )
         finally:
             if busy is not None:
                 busy.kill()
@@ -65,8 +72,10 @@ def main() -> None:
     print(f"{len(set(A) & set(B))} subnets in both runs; relative disagreement |A-B|/mean:")
     for i, name in enumerate(("latency_ms (p10 of runs)", "median of runs", "latency_ms / ref_ms")):
         d = _disagreement(A, B, i)
-        print(f"  {name:<26} median {100 * np.median(d):5.2f} %   90th pct {100 * np.percentile(d, 90):5.2f} %"
-              f"   worst {100 * d.max():5.2f} %")
+        print(
+            f"  {name:<26} median {100 * np.median(d):5.2f} %   90th pct {100 * np.percentile(d, 90):5.2f} %"
+            f"   worst {100 * d.max():5.2f} %"
+        )
     print("goal: latency_ms median <= 3 %, worst <= 8 %")
 
 

@@ -33,15 +33,19 @@ def main() -> None:
         wall = time.perf_counter() - t0  # includes building the supernet once
     sec = dict(s.seconds)
     sec["other (supernet build, store, ...)"] = wall - sum(sec.values())
-    print(f"{len(s.records)} subnets ({s.failed} failed) in {wall:.1f} s: {60 * len(s.records) / wall:.1f} "
-          f"subnets/min (goal >= 30)")
+    print(
+        f"{len(s.records)} subnets ({s.failed} failed) in {wall:.1f} s: {60 * len(s.records) / wall:.1f} "
+        f"subnets/min (goal >= 30)"
+    )
     for k, v in sec.items():
         print(f"  {k:<36} {v:7.1f} s  {100 * v / wall:5.1f} %  {v / max(1, len(s.records)):.3f} s/subnet")
     ok = [r for r in s.records if r.ok]
     if ok:
         att = sum(r.attempts > 1 for r in ok)
-        print(f"re-measured (spread too wide): {att}/{len(ok)};  runs per subnet: "
-              f"{sum(r.runs for r in ok) / len(ok):.0f};  median spread {sorted(r.spread for r in ok)[len(ok) // 2]:.3f}")
+        print(
+            f"re-measured (spread too wide): {att}/{len(ok)};  runs per subnet: "
+            f"{sum(r.runs for r in ok) / len(ok):.0f};  median spread {sorted(r.spread for r in ok)[len(ok) // 2]:.3f}"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

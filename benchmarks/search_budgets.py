@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.core import count_params, get_space
-from hwnas.pipelines.search import (InheritedAccuracy, SearchOptions, load_budgets, params_fitness,
-                                    search)
+from hwnas.pipelines.search import InheritedAccuracy, SearchOptions, load_budgets, params_fitness, search
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import Constraints, EvolutionSettings, LatencyBudget, fastest, run_search
 
@@ -72,8 +71,12 @@ def predicted_range(space, budget: LatencyBudget) -> tuple[float, float]:  # noq
 
 
 def fresh_measure(space_name: str, yaml_path: Path, ckpt: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", FRESH, DEVICE, space_name, str(yaml_path), str(ckpt)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH, DEVICE, space_name, str(yaml_path), str(ckpt)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -99,16 +102,21 @@ def main() -> int:
     ap.add_argument("--subset", type=int, default=200, help="validation images per fitness call")
     ap.add_argument("--margin", type=float, default=None, help="override the predictor's p95 margin")
     ap.add_argument("--kendall-n", type=int, default=60)
-    ap.add_argument("--budgets", type=lambda t: [float(x) for x in t.split(",")], default=None,
-                    help="comma-separated budgets in ms (default: five spread over the predicted range)")
+    ap.add_argument(
+        "--budgets",
+        type=lambda t: [float(x) for x in t.split(",")],
+        default=None,
+        help="comma-separated budgets in ms (default: five spread over the predicted range)",
+    )
     a = ap.parse_args()
     run = RunDir.resolve(a.workdir)
     if a.prepare:
         prepare(run, a.profile_n, a.epochs)
     space = get_space(SPACE)
     n = a.population
-    settings = EvolutionSettings(population=n, generations=a.generations, parents=max(2, n // 5),
-                                 mutations=n // 2, crossovers=n // 2)
+    settings = EvolutionSettings(
+        population=n, generations=a.generations, parents=max(2, n // 5), mutations=n // 2, crossovers=n // 2
+    )
     base = load_budgets(run, space, SearchOptions(budgets=[(DEVICE, None)]))[0][0]
     p95 = float(base.predictor.metrics_["p95_rel_err"])
     margin = p95 if a.margin is None else a.margin
@@ -116,26 +124,41 @@ def main() -> int:
     top = float(base.predictor.predict([space.max_config()])[0])  # robust to a noisy predicted maximum
     first = lo / (1 - margin) * 1.1  # the smallest budget some subnet is predicted to meet with margin
     budgets = a.budgets or [round(float(b), 2) for b in np.geomspace(first, max(top, first * 1.5), 5)]
-    print(f"predictor p95 relative error {p95:.1%} (margin used {margin:.1%}); predicted latency: fastest "
-          f"{lo:.3f} ms, max config {top:.3f} ms, slowest found {hi:.3f} ms; budgets {budgets}", flush=True)
+    print(
+        f"predictor p95 relative error {p95:.1%} (margin used {margin:.1%}); predicted latency: fastest "
+        f"{lo:.3f} ms, max config {top:.3f} ms, slowest found {hi:.3f} ms; budgets {budgets}",
+        flush=True,
+    )
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="hwnas-bench-search-") as tmp:
         for b in budgets:
-            opts = SearchOptions(budgets=[(DEVICE, b)], subset=a.subset, settings=settings, margin=a.margin,
-                                 export=False)
+            opts = SearchOptions(
+                budgets=[(DEVICE, b)], subset=a.subset, settings=settings, margin=a.margin, export=False
+            )
             rep = search(run, space, opts, log=lambda m: print("   " + m, flush=True))
             w = rep.winner  # a SearchReport: typed fields, the winner and verification as plain dicts
-            row = {"budget_ms": b, "search_acc_s": rep.timing["search_s"], "evaluated": rep.evaluated,
-                   "fallbacks": len(rep.verification) - 1, "winner": w["key"] if w else None}
+            row = {
+                "budget_ms": b,
+                "search_acc_s": rep.timing["search_s"],
+                "evaluated": rep.evaluated,
+                "fallbacks": len(rep.verification) - 1,
+                "winner": w["key"] if w else None,
+            }
             if w:
                 y = Path(tmp) / f"winner-{b}.yaml"
                 y.write_text(Path(rep.files["winner_yaml"]).read_text())
                 fresh = fresh_measure(SPACE, y, run.supernet)
                 ms = fresh["latency_ms"]
-                row.update(predicted_ms=w["latency"][DEVICE]["predicted_ms"],
-                           verify_ms=w["latency"][DEVICE]["measured_ms"], fresh_ms=ms, within=ms <= b,
-                           overshoot=max(0.0, ms / b - 1), val_top1=w["val_top1"], test_top1=w["test_top1"])
+                row.update(
+                    predicted_ms=w["latency"][DEVICE]["predicted_ms"],
+                    verify_ms=w["latency"][DEVICE]["measured_ms"],
+                    fresh_ms=ms,
+                    within=ms <= b,
+                    overshoot=max(0.0, ms / b - 1),
+                    val_top1=w["val_top1"],
+                    test_top1=w["test_top1"],
+                )
             con = Constraints(space, [LatencyBudget(DEVICE, base.predictor, b, margin)])
             t = time.perf_counter()
             pres = run_search(space, params_fitness(space), con, settings=settings, seed=0)
@@ -154,20 +177,28 @@ def report(rows: list[dict], tau: dict, margin: float) -> None:
         if r.get("winner") is None:
             print(f"{r['budget_ms']:6.2f}  no winner within budget after verification")
             continue
-        print(f"{r['budget_ms']:6.2f}  {r['predicted_ms']:9.3f}  {r['verify_ms']:8.3f}  {r['fresh_ms']:7.3f}  "
-              f"{str(r['within']):6s}  {100 * r['overshoot']:8.1f}%  {r['val_top1']:8.2f}%  {r['fallbacks']:9d}  "
-              f"{r['search_acc_s']:7.1f} / {r['search_params_s']:.2f}")
+        print(
+            f"{r['budget_ms']:6.2f}  {r['predicted_ms']:9.3f}  {r['verify_ms']:8.3f}  {r['fresh_ms']:7.3f}  "
+            f"{str(r['within']):6s}  {100 * r['overshoot']:8.1f}%  {r['val_top1']:8.2f}%  {r['fallbacks']:9d}  "
+            f"{r['search_acc_s']:7.1f} / {r['search_params_s']:.2f}"
+        )
     won = [r for r in rows if r.get("winner")]
     within = sum(r["within"] for r in won)
-    print(f"\nwinners within budget when re-measured in a fresh process: {within}/{len(rows)} "
-          f"({100 * within / len(rows):.0f} %); median overshoot {100 * statistics.median(r['overshoot'] for r in won):.1f} %"
-          f"; median measured/budget {statistics.median(r['fresh_ms'] / r['budget_ms'] for r in won):.2f}")
+    print(
+        f"\nwinners within budget when re-measured in a fresh process: {within}/{len(rows)} "
+        f"({100 * within / len(rows):.0f} %); median overshoot {100 * statistics.median(r['overshoot'] for r in won):.1f} %"
+        f"; median measured/budget {statistics.median(r['fresh_ms'] / r['budget_ms'] for r in won):.2f}"
+    )
     acc_s = statistics.median(r["search_acc_s"] for r in rows)
     par_s = statistics.median(r["search_params_s"] for r in rows)
-    print(f"search wall time (median): accuracy objective {acc_s:.1f} s, predictor-only objective {par_s:.2f} s "
-          f"(x{acc_s / par_s:.0f})")
-    print(f"training-free objective 'params' vs inherited-weight val top-1 on {tau['n']} random subnets: "
-          f"Kendall tau {tau['tau']:.3f} (p={tau['p']:.2g}; top-1 {tau['acc_min']:.1f}-{tau['acc_max']:.1f} %)")
+    print(
+        f"search wall time (median): accuracy objective {acc_s:.1f} s, predictor-only objective {par_s:.2f} s "
+        f"(x{acc_s / par_s:.0f})"
+    )
+    print(
+        f"training-free objective 'params' vs inherited-weight val top-1 on {tau['n']} random subnets: "
+        f"Kendall tau {tau['tau']:.3f} (p={tau['p']:.2g}; top-1 {tau['acc_min']:.1f}-{tau['acc_max']:.1f} %)"
+    )
 
 
 if __name__ == "__main__":

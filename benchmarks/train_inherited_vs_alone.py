@@ -71,22 +71,45 @@ def main() -> None:
     ckpt = safe_load(sup)
     recipe = TrainConfig(**{**ckpt["train"]["config"], "threads": args.threads})
     inherited = InheritedAccuracy(space, sup)
-    report = {"cpu": cpu_model(), "space": space.name, "recipe": ckpt["train"]["config"],
-              "steps": ckpt["train"]["step"], "supernet_seconds": sup_s, "rows": []}
+    report = {
+        "cpu": cpu_model(),
+        "space": space.name,
+        "recipe": ckpt["train"]["config"],
+        "steps": ckpt["train"]["step"],
+        "supernet_seconds": sup_s,
+        "rows": [],
+    }
     named = {"min": space.min_config(), "mid": middle(space), "max": space.max_config()}
     for name in args.only.split(","):
         cfg = named[name]
         path = out / f"alone-{name}-e{epochs}-s{args.seed}.pt"
-        secs = train(space, path, TrainConfig(**{**ckpt["train"]["config"], "strategy": "single", "subnet": cfg.key(),
-                                                  "threads": args.threads}))
+        secs = train(
+            space,
+            path,
+            TrainConfig(
+                **{**ckpt["train"]["config"], "strategy": "single", "subnet": cfg.key(), "threads": args.threads}
+            ),
+        )
         a, b = inherited.hits(cfg, "test"), InheritedAccuracy(space, path).hits(cfg, "test")
         d, lo, hi = paired_difference(b, a)
-        row = {"subnet": name, "key": cfg.key(), "inherited_top1": 100 * a.mean(), "inherited_ci": wilson_interval(a),
-               "alone_top1": 100 * b.mean(), "alone_ci": wilson_interval(b), "gap": d, "gap_ci": (lo, hi),
-               "mcnemar_p": mcnemar_p(a, b), "alone_seconds": secs}
+        row = {
+            "subnet": name,
+            "key": cfg.key(),
+            "inherited_top1": 100 * a.mean(),
+            "inherited_ci": wilson_interval(a),
+            "alone_top1": 100 * b.mean(),
+            "alone_ci": wilson_interval(b),
+            "gap": d,
+            "gap_ci": (lo, hi),
+            "mcnemar_p": mcnemar_p(a, b),
+            "alone_seconds": secs,
+        }
         report["rows"].append(row)
-        print(f"{name:4s} {cfg.key():40s} inherited {row['inherited_top1']:5.1f} %  alone {row['alone_top1']:5.1f} %  "
-              f"gap {d:+.1f} ({lo:+.1f} to {hi:+.1f}), McNemar p {row['mcnemar_p']:.3f}, alone {secs:.0f} s", flush=True)
+        print(
+            f"{name:4s} {cfg.key():40s} inherited {row['inherited_top1']:5.1f} %  alone {row['alone_top1']:5.1f} %  "
+            f"gap {d:+.1f} ({lo:+.1f} to {hi:+.1f}), McNemar p {row['mcnemar_p']:.3f}, alone {secs:.0f} s",
+            flush=True,
+        )
 
     if args.tau:
         rng = np.random.default_rng(args.seed)
@@ -95,8 +118,11 @@ def main() -> None:
         top1 = [inherited.top1(c, "val") for c in cfgs]
         tau, p = kendalltau(macs, top1)
         report["tau"] = {"n": len(cfgs), "kendall_tau": tau, "p": p, "val_top1_range": (min(top1), max(top1))}
-        print(f"Kendall tau(MACs, inherited val top-1) over {len(cfgs)} random subnets: {tau:.3f} (p {p:.3g}); "
-              f"val top-1 {min(top1):.1f}-{max(top1):.1f} %", flush=True)
+        print(
+            f"Kendall tau(MACs, inherited val top-1) over {len(cfgs)} random subnets: {tau:.3f} (p {p:.3g}); "
+            f"val top-1 {min(top1):.1f}-{max(top1):.1f} %",
+            flush=True,
+        )
     print(json.dumps(report, indent=2, default=float))
 
 

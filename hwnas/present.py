@@ -27,8 +27,10 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]], right: bool
     widths = [max(len(str(r[i])) for r in [header, *cells]) for i in range(len(header))]
 
     def line(r: Sequence[str]) -> str:
-        return "  ".join(str(c).rjust(w) if right and i else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+        return "  ".join(
+            str(c).rjust(w) if right and i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, cells)])
 
 
@@ -72,14 +74,14 @@ class Progress:
     """A tqdm bar on a terminal; elsewhere a plain line every ``every`` steps (default ~10 %) and at
     the end. ``step(note)`` advances by one: the note is the bar's postfix, or the end of the line."""
 
-    def __init__(self, total: int, desc: str, unit: str = "it", every: int | None = None,
-                 initial: int = 0) -> None:
+    def __init__(self, total: int, desc: str, unit: str = "it", every: int | None = None, initial: int = 0) -> None:
         from tqdm.auto import tqdm
 
         self.total, self.desc, self.done = total, desc, initial
         self.every = every or max(1, total // 10)
-        self.bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, disable=None,
-                        file=sys.stderr)
+        self.bar = tqdm(
+            total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, disable=None, file=sys.stderr
+        )
 
     @property
     def plain(self) -> bool:

@@ -39,8 +39,13 @@ def modules(package: str) -> list[Path]:
 
 
 def offenders(packages: tuple[str, ...], banned: tuple[str, ...]) -> list[str]:
-    return [f"{p.relative_to(ROOT.parent)} imports {m}" for pkg in packages for p in modules(pkg)
-            for m in sorted(imports(p)) if any(m == b or m.startswith(b + ".") for b in banned)]
+    return [
+        f"{p.relative_to(ROOT.parent)} imports {m}"
+        for pkg in packages
+        for p in modules(pkg)
+        for m in sorted(imports(p))
+        if any(m == b or m.startswith(b + ".") for b in banned)
+    ]
 
 
 def test_every_package_is_walked():
@@ -64,6 +69,8 @@ def test_the_walker_sees_lazy_imports():
 
 
 def test_a_search_imports_without_torch():
-    code = ("import sys, hwnas.core, hwnas.search, hwnas.predictors, hwnas.devices, hwnas.present; "
-            "sys.exit('torch' in sys.modules)")
+    code = (
+        "import sys, hwnas.core, hwnas.search, hwnas.predictors, hwnas.devices, hwnas.present; "
+        "sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -74,8 +74,9 @@ class AgentClient:
         return {"Authorization": f"Bearer {self.token}", wire.WIRE_HEADER: str(wire.WIRE_VERSION)}
 
     def _timeout(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s,
-                                     sock_connect=self.connect_timeout_s, sock_read=self.timeout_s)
+        return aiohttp.ClientTimeout(
+            total=None, connect=self.connect_timeout_s, sock_connect=self.connect_timeout_s, sock_read=self.timeout_s
+        )
 
     def info(self) -> dict[str, Any]:
         """The agent's version, name, device definition and host fingerprint (checks the wire version)."""
@@ -85,8 +86,11 @@ class AgentClient:
         """``info()``, refused with one line unless the agent measures ``device`` as defined here."""
         info = self.info()
         theirs = info.get("device")
-        bad = (wire.device_mismatch(theirs, wire.device_to_wire(device)) if isinstance(theirs, dict)
-               else "it names no device")
+        bad = (
+            wire.device_mismatch(theirs, wire.device_to_wire(device))
+            if isinstance(theirs, dict)
+            else "it names no device"
+        )
         if bad:
             raise AgentRefused(f"agent {self.url}: {bad}")
         return info
@@ -102,15 +106,26 @@ class AgentClient:
                 part.set_content_disposition("form-data", name="model", filename="model.onnx")
             body = self._run(self._request("POST", "/v1/measure", data=mp))
         try:
-            results = [RemoteResult(wire.measurement_from_wire(r["measurement"]), "", float(r["setup_s"]),
-                                    str(r.get("runtime_version", ""))) if r["status"] == "ok"
-                       else RemoteResult(None, str(r.get("reason", "failed on the agent")))
-                       for r in body["results"]]
+            results = [
+                RemoteResult(
+                    wire.measurement_from_wire(r["measurement"]),
+                    "",
+                    float(r["setup_s"]),
+                    str(r.get("runtime_version", "")),
+                )
+                if r["status"] == "ok"
+                else RemoteResult(None, str(r.get("reason", "failed on the agent")))
+                for r in body["results"]
+            ]
             if len(results) != len(paths):
                 raise ValueError("result count")
-            return BatchAnswer(results, {str(k): str(v) for k, v in body["fingerprint"].items()},
-                               str(body.get("name", "")), float(body.get("load_avg", -1.0)),
-                               dict(body.get("seconds", {})))
+            return BatchAnswer(
+                results,
+                {str(k): str(v) for k, v in body["fingerprint"].items()},
+                str(body.get("name", "")),
+                float(body.get("load_avg", -1.0)),
+                dict(body.get("seconds", {})),
+            )
         except (KeyError, TypeError, ValueError):
             raise AgentRefused(f"agent {self.url}: malformed answer") from None
 
@@ -120,11 +135,11 @@ class AgentClient:
         except AgentError:
             raise
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise AgentUnreachable(f"agent {self.url}: no answer within {self.timeout_s:g} s "
-                                   "(timed out)") from None
+            raise AgentUnreachable(f"agent {self.url}: no answer within {self.timeout_s:g} s (timed out)") from None
         except aiohttp.ClientConnectorError as e:
-            raise AgentUnreachable(f"agent {self.url}: cannot connect ({wire.one_line(e.os_error.strerror or e, 120)})"
-                                   ) from None
+            raise AgentUnreachable(
+                f"agent {self.url}: cannot connect ({wire.one_line(e.os_error.strerror or e, 120)})"
+            ) from None
         except (aiohttp.ClientError, OSError) as e:
             raise AgentUnreachable(f"agent {self.url}: connection lost ({type(e).__name__})") from None
 

@@ -54,8 +54,9 @@ class AgentConfig:
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": wire.one_line(message)}, status=status,
-                             headers={wire.WIRE_HEADER: str(wire.WIRE_VERSION), **headers})
+    return web.json_response(
+        {"error": wire.one_line(message)}, status=status, headers={wire.WIRE_HEADER: str(wire.WIRE_VERSION), **headers}
+    )
 
 
 def _ok(body: dict[str, Any]) -> web.Response:
@@ -72,15 +73,21 @@ def measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[di
             try:
                 runners[str(i)] = open_runner(device, p, seed=seed)
             except Exception as e:
-                results[str(i)] = {"status": "failed",
-                                   "reason": wire.one_line(f"could not load the model: {type(e).__name__}: {e}")}
+                results[str(i)] = {
+                    "status": "failed",
+                    "reason": wire.one_line(f"could not load the model: {type(e).__name__}: {e}"),
+                }
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
         for k, res in (measure_batch(runners, device, np.random.default_rng(seed)) if runners else {}).items():
             if isinstance(res, str):
                 results[k] = {"status": "failed", "reason": wire.one_line(res)}
             else:
-                results[k] = {"status": "ok", "measurement": wire.measurement_to_wire(res),
-                              "setup_s": runners[k].setup_s, "runtime_version": runners[k].runtime_version}
+                results[k] = {
+                    "status": "ok",
+                    "measurement": wire.measurement_to_wire(res),
+                    "setup_s": runners[k].setup_s,
+                    "runtime_version": runners[k].runtime_version,
+                }
     finally:
         for r in runners.values():
             r.close()
@@ -118,9 +125,17 @@ class Agent:
             return _error(e.status, str(e))
 
     async def info(self, request: web.Request) -> web.Response:
-        return _ok({"hwnas": __version__, "name": self.cfg.name, "device": wire.device_to_wire(self.cfg.device),
-                    "fingerprint": self.fingerprint, "busy": self.lock.locked(),
-                    "max_upload_bytes": self.cfg.max_upload_bytes, "max_models": wire.MAX_MODELS})
+        return _ok(
+            {
+                "hwnas": __version__,
+                "name": self.cfg.name,
+                "device": wire.device_to_wire(self.cfg.device),
+                "fingerprint": self.fingerprint,
+                "busy": self.lock.locked(),
+                "max_upload_bytes": self.cfg.max_upload_bytes,
+                "max_models": wire.MAX_MODELS,
+            }
+        )
 
     async def measure(self, request: web.Request) -> web.Response:
         if not self.lock.acquire(blocking=False):
@@ -148,9 +163,15 @@ class Agent:
             fut = asyncio.get_running_loop().run_in_executor(self.pool, job)
             handed_off = True
             results, load = await fut
-            return _ok({"name": self.cfg.name, "fingerprint": self.fingerprint, "results": results,
-                        "load_avg": load, "seconds": {"upload": t1 - t0, "check": t2 - t1,
-                                                      "measure": time.perf_counter() - t2}})
+            return _ok(
+                {
+                    "name": self.cfg.name,
+                    "fingerprint": self.fingerprint,
+                    "results": results,
+                    "load_avg": load,
+                    "seconds": {"upload": t1 - t0, "check": t2 - t1, "measure": time.perf_counter() - t2},
+                }
+            )
         finally:
             if not handed_off:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -185,8 +206,11 @@ class Agent:
                 while chunk := await part.read_chunk(CHUNK):  # type: ignore[union-attr]
                     size += len(chunk)
                     if size > self.cfg.max_upload_bytes:
-                        raise _Refused(413, f"model {len(paths)} is larger than the agent's upload cap of "
-                                            f"{self.cfg.max_upload_bytes / 2**20:g} MiB (--max-upload-mb)")
+                        raise _Refused(
+                            413,
+                            f"model {len(paths)} is larger than the agent's upload cap of "
+                            f"{self.cfg.max_upload_bytes / 2**20:g} MiB (--max-upload-mb)",
+                        )
                     f.write(chunk)
             paths.append(path)
         if not paths:
@@ -205,9 +229,11 @@ def serve(cfg: AgentConfig, ready: Any = print) -> None:
         site = web.TCPSite(runner, cfg.host, cfg.port)
         await site.start()
         port = runner.addresses[0][1] if runner.addresses else cfg.port  # the real one when --port 0
-        ready(f"hwnas agent {cfg.name}: device {cfg.device.name} on {agent.fingerprint['cpu']}, "
-              f"{agent.fingerprint['runtime']}; listening on http://{cfg.host}:{port}{exposed}, "
-              f"wire v{wire.WIRE_VERSION}, uploads up to {cfg.max_upload_bytes / 2**20:g} MiB")
+        ready(
+            f"hwnas agent {cfg.name}: device {cfg.device.name} on {agent.fingerprint['cpu']}, "
+            f"{agent.fingerprint['runtime']}; listening on http://{cfg.host}:{port}{exposed}, "
+            f"wire v{wire.WIRE_VERSION}, uploads up to {cfg.max_upload_bytes / 2**20:g} MiB"
+        )
         try:
             await asyncio.Event().wait()
         finally:

@@ -47,8 +47,9 @@ def check_model(path: str | Path) -> None:
             if t.data_location == onnx.TensorProto.EXTERNAL or t.external_data:
                 raise RejectedModel("tensors stored outside the model file are not accepted")
     if domains:
-        raise RejectedModel(f"non-standard operator domain(s) {sorted(domains)}: only the standard ONNX "
-                            "operators are accepted")
+        raise RejectedModel(
+            f"non-standard operator domain(s) {sorted(domains)}: only the standard ONNX operators are accepted"
+        )
     try:
         onnx.checker.check_model(model, full_check=False)
     except onnx.checker.ValidationError as e:

@@ -26,7 +26,7 @@ from hwnas.profiling.protocol import Measurement
 WIRE_VERSION = 1
 WIRE_HEADER = "X-Hwnas-Wire"
 DEFAULT_PORT = 7700
-MAX_MODELS = 64               # models in one batch
+MAX_MODELS = 64  # models in one batch
 # Fields that do not change a measurement (the rest must match between client and agent)
 _NOT_COMPARED = ("description",)
 
@@ -35,9 +35,11 @@ def version_mismatch(theirs: str | None, who: str) -> str | None:
     """One line naming both versions if ``theirs`` (the other side's header) differs from ours."""
     if theirs == str(WIRE_VERSION):
         return None
-    return (f"wire format mismatch: this side speaks version {WIRE_VERSION}, the {who} speaks "
-            f"{theirs or 'none (not an hwnas agent, or one older than versioning)'}; install the same "
-            "hwnas version on both")
+    return (
+        f"wire format mismatch: this side speaks version {WIRE_VERSION}, the {who} speaks "
+        f"{theirs or 'none (not an hwnas agent, or one older than versioning)'}; install the same "
+        "hwnas version on both"
+    )
 
 
 def device_to_wire(device: Device) -> dict[str, Any]:
@@ -48,11 +50,16 @@ def device_mismatch(agent: dict[str, Any], asked: dict[str, Any]) -> str | None:
     """One line saying how two device definitions (``device_to_wire`` dicts) differ, or None."""
     if asked.get("name") != agent.get("name"):
         return f"the agent measures device {agent.get('name')!r}, the client asked for {asked.get('name')!r}"
-    diff = [f"{f.name}={agent.get(f.name)!r} there, {asked.get(f.name)!r} here" for f in fields(Device)
-            if f.name not in _NOT_COMPARED and asked.get(f.name) != agent.get(f.name)]
+    diff = [
+        f"{f.name}={agent.get(f.name)!r} there, {asked.get(f.name)!r} here"
+        for f in fields(Device)
+        if f.name not in _NOT_COMPARED and asked.get(f.name) != agent.get(f.name)
+    ]
     if diff:
-        return (f"device {agent.get('name')!r} is defined differently on the agent and the client: "
-                f"{'; '.join(diff)} (use the same devices file on both)")
+        return (
+            f"device {agent.get('name')!r} is defined differently on the agent and the client: "
+            f"{'; '.join(diff)} (use the same devices file on both)"
+        )
     return None
 
 

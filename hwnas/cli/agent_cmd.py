@@ -23,8 +23,12 @@ HELP = "serve measurements of this machine to 'hwnas profile --agent' (no torch 
 
 
 def add_token_option(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--token-file", metavar="FILE", required=required,
-                   help="file whose first line is the shared secret every request carries")
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        required=required,
+        help="file whose first line is the shared secret every request carries",
+    )
 
 
 def read_token(path: str) -> str:
@@ -37,8 +41,10 @@ def read_token(path: str) -> str:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read the token file {path}: {e.__class__.__name__}") from None
     if len(token) < 16:
-        raise ConfigError(f"the token in {path} is shorter than 16 characters (make one with: "
-                          "python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE)")
+        raise ConfigError(
+            f"the token in {path} is shorter than 16 characters (make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE)"
+        )
     return token
 
 
@@ -46,15 +52,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from hwnas.agent.wire import DEFAULT_PORT
     from hwnas.devices import builtin_names
 
-    p.add_argument("--device", required=True, metavar="DEVICE",
-                   help=f"one of: {', '.join(builtin_names())}, or a device of the devices file")
+    p.add_argument(
+        "--device",
+        required=True,
+        metavar="DEVICE",
+        help=f"one of: {', '.join(builtin_names())}, or a device of the devices file",
+    )
     add_devices_option(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
-                   "machine only; 0.0.0.0 for every interface)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)",
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
     add_token_option(p, required=True)
-    p.add_argument("--max-upload-mb", type=positive_float, default=64.0, metavar="MB",
-                   help="largest model accepted, in MiB (default 64)")
+    p.add_argument(
+        "--max-upload-mb",
+        type=positive_float,
+        default=64.0,
+        metavar="MB",
+        help="largest model accepted, in MiB (default 64)",
+    )
     p.add_argument("--name", default=None, help="name in the agent's fingerprint (default: the host name)")
 
 
@@ -65,8 +83,13 @@ def run(args: argparse.Namespace) -> int:
 
     device = get(args.device)
     require_available(device)
-    cfg = AgentConfig(device=device, token=read_token(args.token_file), host=args.host, port=args.port,
-                      max_upload_bytes=int(args.max_upload_mb * 2**20))
+    cfg = AgentConfig(
+        device=device,
+        token=read_token(args.token_file),
+        host=args.host,
+        port=args.port,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+    )
     if args.name:
         cfg.name = args.name
     try:
@@ -79,12 +102,22 @@ def run(args: argparse.Namespace) -> int:
 
 def add_agent_options(p: argparse.ArgumentParser) -> None:
     """--agent URL (repeatable: a fleet), --token-file, --agent-timeout: for commands that measure."""
-    p.add_argument("--agent", action="append", default=[], metavar="URL",
-                   help="measure on the agent at URL (e.g. http://pi4:7700) instead of here; repeat for a "
-                        "fleet of identical devices that share the work")
+    p.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="measure on the agent at URL (e.g. http://pi4:7700) instead of here; repeat for a "
+        "fleet of identical devices that share the work",
+    )
     add_token_option(p, required=False)
-    p.add_argument("--agent-timeout", type=positive_float, default=900.0, metavar="S",
-                   help="seconds to wait for an agent's answer to one batch (default 900)")
+    p.add_argument(
+        "--agent-timeout",
+        type=positive_float,
+        default=900.0,
+        metavar="S",
+        help="seconds to wait for an agent's answer to one batch (default 900)",
+    )
 
 
 def clients_of(args: argparse.Namespace) -> list:  # list[AgentClient]
@@ -117,8 +150,10 @@ def route_agents(args: argparse.Namespace, device_names: list[str]) -> None:
                 raise ConfigError(f"--agent {text}: {dev!r} is not a device of this search ({device_names})")
             routes.setdefault(dev, []).append(url)
         elif len(device_names) != 1:
-            raise ConfigError(f"--agent {text}: name the device (--agent DEVICE=URL) when searching for "
-                              f"several devices ({device_names})")
+            raise ConfigError(
+                f"--agent {text}: name the device (--agent DEVICE=URL) when searching for "
+                f"several devices ({device_names})"
+            )
         else:
             routes.setdefault(device_names[0], []).append(text)
     for dev, urls in routes.items():

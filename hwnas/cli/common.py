@@ -12,24 +12,46 @@ from hwnas.core.space import SearchSpace
 from hwnas.pipelines.workdir import RunDir
 from hwnas.present import print_json
 
-__all__ = ["add_workdir", "add_space", "add_subnet", "workdir", "space_of", "subnet_of", "positive_int",
-           "positive_float", "seed", "print_json"]
+__all__ = [
+    "add_workdir",
+    "add_space",
+    "add_subnet",
+    "workdir",
+    "space_of",
+    "subnet_of",
+    "positive_int",
+    "positive_float",
+    "seed",
+    "print_json",
+]
 
 
 def add_workdir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workdir", metavar="DIR", default=None,
-                   help="run folder shared by all steps (default: $HWNAS_WORKDIR or ./hwnas-run)")
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        default=None,
+        help="run folder shared by all steps (default: $HWNAS_WORKDIR or ./hwnas-run)",
+    )
 
 
 def add_space(p: argparse.ArgumentParser, default: str | None = presets.DEFAULT_SPACE) -> None:
-    p.add_argument("--space", metavar="SPACE", default=default,
-                   help=f"preset ({', '.join(presets.names())}) or an AutoFormer YAML file"
-                        + (f" (default: {default})" if default else ""))
+    p.add_argument(
+        "--space",
+        metavar="SPACE",
+        default=default,
+        help=f"preset ({', '.join(presets.names())}) or an AutoFormer YAML file"
+        + (f" (default: {default})" if default else ""),
+    )
 
 
 def add_subnet(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--subnet", metavar="SUBNET", required=required,
-                   help="AutoFormer RETRAIN YAML file, or 'max' / 'min' of the space")
+    p.add_argument(
+        "--subnet",
+        metavar="SUBNET",
+        required=required,
+        help="AutoFormer RETRAIN YAML file, or 'max' / 'min' of the space",
+    )
 
 
 def workdir(args: argparse.Namespace) -> RunDir:

@@ -37,9 +37,13 @@ def devices_file(text: str) -> str:
 
 def add_devices_option(p: argparse.ArgumentParser) -> None:
     """--devices FILE, for every command that takes --device."""
-    p.add_argument("--devices", type=devices_file, metavar="FILE",
-                   help="devices file (TOML or YAML) defining more devices (default: $HWNAS_DEVICES, else "
-                        "~/.config/hwnas/devices.toml or .yaml if present)")
+    p.add_argument(
+        "--devices",
+        type=devices_file,
+        metavar="FILE",
+        help="devices file (TOML or YAML) defining more devices (default: $HWNAS_DEVICES, else "
+        "~/.config/hwnas/devices.toml or .yaml if present)",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,15 +58,40 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for d in all_devices():
         ok, why = d.available()
-        rows.append({"name": d.name, "runtime": d.runtime, "precision": d.precision, "threads": d.threads,
-                     "batch": d.batch_size, "usable": ok, "why_not": why, "description": d.description,
-                     "source": source(d.name), "host": fingerprint(d) if ok else {}})
+        rows.append(
+            {
+                "name": d.name,
+                "runtime": d.runtime,
+                "precision": d.precision,
+                "threads": d.threads,
+                "batch": d.batch_size,
+                "usable": ok,
+                "why_not": why,
+                "description": d.description,
+                "source": source(d.name),
+                "host": fingerprint(d) if ok else {},
+            }
+        )
     if args.json:
         print_json(rows)
         return 0
-    print(text_table(["device", "runtime", "prec", "threads", "batch", "usable", "notes"],
-                     [[r["name"], r["runtime"], r["precision"], r["threads"], r["batch"], "yes" if r["usable"] else "no",
-                       r["description"] if r["usable"] else r["why_not"]] for r in rows]))
+    print(
+        text_table(
+            ["device", "runtime", "prec", "threads", "batch", "usable", "notes"],
+            [
+                [
+                    r["name"],
+                    r["runtime"],
+                    r["precision"],
+                    r["threads"],
+                    r["batch"],
+                    "yes" if r["usable"] else "no",
+                    r["description"] if r["usable"] else r["why_not"],
+                ]
+                for r in rows
+            ],
+        )
+    )
     path = user_file()
     print(f"user devices: {path}" if path else "user devices: none (define them in a file: --devices FILE)")
     return 0

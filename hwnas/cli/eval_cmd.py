@@ -19,12 +19,14 @@ HELP = "top-1 / top-5 of a subnet with inherited supernet weights"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", metavar="CKPT", default=None,
-                   help="supernet checkpoint (default: RUN_FOLDER/supernet.pt)")
+    p.add_argument(
+        "--checkpoint", metavar="CKPT", default=None, help="supernet checkpoint (default: RUN_FOLDER/supernet.pt)"
+    )
     add_subnet(p)
     p.add_argument("--split", choices=("val", "test", "train"), default="val", help="split (default val)")
-    p.add_argument("--data", metavar="mnist|DIR", default=None,
-                   help="data set (default: the one the checkpoint was trained on)")
+    p.add_argument(
+        "--data", metavar="mnist|DIR", default=None, help="data set (default: the one the checkpoint was trained on)"
+    )
     add_space(p, default=None)
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(r)
     else:
-        print(f"{r.key} on {r.data} {r.split} ({r.n} images): top1 {r.top1:.2f}%  "
-              f"top5 {r.top5:.2f}%  loss {r.loss:.4f}")
+        print(
+            f"{r.key} on {r.data} {r.split} ({r.n} images): top1 {r.top1:.2f}%  top5 {r.top5:.2f}%  loss {r.loss:.4f}"
+        )
     return 0

@@ -24,10 +24,16 @@ HELP = "export a subnet (with supernet weights) to ONNX"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_space(p, default=None)
-    p.add_argument("--subnet", metavar="SUBNET",
-                   help="RETRAIN YAML, 'max' or 'min' (default: the last search winner in the run folder)")
-    p.add_argument("--checkpoint", metavar="CKPT",
-                   help="hwnas or AutoFormer supernet checkpoint (default: the run folder's, if any)")
+    p.add_argument(
+        "--subnet",
+        metavar="SUBNET",
+        help="RETRAIN YAML, 'max' or 'min' (default: the last search winner in the run folder)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        metavar="CKPT",
+        help="hwnas or AutoFormer supernet checkpoint (default: the run folder's, if any)",
+    )
     p.add_argument("--random-weights", action="store_true", help="ignore the run folder's checkpoint")
     p.add_argument("--out", metavar="FILE", help="ONNX file to write (default: next to the subnet YAML)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="static batch size (default 1)")
@@ -47,11 +53,22 @@ def run(args: argparse.Namespace) -> int:
     if subnet is None:
         subnet = str(rd.search / "winner.yaml")
         if not Path(subnet).is_file():
-            raise ConfigError(f"no --subnet given and no search winner at {subnet} "
-                              "(run 'hwnas search' first, or pass --subnet)")
+            raise ConfigError(
+                f"no --subnet given and no search winner at {subnet} (run 'hwnas search' first, or pass --subnet)"
+            )
     out = args.out or (str(Path(subnet).with_suffix(".onnx")) if subnet not in ("max", "min") else f"{subnet}.onnx")
-    r = export_subnet(subnet, out, space=args.space, checkpoint=checkpoint, batch_size=args.batch_size,
-                      dynamic_batch=args.dynamic_batch, opset=args.opset, fp16=args.fp16)
-    print(f"wrote {r.path}  ({r.key}, {r.params:,} params, weights: {checkpoint or 'random'}, "
-          f"max |onnxruntime - torch| = {r.max_abs_diff:.2e})")
+    r = export_subnet(
+        subnet,
+        out,
+        space=args.space,
+        checkpoint=checkpoint,
+        batch_size=args.batch_size,
+        dynamic_batch=args.dynamic_batch,
+        opset=args.opset,
+        fp16=args.fp16,
+    )
+    print(
+        f"wrote {r.path}  ({r.key}, {r.params:,} params, weights: {checkpoint or 'random'}, "
+        f"max |onnxruntime - torch| = {r.max_abs_diff:.2e})"
+    )
     return 0

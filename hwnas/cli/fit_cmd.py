@@ -32,8 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_devices_option(p)
     add_space(p)
     p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")
-    p.add_argument("--retest-db", metavar="FILE", help="a second store re-measuring some of the same "
-                   "subnets (e.g. 'hwnas profile -n 48 --workdir OTHER'): adds test-retest noise to the floor")
+    p.add_argument(
+        "--retest-db",
+        metavar="FILE",
+        help="a second store re-measuring some of the same "
+        "subnets (e.g. 'hwnas profile -n 48 --workdir OTHER'): adds test-retest noise to the floor",
+    )
     p.add_argument("--families", metavar="LIST", help="comma-separated families to compare (default: all)")
     p.add_argument("--seed", type=seed, default=0, help="split / CV / model seed (default 0)")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve (faster)")
@@ -50,8 +54,16 @@ def run(args: argparse.Namespace) -> int:
     names = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else None
     for n in names or ():
         fam.family_class(n)
-    res = fit_device(space, args.device, args.db or wd.store, wd.predictor(args.device), families=names,
-                     seed=args.seed, curve=not args.no_curve, retest_db=args.retest_db)
+    res = fit_device(
+        space,
+        args.device,
+        args.db or wd.store,
+        wd.predictor(args.device),
+        families=names,
+        seed=args.seed,
+        curve=not args.no_curve,
+        retest_db=args.retest_db,
+    )
     if args.json:
         print_json(res)
     else:
@@ -64,14 +76,23 @@ def render(res: FitResult) -> str:
     from hwnas.predictors.report import curve_table, family_table, noise_text
 
     pred, chosen = res.predictor, res.predictor.family_
-    lines = [f"{pred.device} / {pred.space.name}: {pred.n_train_} measured subnets",
-             family_table(res.comparison, res.noise), noise_text(res.noise)]
+    lines = [
+        f"{pred.device} / {pred.space.name}: {pred.n_train_} measured subnets",
+        family_table(res.comparison, res.noise),
+        noise_text(res.noise),
+    ]
     if res.curves:
         n95 = res.smallest_n()
-        lines += [curve_table(res.curves), f"{chosen}: ±10 % accuracy reaches 95 % at "
-                  + (f"{n95} training samples" if n95 else "no measured training-set size")]
+        lines += [
+            curve_table(res.curves),
+            f"{chosen}: ±10 % accuracy reaches 95 % at "
+            + (f"{n95} training samples" if n95 else "no measured training-set size"),
+        ]
     m = pred.metrics_
-    lines += [f"chosen: {chosen} (held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}, "
-              f"safety margin p95 {m['p95_rel_err']:.1%}); refitted on all {pred.n_train_} records",
-              f"saved {res.path}", f"plot  {res.plot}"]
+    lines += [
+        f"chosen: {chosen} (held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}, "
+        f"safety margin p95 {m['p95_rel_err']:.1%}); refitted on all {pred.n_train_} records",
+        f"saved {res.path}",
+        f"plot  {res.plot}",
+    ]
     return "\n".join(lines)

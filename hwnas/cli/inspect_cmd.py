@@ -25,10 +25,14 @@ def run(args: argparse.Namespace) -> int:
     space = space_of(args)
     cfg = subnet_of(space, args.subnet)
     info = {
-        "space": space.name, "key": cfg.key(), "config": cfg.to_dict(),
+        "space": space.name,
+        "key": cfg.key(),
+        "config": cfg.to_dict(),
         "in_choices": space.in_choices(cfg),
-        "params": count_params(space, cfg), "macs": count_macs(space, cfg),
-        "params_m": round(count_params(space, cfg) / 1e6, 3), "gmacs": round(count_macs(space, cfg) / 1e9, 4),
+        "params": count_params(space, cfg),
+        "macs": count_macs(space, cfg),
+        "params_m": round(count_params(space, cfg) / 1e6, 3),
+        "gmacs": round(count_macs(space, cfg) / 1e9, 4),
         "layers": [{"params": c.params, "macs": c.macs} for c in layer_costs(space, cfg)],
     }
     if args.json:

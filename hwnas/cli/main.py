@@ -13,8 +13,20 @@ from hwnas import __version__
 from hwnas.cli.failures import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, one_line, sigterm_as_interrupt
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
-COMMANDS = ["run", "train", "eval", "devices", "profile", "records", "fit", "predict", "search", "export",
-            "inspect", "agent"]
+COMMANDS = [
+    "run",
+    "train",
+    "eval",
+    "devices",
+    "profile",
+    "records",
+    "fit",
+    "predict",
+    "search",
+    "export",
+    "inspect",
+    "agent",
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,15 +36,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hwnas", description="Hardware-aware neural architecture search for "
-                     "weight-entangled Vision Transformers (AutoFormer supernets).",
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="hwnas",
+        description="Hardware-aware neural architecture search for "
+        "weight-entangled Vision Transformers (AutoFormer supernets).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"hwnas {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         mod = importlib.import_module(f"hwnas.cli.{name}_cmd")
-        p = sub.add_parser(name, help=mod.HELP, description=mod.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name, help=mod.HELP, description=mod.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -60,11 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = one_line(e)
         if msg is None:
             traceback.print_exc()
-            sys.stderr.write(f"hwnas {args.command}: internal error ({type(e).__name__}); this is a bug in "
-                             "hwnas: please report it with the traceback above\n")
+            sys.stderr.write(
+                f"hwnas {args.command}: internal error ({type(e).__name__}); this is a bug in "
+                "hwnas: please report it with the traceback above\n"
+            )
             return 1
         sys.stderr.write(f"hwnas {args.command}: error: {msg}\n")
         return EXIT_ERROR
+
 
 if __name__ == "__main__":
     sys.exit(main())

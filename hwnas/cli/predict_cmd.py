@@ -21,8 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_devices_option(p)
     add_subnet(p)
     add_space(p)
-    p.add_argument("--predictor", metavar="FILE", help="predictor JSON (default: predictors/DEVICE.json "
-                   "in the run folder)")
+    p.add_argument(
+        "--predictor", metavar="FILE", help="predictor JSON (default: predictors/DEVICE.json in the run folder)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_workdir(p)
 
@@ -36,12 +37,22 @@ def run(args: argparse.Namespace) -> int:
     pred = load_predictor(args.predictor or workdir(args).predictor(args.device), space=space, device=args.device)
     ms = pred.predict_one(cfg)
     margin = float(pred.metrics_["p95_rel_err"])
-    out = {"latency_ms": ms, "p95_rel_err": margin, "latency_ms_p95_bound": ms * (1 + margin),
-           "device": args.device, "space": space.name, "key": cfg.key(), "family": pred.family_,
-           "params": count_params(space, cfg), "macs": count_macs(space, cfg)}
+    out = {
+        "latency_ms": ms,
+        "p95_rel_err": margin,
+        "latency_ms_p95_bound": ms * (1 + margin),
+        "device": args.device,
+        "space": space.name,
+        "key": cfg.key(),
+        "family": pred.family_,
+        "params": count_params(space, cfg),
+        "macs": count_macs(space, cfg),
+    }
     if args.json:
         print_json(out)
     else:
-        print(f"{cfg.key()}: {ms:.3f} ms on {args.device} (predicted by {pred.family_}; "
-              f"95th-percentile error {margin:.1%} -> at most {out['latency_ms_p95_bound']:.3f} ms)")
+        print(
+            f"{cfg.key()}: {ms:.3f} ms on {args.device} (predicted by {pred.family_}; "
+            f"95th-percentile error {margin:.1%} -> at most {out['latency_ms_p95_bound']:.3f} ms)"
+        )
     return 0

@@ -35,8 +35,12 @@ HELP = "measure subnet latencies on a device into the latency store"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from hwnas.devices import builtin_names
 
-    p.add_argument("--device", required=True, metavar="DEVICE",
-                   help=f"one of: {', '.join(builtin_names())}, or a device of the devices file")
+    p.add_argument(
+        "--device",
+        required=True,
+        metavar="DEVICE",
+        help=f"one of: {', '.join(builtin_names())}, or a device of the devices file",
+    )
     add_devices_option(p)
     add_space(p)
     p.add_argument("-n", type=positive_int, required=True, metavar="N", help="subnets in the plan")
@@ -70,15 +74,19 @@ class Reporter:
 
 def render(s: ProfileSummary) -> str:
     """The summary of a profiling run: counts, rate, latency range, where the time went, failures."""
-    lines = [f"device {s.device}  space {s.space}  planned {s.planned}  already stored {s.skipped}",
-             f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s "
-             f"= {s.per_minute():.1f} subnets/min"
-             + ("  [interrupted: committed records are kept]" if s.interrupted else "")]
+    lines = [
+        f"device {s.device}  space {s.space}  planned {s.planned}  already stored {s.skipped}",
+        f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s "
+        f"= {s.per_minute():.1f} subnets/min"
+        + ("  [interrupted: committed records are kept]" if s.interrupted else ""),
+    ]
     lat = sorted(r.latency_ms for r in s.records if r.ok)
     if lat:
         spreads = sorted(r.spread for r in s.records if r.ok)
-        lines.append(f"latency ms: min {lat[0]:.3f}  median {lat[len(lat) // 2]:.3f}  max {lat[-1]:.3f}   "
-                     f"spread median {spreads[len(spreads) // 2]:.3f}")
+        lines.append(
+            f"latency ms: min {lat[0]:.3f}  median {lat[len(lat) // 2]:.3f}  max {lat[-1]:.3f}   "
+            f"spread median {spreads[len(spreads) // 2]:.3f}"
+        )
     tot = sum(s.seconds.values()) or 1.0
     lines.append("time: " + "  ".join(f"{k} {v:.1f}s ({100 * v / tot:.0f}%)" for k, v in s.seconds.items()))
     failed = [(r.key, r.reason or "") for r in s.records if not r.ok]
@@ -103,12 +111,22 @@ def run(args: argparse.Namespace) -> int:
         if clients:
             from hwnas.pipelines.remote import profile_space_remote
 
-            s = profile_space_remote(space, device, args.n, db, clients, seed=args.seed, checkpoint=args.checkpoint,
-                                     batch=args.batch, progress=rep,
-                                     log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True))
+            s = profile_space_remote(
+                space,
+                device,
+                args.n,
+                db,
+                clients,
+                seed=args.seed,
+                checkpoint=args.checkpoint,
+                batch=args.batch,
+                progress=rep,
+                log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True),
+            )
         else:
-            s = profile_space(space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint,
-                              batch=args.batch, progress=rep)
+            s = profile_space(
+                space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint, batch=args.batch, progress=rep
+            )
     finally:
         rep.close()
     print(render(s))

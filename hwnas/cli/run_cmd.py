@@ -39,16 +39,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_space(p)
     p.add_argument("--device", default="cpu", metavar="DEVICE", help="device to profile and search for (default cpu)")
     add_devices_option(p)
-    p.add_argument("--latency-ms", type=positive_float, default=None, metavar="MS",
-                   help=f"latency budget (default: the {BUDGET_QUANTILE * 100:.0f}th percentile of the measured latencies)")
+    p.add_argument(
+        "--latency-ms",
+        type=positive_float,
+        default=None,
+        metavar="MS",
+        help=f"latency budget (default: the {BUDGET_QUANTILE * 100:.0f}th percentile of the measured latencies)",
+    )
     p.add_argument("--data", default="mnist", metavar="mnist|DIR", help="training / validation data (default mnist)")
-    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
-                   help=f"supernet training epochs (default {DEFAULT_EPOCHS})")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=DEFAULT_EPOCHS,
+        help=f"supernet training epochs (default {DEFAULT_EPOCHS})",
+    )
     p.add_argument("-n", type=positive_int, default=100, metavar="N", help="subnets to profile (default 100)")
     p.add_argument("--population", type=positive_int, default=20, help="search population (default 20)")
     p.add_argument("--generations", type=positive_int, default=8, help="search generations (default 8)")
-    p.add_argument("--subset", type=positive_int, default=None, metavar="N",
-                   help="validation images scored per candidate (default: all)")
+    p.add_argument(
+        "--subset",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="validation images scored per candidate (default: all)",
+    )
     p.add_argument("--seed", type=seed, default=0)
     add_workdir(p)
 
@@ -97,10 +111,21 @@ def run(args: argparse.Namespace) -> int:
     budget = args.latency_ms or round(float(records["latency_ms"].quantile(BUDGET_QUANTILE)), 2)
     t = time.perf_counter()
     log(f"\n== 4/4 search: the most accurate subnet under {budget:g} ms on {device.name}")
-    opts = SearchOptions(budgets=[(device.name, budget)], data=args.data, subset=args.subset, seed=args.seed,
-                         settings=search_cmd.evolution_settings(args.population, args.generations))
-    report = search(rd, space, opts, checkpoint=checkpoint_for(rd, None, opts.objective),
-                    on_generation=search_cmd.reporter_for(opts), log=log)
+    opts = SearchOptions(
+        budgets=[(device.name, budget)],
+        data=args.data,
+        subset=args.subset,
+        seed=args.seed,
+        settings=search_cmd.evolution_settings(args.population, args.generations),
+    )
+    report = search(
+        rd,
+        space,
+        opts,
+        checkpoint=checkpoint_for(rd, None, opts.objective),
+        on_generation=search_cmd.reporter_for(opts),
+        log=log,
+    )
     print(search_cmd.render(report))
     if report.winner is None:
         return 1
@@ -118,20 +143,29 @@ def _train(space: SearchSpace, data: str, rd: RunDir, epochs: int, seed: int) ->
 
     on_step, on_epoch, close = train_cmd.reporter()
     try:
-        r = train_supernet(space, data, rd.supernet, TrainConfig(epochs=epochs, seed=seed),
-                           on_step=on_step, on_epoch=on_epoch)
+        r = train_supernet(
+            space, data, rd.supernet, TrainConfig(epochs=epochs, seed=seed), on_step=on_step, on_epoch=on_epoch
+        )
     finally:
         close()
     print(f"wrote {r['checkpoint']} (step {r['step']}/{r['total_steps']}, {r['seconds']:.0f}s)")
 
 
-def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float], report: SearchReport,
-             fit: FitResult, measured: dict[str, float]) -> list[tuple[str, Any]]:
+def _summary(
+    rd: RunDir,
+    device: Device,
+    budget: float,
+    times: dict[str, float],
+    report: SearchReport,
+    fit: FitResult,
+    measured: dict[str, float],
+) -> list[tuple[str, Any]]:
     w = report.winner or {}
     lat = (w.get("latency") or {}).get(device.name, {})
     rows: list[tuple[str, Any]] = [
         ("winner", w.get("key", "none")),
-        ("validation top-1", _pct(w.get("val_top1"))), ("test top-1", _pct(w.get("test_top1"))),
+        ("validation top-1", _pct(w.get("val_top1"))),
+        ("test top-1", _pct(w.get("test_top1"))),
         ("params / MACs", f"{w.get('params', 0) / 1e6:.3f} M / {w.get('macs', 0) / 1e6:.1f} M"),
         (f"{device.name} budget", f"{budget:.3f} ms"),
         (f"{device.name} predicted", _ms(lat.get("predicted_ms"))),
@@ -142,9 +176,13 @@ def _summary(rd: RunDir, device: Device, budget: float, times: dict[str, float],
     ]
     rows += [(f"time {k}", f"{v:.0f} s") for k, v in times.items()]
     files = report.files
-    rows += [("ONNX", files.get("winner_onnx", "-")), ("subnet YAML", files.get("winner_yaml", "-")),
-             ("report", files.get("report_md", "-")), ("Pareto front", files.get("pareto_png", "-")),
-             ("predicted vs measured", str(fit.plot or rd.predictor(device.name).with_suffix(".png")))]
+    rows += [
+        ("ONNX", files.get("winner_onnx", "-")),
+        ("subnet YAML", files.get("winner_yaml", "-")),
+        ("report", files.get("report_md", "-")),
+        ("Pareto front", files.get("pareto_png", "-")),
+        ("predicted vs measured", str(fit.plot or rd.predictor(device.name).with_suffix(".png"))),
+    ]
     return rows
 
 

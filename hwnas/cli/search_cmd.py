@@ -80,49 +80,102 @@ def _budget(text: str) -> tuple[str, float | None]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("constraints")
-    g.add_argument("--latency-ms", type=positive_float, action="append", default=[], metavar="MS",
-                   help="latency budget, paired in order with --device (repeatable)")
+    g.add_argument(
+        "--latency-ms",
+        type=positive_float,
+        action="append",
+        default=[],
+        metavar="MS",
+        help="latency budget, paired in order with --device (repeatable)",
+    )
     g.add_argument("--device", action="append", default=[], metavar="DEVICE", help="device of a budget (repeatable)")
     add_devices_option(p)
-    g.add_argument("--budget", type=_budget, action="append", default=[], metavar="DEVICE=MS",
-                   help="a device and its budget in one (repeatable); DEVICE alone: latency only as objective")
-    g.add_argument("--params-m", type=_range, default=(None, None), metavar="MIN,MAX",
-                   help="parameter range in millions (AutoFormer's constraint), e.g. 0.5,2 or ,1.5")
+    g.add_argument(
+        "--budget",
+        type=_budget,
+        action="append",
+        default=[],
+        metavar="DEVICE=MS",
+        help="a device and its budget in one (repeatable); DEVICE alone: latency only as objective",
+    )
+    g.add_argument(
+        "--params-m",
+        type=_range,
+        default=(None, None),
+        metavar="MIN,MAX",
+        help="parameter range in millions (AutoFormer's constraint), e.g. 0.5,2 or ,1.5",
+    )
     g.add_argument("--macs-m", type=positive_float, default=None, metavar="MAX", help="MACs cap in millions")
-    g.add_argument("--margin", type=float, default=None, metavar="FRACTION",
-                   help="safety margin instead of each predictor's p95 relative error (0 disables it)")
+    g.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="safety margin instead of each predictor's p95 relative error (0 disables it)",
+    )
     g = p.add_argument_group("objective")
-    g.add_argument("--objective", choices=["accuracy", "params"], default="accuracy",
-                   help="accuracy: validation top-1 with inherited weights (needs the supernet); params: "
-                        "training-free, the most parameters under the constraints")
-    g.add_argument("--data", default="mnist", metavar="DATA",
-                   help="'mnist' (the bundled sample) or an image folder, as for 'hwnas train'")
-    g.add_argument("--subset", type=positive_int, default=None, metavar="N",
-                   help="score on a fixed sample of N validation images (default: all)")
+    g.add_argument(
+        "--objective",
+        choices=["accuracy", "params"],
+        default="accuracy",
+        help="accuracy: validation top-1 with inherited weights (needs the supernet); params: "
+        "training-free, the most parameters under the constraints",
+    )
+    g.add_argument(
+        "--data",
+        default="mnist",
+        metavar="DATA",
+        help="'mnist' (the bundled sample) or an image folder, as for 'hwnas train'",
+    )
+    g.add_argument(
+        "--subset",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="score on a fixed sample of N validation images (default: all)",
+    )
     g.add_argument("--pareto", action="store_true", help="NSGA-II-style search for the accuracy x latency front")
-    g.add_argument("--tie-tolerance", type=_points, default=None, metavar="POINTS",
-                   help="prefer the lowest-latency subnet that the validation images cannot tell from the best "
-                        "(McNemar p >= 0.05) and that is at most POINTS of top-1 below it (default: off)")
+    g.add_argument(
+        "--tie-tolerance",
+        type=_points,
+        default=None,
+        metavar="POINTS",
+        help="prefer the lowest-latency subnet that the validation images cannot tell from the best "
+        "(McNemar p >= 0.05) and that is at most POINTS of top-1 below it (default: off)",
+    )
     g = p.add_argument_group("evolution (AutoFormer's defaults)")
     g.add_argument("--population", type=positive_int, default=50)
     g.add_argument("--generations", type=positive_int, default=20)
-    g.add_argument("--parents", type=positive_int, default=None, help="top candidates kept as parents "
-                   "(default: population / 5)")
+    g.add_argument(
+        "--parents", type=positive_int, default=None, help="top candidates kept as parents (default: population / 5)"
+    )
     g.add_argument("--mutations", type=int, default=None, help="per generation (default: population / 2)")
     g.add_argument("--crossovers", type=int, default=None, help="per generation (default: population / 2)")
     g.add_argument("--seed", type=seed, default=0)
     g = p.add_argument_group("run")
-    p.add_argument("--space", metavar="SPACE", default=None,
-                   help="preset or AutoFormer YAML (default: the checkpoint's space, else mnist-cpu)")
+    p.add_argument(
+        "--space",
+        metavar="SPACE",
+        default=None,
+        help="preset or AutoFormer YAML (default: the checkpoint's space, else mnist-cpu)",
+    )
     p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (default: supernet.pt of the run folder)")
-    g.add_argument("--max-measured", type=positive_int, default=5,
-                   help="candidates re-measured at most when the best ones miss a budget (default 5)")
+    g.add_argument(
+        "--max-measured",
+        type=positive_int,
+        default=5,
+        help="candidates re-measured at most when the best ones miss a budget (default 5)",
+    )
     g.add_argument("--no-measure", action="store_true", help="skip re-measuring (predicted latency only)")
     g.add_argument("--no-onnx", action="store_true", help="write no winner.onnx")
-    g.add_argument("--fit-missing", action="store_true",
-                   help="profile and fit a predictor for a device that has none, before searching")
-    g.add_argument("--fit-n", type=positive_int, default=200, metavar="N",
-                   help="subnets profiled by --fit-missing (default 200)")
+    g.add_argument(
+        "--fit-missing",
+        action="store_true",
+        help="profile and fit a predictor for a device that has none, before searching",
+    )
+    g.add_argument(
+        "--fit-n", type=positive_int, default=200, metavar="N", help="subnets profiled by --fit-missing (default 200)"
+    )
     g.add_argument("--json", action="store_true", help="print the report as JSON")
     add_agent_options(p)  # --agent URL: the winner re-measured on the agent(s)
     add_workdir(p)
@@ -133,8 +186,10 @@ def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
     from hwnas import devices
 
     if args.latency_ms and len(args.latency_ms) != len(args.device):
-        raise ConfigError(f"pair each --latency-ms with a --device, in order: got {len(args.latency_ms)} "
-                          f"budget(s) and {len(args.device)} device(s) (or write --budget DEVICE=MS)")
+        raise ConfigError(
+            f"pair each --latency-ms with a --device, in order: got {len(args.latency_ms)} "
+            f"budget(s) and {len(args.device)} device(s) (or write --budget DEVICE=MS)"
+        )
     pairs = list(zip(args.device, args.latency_ms or [None] * len(args.device))) + list(args.budget)
     names = [d for d, _ in pairs]
     if len(set(names)) != len(names):
@@ -148,15 +203,24 @@ def settings_of(args: argparse.Namespace) -> EvolutionSettings:
     return evolution_settings(args.population, args.generations, args.parents, args.mutations, args.crossovers)
 
 
-def evolution_settings(population: int, generations: int, parents: int | None = None,
-                       mutations: int | None = None, crossovers: int | None = None) -> EvolutionSettings:
+def evolution_settings(
+    population: int,
+    generations: int,
+    parents: int | None = None,
+    mutations: int | None = None,
+    crossovers: int | None = None,
+) -> EvolutionSettings:
     """AutoFormer's proportions where not given: population / 5 parents, population / 2 of each operator."""
     from hwnas.search import EvolutionSettings
 
     n = population
-    return EvolutionSettings(population=n, generations=generations, parents=parents or max(2, n // 5),
-                             mutations=n // 2 if mutations is None else mutations,
-                             crossovers=n // 2 if crossovers is None else crossovers)
+    return EvolutionSettings(
+        population=n,
+        generations=generations,
+        parents=parents or max(2, n // 5),
+        mutations=n // 2 if mutations is None else mutations,
+        crossovers=n // 2 if crossovers is None else crossovers,
+    )
 
 
 def generation_reporter(total: int, label: str) -> Callable[[GenerationStats], None]:
@@ -167,11 +231,14 @@ def generation_reporter(total: int, label: str) -> Callable[[GenerationStats], N
         if not bars:
             bars.append(Progress(total, "search", unit="gen", every=1))
         bar = bars[0]
-        bar.step(f"best {label} {s.best_fitness:.4g}, {s.evaluated} scored",
-                 line=f"generation {s.generation + 1}/{total}: best {label} {s.best_fitness:.4g} ({s.best_key}), "
-                      f"{s.evaluated} scored, {s.rejected} rejected")
+        bar.step(
+            f"best {label} {s.best_fitness:.4g}, {s.evaluated} scored",
+            line=f"generation {s.generation + 1}/{total}: best {label} {s.best_fitness:.4g} ({s.best_key}), "
+            f"{s.evaluated} scored, {s.rejected} rejected",
+        )
         if s.generation == total - 1:
             bar.close()
+
     return on_gen
 
 
@@ -180,11 +247,22 @@ def run(args: argparse.Namespace) -> int:
     from hwnas.supernet.resolve import resolve_space
 
     rd = workdir(args)
-    opts = SearchOptions(budgets=budgets_of(args), params_m=args.params_m, macs_m=args.macs_m,
-                         objective=args.objective, data=args.data, subset=args.subset, seed=args.seed,
-                         settings=settings_of(args), pareto=args.pareto, margin=args.margin,
-                         max_measured=args.max_measured, measure=not args.no_measure, export=not args.no_onnx,
-                         tie_tolerance=args.tie_tolerance)
+    opts = SearchOptions(
+        budgets=budgets_of(args),
+        params_m=args.params_m,
+        macs_m=args.macs_m,
+        objective=args.objective,
+        data=args.data,
+        subset=args.subset,
+        seed=args.seed,
+        settings=settings_of(args),
+        pareto=args.pareto,
+        margin=args.margin,
+        max_measured=args.max_measured,
+        measure=not args.no_measure,
+        export=not args.no_onnx,
+        tie_tolerance=args.tie_tolerance,
+    )
     route_agents(args, [d for d, _ in opts.budgets])
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
@@ -196,8 +274,15 @@ def run(args: argparse.Namespace) -> int:
         if not info.is_main:
             return 0
     else:
-        report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts),
-                        fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None, log=log)
+        report = search(
+            rd,
+            space,
+            opts,
+            checkpoint=ckpt,
+            on_generation=reporter_for(opts),
+            fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None,
+            log=log,
+        )
     if args.json:
         print_json(report)
     else:
@@ -219,6 +304,7 @@ def fitter(rd: RunDir, space: SearchSpace, n: int) -> Callable[[str], None]:
         with Progress(n, f"profile {device}", unit="subnet") as bar:
             path = fit_missing_predictor(rd, space, device, n, progress=lambda rec, done, total: bar.step())
         log(f"fitted {path}")
+
     return fit
 
 
@@ -226,8 +312,11 @@ def render(report: SearchReport) -> str:
     """The search for people: the front (Pareto mode), verification, the winner and the files."""
     lines = []
     if report.front:
-        lines += [f"Pareto front ({len(report.front)} subnets, predicted latency):",
-                  table(report.front, list(report.front[0])), ""]
+        lines += [
+            f"Pareto front ({len(report.front)} subnets, predicted latency):",
+            table(report.front, list(report.front[0])),
+            "",
+        ]
     w = report.winner
     lines.append(f"verification: {report.verification_note}")
     if w is None:
@@ -240,7 +329,9 @@ def render(report: SearchReport) -> str:
         lines.append(f"accuracy: {report.accuracy['note']}")
     val = "-" if w["val_top1"] is None else f"{w['val_top1']:.2f} %"
     test = "-" if w["test_top1"] is None else f"{w['test_top1']:.2f} %"
-    lines.append(f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
-                 f"val top-1 {val}, test top-1 {test}")
+    lines.append(
+        f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
+        f"val top-1 {val}, test top-1 {test}"
+    )
     lines += [f"  {name:12s} {path}" for name, path in report.files.items()]
     return "\n".join(lines)

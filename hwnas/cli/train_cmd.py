@@ -34,54 +34,105 @@ def _non_negative_float(text: str) -> float:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_space(p)
-    p.add_argument("--data", default="mnist", metavar="mnist|DIR",
-                   help="'mnist' (bundled) or an image folder in the ImageNet layout (default: mnist)")
+    p.add_argument(
+        "--data",
+        default="mnist",
+        metavar="mnist|DIR",
+        help="'mnist' (bundled) or an image folder in the ImageNet layout (default: mnist)",
+    )
     p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs (default {DEFAULT_EPOCHS})")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per process and step (default 32)")
-    p.add_argument("--strategy", choices=STRATEGIES, default=None,
-                   help="sandwich (default): largest + random ones + smallest each step, the others distilled "
-                        "in place from the largest; uniform: one random subnet per step (AutoFormer); single: "
-                        "only --subnet, i.e. that subnet trained alone (the baseline for inherited weights)")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=None,
+        help="sandwich (default): largest + random ones + smallest each step, the others distilled "
+        "in place from the largest; uniform: one random subnet per step (AutoFormer); single: "
+        "only --subnet, i.e. that subnet trained alone (the baseline for inherited weights)",
+    )
     p.add_argument("--num-random", type=int, default=None, help="sandwich: random subnets per step (default 1)")
-    p.add_argument("--subnet", metavar="KEY", default=None,
-                   help="with --strategy single: the subnet key to train, e.g. e96-d4-m2,2,2,2-h2,2,2,2")
-    p.add_argument("--lr", type=positive_float, default=None,
-                   help="peak learning rate (default 1e-3, x sqrt(total batch / 1024) above 1024)")
+    p.add_argument(
+        "--subnet",
+        metavar="KEY",
+        default=None,
+        help="with --strategy single: the subnet key to train, e.g. e96-d4-m2,2,2,2-h2,2,2,2",
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="peak learning rate (default 1e-3, x sqrt(total batch / 1024) above 1024)",
+    )
     p.add_argument("--warmup-epochs", type=_non_negative_float, default=None, help="linear warm-up (default 1)")
     p.add_argument("--weight-decay", type=_non_negative_float, default=None, help="AdamW weight decay (default 0.05)")
     p.add_argument("--smoothing", type=_non_negative_float, default=None, help="label smoothing (default 0.1)")
     p.add_argument("--drop-path", type=_non_negative_float, default=None, help="stochastic depth rate (default 0)")
     p.add_argument("--mixup", type=_non_negative_float, default=None, help="mixup alpha (default 0: off)")
     p.add_argument("--cutmix", type=_non_negative_float, default=None, help="cutmix alpha (default 0: off)")
-    p.add_argument("--no-affine", dest="affine", action="store_const", const=False, default=None,
-                   help="bundled data: no random rotation (+-10 deg) / scale (+-10%%) / shift (+-2 px) per step")
-    p.add_argument("--clip-grad", type=_non_negative_float, default=None,
-                   help="max gradient norm (default 1.0; 0: no clipping)")
-    p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="fp32 (default) or bf16 autocast (about 2x faster on CPUs with native bfloat16)")
+    p.add_argument(
+        "--no-affine",
+        dest="affine",
+        action="store_const",
+        const=False,
+        default=None,
+        help="bundled data: no random rotation (+-10 deg) / scale (+-10%%) / shift (+-2 px) per step",
+    )
+    p.add_argument(
+        "--clip-grad", type=_non_negative_float, default=None, help="max gradient norm (default 1.0; 0: no clipping)"
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="fp32 (default) or bf16 autocast (about 2x faster on CPUs with native bfloat16)",
+    )
     p.add_argument("--workers", type=int, default=None, help="data-loading processes for image folders (default 0)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch threads per process (default: OMP_NUM_THREADS, else cores / processes; "
-                        "1 is much faster on a machine other jobs keep busy)")
-    p.add_argument("--seed", type=seed, default=None, help="seed of weights, data order and subnet sampling (default 0)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch threads per process (default: OMP_NUM_THREADS, else cores / processes; "
+        "1 is much faster on a machine other jobs keep busy)",
+    )
+    p.add_argument(
+        "--seed", type=seed, default=None, help="seed of weights, data order and subnet sampling (default 0)"
+    )
     p.add_argument("--out", metavar="CKPT", default=None, help="checkpoint file (default: RUN_FOLDER/supernet.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint with its exact state")
     p.add_argument("--force", action="store_true", help="start afresh even if the checkpoint exists")
-    p.add_argument("--max-steps", type=positive_int, default=None,
-                   help="stop (and save) after this many steps in all, e.g. to split a run in parts")
+    p.add_argument(
+        "--max-steps",
+        type=positive_int,
+        default=None,
+        help="stop (and save) after this many steps in all, e.g. to split a run in parts",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     add_workdir(p)
 
 
-_FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "strategy": "strategy", "num_random": "num_random",
-           "lr": "lr", "warmup_epochs": "warmup_epochs", "weight_decay": "weight_decay",
-           "smoothing": "label_smoothing", "drop_path": "drop_path", "mixup": "mixup", "cutmix": "cutmix",
-           "subnet": "subnet", "affine": "affine", "clip_grad": "clip_grad", "precision": "precision",
-           "workers": "workers", "threads": "threads", "seed": "seed"}
+_FIELDS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "strategy": "strategy",
+    "num_random": "num_random",
+    "lr": "lr",
+    "warmup_epochs": "warmup_epochs",
+    "weight_decay": "weight_decay",
+    "smoothing": "label_smoothing",
+    "drop_path": "drop_path",
+    "mixup": "mixup",
+    "cutmix": "cutmix",
+    "subnet": "subnet",
+    "affine": "affine",
+    "clip_grad": "clip_grad",
+    "precision": "precision",
+    "workers": "workers",
+    "threads": "threads",
+    "seed": "seed",
+}
 
 
-def reporter() -> tuple[Callable[[int, int, float, float], None], Callable[[dict[str, Any]], None],
-                        Callable[[], None]]:
+def reporter() -> tuple[Callable[[int, int, float, float], None], Callable[[dict[str, Any]], None], Callable[[], None]]:
     """Step and epoch callbacks, and a close: a bar (loss, lr) on a terminal; otherwise a 'step N/T' line
     every 2 % of the steps. Epoch lines either way."""
     bars: list[Progress] = []  # made at the first step, which is past 1 when resuming
@@ -118,8 +169,17 @@ def run(args: argparse.Namespace) -> int:
     check_writable(Path(out).parent)  # a read-only folder is refused now, not after the training
     on_step, on_epoch, close = reporter()
     try:
-        r = train_supernet(space_of(args), args.data, out, TrainConfig(**given), resume=args.resume,
-                           overwrite=args.force, max_steps=args.max_steps, on_step=on_step, on_epoch=on_epoch)
+        r = train_supernet(
+            space_of(args),
+            args.data,
+            out,
+            TrainConfig(**given),
+            resume=args.resume,
+            overwrite=args.force,
+            max_steps=args.max_steps,
+            on_step=on_step,
+            on_epoch=on_epoch,
+        )
     finally:
         close()
     if r.get("rank", 0) == 0:
@@ -127,7 +187,10 @@ def run(args: argparse.Namespace) -> int:
             print_json(r)
         else:
             last = r["history"][-1] if r["history"] else {}
-            acc = f", val top1 max {last['val_top1_max']:.2f}% min {last['val_top1_min']:.2f}%" \
-                if "val_top1_max" in last else ""
+            acc = (
+                f", val top1 max {last['val_top1_max']:.2f}% min {last['val_top1_min']:.2f}%"
+                if "val_top1_max" in last
+                else ""
+            )
             print(f"wrote {r['checkpoint']} (step {r['step']}/{r['total_steps']}, {r['seconds']:.0f}s{acc})")
     return 0

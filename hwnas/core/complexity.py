@@ -30,11 +30,11 @@ LAYER_MACS = ("qkv_macs", "attn_matmul_macs", "proj_macs", "mlp_macs")
 class Batch:
     """A batch of configs as arrays; per-layer arrays are padded with zeros to the supernet depth."""
 
-    embed: np.ndarray   # (n,) float
-    depth: np.ndarray   # (n,) float
-    mlp: np.ndarray     # (n, D) float, 0 beyond depth
-    heads: np.ndarray   # (n, D) float, 0 beyond depth
-    mask: np.ndarray    # (n, D) bool, True for the layers a config has
+    embed: np.ndarray  # (n,) float
+    depth: np.ndarray  # (n,) float
+    mlp: np.ndarray  # (n, D) float, 0 beyond depth
+    heads: np.ndarray  # (n, D) float, 0 beyond depth
+    mask: np.ndarray  # (n, D) bool, True for the layers a config has
 
     def __len__(self) -> int:
         return len(self.embed)
@@ -67,8 +67,7 @@ def to_batch(space: SearchSpace, configs: Sequence[SubnetConfig]) -> Batch:
     D = space.super_depth
     deepest = max((c.depth for c in configs), default=0)
     if deepest > D:
-        raise ConfigError(f"a subnet has depth {deepest}, deeper than the supernet of space "
-                          f"{space.name!r} ({D})")
+        raise ConfigError(f"a subnet has depth {deepest}, deeper than the supernet of space {space.name!r} ({D})")
     return _arrays(configs, D)
 
 
@@ -99,7 +98,7 @@ def layer_params(space: SearchSpace, b: Batch) -> tuple[np.ndarray, np.ndarray]:
 
 def stem_head(space: SearchSpace, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parameters and MACs outside the blocks (patch embedding, tokens, final norm, head) per embed dim."""
-    patch_w = E * space.in_chans * space.patch_size ** 2
+    patch_w = E * space.in_chans * space.patch_size**2
     params = patch_w + E + E * (space.num_patches + 2) + 2 * E + E * space.num_classes + space.num_classes
     macs = space.num_patches * patch_w + E * space.num_classes
     return params, macs

@@ -30,8 +30,9 @@ class SubnetConfig:
                 raise ConfigError(f"{name} must be a list with one entry per layer, got {getattr(self, name)!r}")
         mlp, heads = tuple(self.mlp_ratio), tuple(self.num_heads)
         if len(mlp) != self.depth or len(heads) != self.depth:
-            raise ConfigError(f"mlp_ratio ({len(mlp)}) and num_heads ({len(heads)}) "
-                              f"must both have depth = {self.depth} entries")
+            raise ConfigError(
+                f"mlp_ratio ({len(mlp)}) and num_heads ({len(heads)}) must both have depth = {self.depth} entries"
+            )
         object.__setattr__(self, "mlp_ratio", tuple(number(r, f"mlp_ratio[{i}]") for i, r in enumerate(mlp)))
         object.__setattr__(self, "num_heads", tuple(integer(h, f"num_heads[{i}]") for i, h in enumerate(heads)))
 
@@ -73,8 +74,12 @@ class SubnetConfig:
         try:
             e, d, m, h = key.split("-")
             assert e[0] == "e" and d[0] == "d" and m[0] == "m" and h[0] == "h"
-            return cls(int(e[1:]), int(d[1:]), tuple(float(x) for x in m[1:].split(",")),
-                       tuple(int(x) for x in h[1:].split(",")))
+            return cls(
+                int(e[1:]),
+                int(d[1:]),
+                tuple(float(x) for x in m[1:].split(",")),
+                tuple(int(x) for x in h[1:].split(",")),
+            )
         except (ValueError, AssertionError, IndexError):
             raise ConfigError(f"not a subnet key: {key!r}") from None
 

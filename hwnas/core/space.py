@@ -49,9 +49,16 @@ class SearchSpace:
             raise ConfigError(f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}")
         if self.max_relative_position < 1 or self.head_dim < 1 or self.num_classes < 1:
             raise ConfigError("head_dim, num_classes and max_relative_position must be positive")
-        beyond = [f for f, m in (("embed_dim", self.super_embed_dim), ("depth", self.super_depth),
-                                 ("num_heads", self.super_num_heads), ("mlp_ratio", self.super_mlp_ratio))
-                  if max(getattr(self, f)) > m]
+        beyond = [
+            f
+            for f, m in (
+                ("embed_dim", self.super_embed_dim),
+                ("depth", self.super_depth),
+                ("num_heads", self.super_num_heads),
+                ("mlp_ratio", self.super_mlp_ratio),
+            )
+            if max(getattr(self, f)) > m
+        ]
         if beyond:
             raise ConfigError(f"search-space choices exceed the supernet maximum in {', '.join(beyond)}")
 
@@ -94,9 +101,12 @@ class SearchSpace:
         return SubnetConfig(self.super_embed_dim, d, (self.super_mlp_ratio,) * d, (self.super_num_heads,) * d)
 
     def in_choices(self, cfg: SubnetConfig) -> bool:
-        return (cfg.embed_dim in self.embed_dim and cfg.depth in self.depth
-                and all(r in self.mlp_ratio for r in cfg.mlp_ratio)
-                and all(h in self.num_heads for h in cfg.num_heads))
+        return (
+            cfg.embed_dim in self.embed_dim
+            and cfg.depth in self.depth
+            and all(r in self.mlp_ratio for r in cfg.mlp_ratio)
+            and all(h in self.num_heads for h in cfg.num_heads)
+        )
 
     def check_fits(self, cfg: SubnetConfig) -> None:
         """Raise ConfigError if ``cfg`` exceeds the supernet's maximum dims."""
@@ -112,16 +122,18 @@ class SearchSpace:
             if not widest < self.super_mlp_hidden + 1:  # i.e. int(widest) > super_mlp_hidden
                 problems.append(f"MLP width {widest:.0f} > {self.super_mlp_hidden}")
         if problems:
-            raise ConfigError(f"subnet {cfg.key()} exceeds the supernet of space {self.name!r}: "
-                              + "; ".join(problems))
+            raise ConfigError(f"subnet {cfg.key()} exceeds the supernet of space {self.name!r}: " + "; ".join(problems))
 
     def validate(self, cfg: SubnetConfig) -> SubnetConfig:
         """Error beyond the supernet; a warning (accepted) outside the choices. Returns ``cfg``."""
         self.check_fits(cfg)
         if not self.in_choices(cfg):
-            warnings.warn(f"subnet {cfg.key()} lies outside the choices of space {self.name!r} "
-                          "(accepted for inspection and export; search never proposes it)",
-                          OutOfChoicesWarning, stacklevel=2)
+            warnings.warn(
+                f"subnet {cfg.key()} lies outside the choices of space {self.name!r} "
+                "(accepted for inspection and export; search never proposes it)",
+                OutOfChoicesWarning,
+                stacklevel=2,
+            )
         return cfg
 
     # sampling and variation ----------------------------------------------------------------
@@ -135,8 +147,15 @@ class SearchSpace:
             num_heads=tuple(int(rng.choice(self.num_heads)) for _ in range(depth)),
         )
 
-    def mutate(self, cfg: SubnetConfig, rng: np.random.Generator, *, layer_prob: float = 0.2,
-               depth_prob: float = 0.4, embed_prob: float = 0.4) -> SubnetConfig:
+    def mutate(
+        self,
+        cfg: SubnetConfig,
+        rng: np.random.Generator,
+        *,
+        layer_prob: float = 0.2,
+        depth_prob: float = 0.4,
+        embed_prob: float = 0.4,
+    ) -> SubnetConfig:
         """AutoFormer's mutation: depth and embed dim each with ``*_prob``, every layer gene with
         ``layer_prob``; layers added by a deeper depth are drawn at random."""
         depth, mlp, heads = cfg.depth, list(cfg.mlp_ratio), list(cfg.num_heads)
@@ -165,8 +184,7 @@ class SearchSpace:
             heads.append(owners[int(rng.integers(len(owners)))].num_heads[i])
         return SubnetConfig(embed, depth, tuple(mlp), tuple(heads))
 
-    def sample_unique(self, n: int, rng: np.random.Generator,
-                      exclude: set[str] | None = None) -> list[SubnetConfig]:
+    def sample_unique(self, n: int, rng: np.random.Generator, exclude: set[str] | None = None) -> list[SubnetConfig]:
         """Up to ``n`` distinct configs whose keys are not in ``exclude`` (fewer if the space runs out)."""
         seen = set(exclude or ())
         out: list[SubnetConfig] = []
@@ -184,7 +202,7 @@ class SearchSpace:
     def size(self) -> int:
         """Number of distinct configs in the space."""
         per_layer = len(self.mlp_ratio) * len(self.num_heads)
-        return len(self.embed_dim) * sum(per_layer ** d for d in self.depth)
+        return len(self.embed_dim) * sum(per_layer**d for d in self.depth)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

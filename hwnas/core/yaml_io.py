@@ -82,16 +82,25 @@ def space_from_dict(data: Mapping[str, Any], name: str = "custom") -> SearchSpac
         super_depth=integer(sup["DEPTH"], "SUPERNET.DEPTH"),
         super_mlp_ratio=number(sup["MLP_RATIO"], "SUPERNET.MLP_RATIO"),
         super_num_heads=integer(sup["NUM_HEADS"], "SUPERNET.NUM_HEADS"),
-        name=name, **geometry,
+        name=name,
+        **geometry,
     )
 
 
 def space_to_dict(space: SearchSpace) -> dict[str, Any]:
     return {
-        "SUPERNET": {"MLP_RATIO": space.super_mlp_ratio, "NUM_HEADS": space.super_num_heads,
-                     "EMBED_DIM": space.super_embed_dim, "DEPTH": space.super_depth},
-        "SEARCH_SPACE": {"MLP_RATIO": list(space.mlp_ratio), "NUM_HEADS": list(space.num_heads),
-                         "DEPTH": list(space.depth), "EMBED_DIM": list(space.embed_dim)},
+        "SUPERNET": {
+            "MLP_RATIO": space.super_mlp_ratio,
+            "NUM_HEADS": space.super_num_heads,
+            "EMBED_DIM": space.super_embed_dim,
+            "DEPTH": space.super_depth,
+        },
+        "SEARCH_SPACE": {
+            "MLP_RATIO": list(space.mlp_ratio),
+            "NUM_HEADS": list(space.num_heads),
+            "DEPTH": list(space.depth),
+            "EMBED_DIM": list(space.embed_dim),
+        },
         "MODEL": {key: getattr(space, fname) for key, (fname, _, _) in MODEL_KEYS.items()},
     }
 

@@ -30,8 +30,12 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise ConfigError(f"{root} has no class sub-folders (expected ROOT/<class>/<image>)")
-    samples = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
-               if f.suffix.lower() in IMAGE_SUFFIXES]
+    samples = [
+        (f, i)
+        for i, c in enumerate(classes)
+        for f in sorted((root / c).rglob("*"))
+        if f.suffix.lower() in IMAGE_SUFFIXES
+    ]
     if not samples:
         raise ConfigError(f"no images ({', '.join(IMAGE_SUFFIXES[:4])}, ...) under {root}")
     return classes, samples
@@ -40,8 +44,14 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
 class ImageFolder(Dataset):
     """(image tensor, label) pairs; images converted to RGB or grayscale ('L') to match ``in_chans``."""
 
-    def __init__(self, samples: list[tuple[Path, int]], classes: list[str], transform: Transform,
-                 in_chans: int = 3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        samples: list[tuple[Path, int]],
+        classes: list[str],
+        transform: Transform,
+        in_chans: int = 3,
+        seed: int = 0,
+    ) -> None:
         if in_chans not in (1, 3):
             raise ConfigError(f"image folders need a space with 1 or 3 input channels, not {in_chans}")
         self.samples, self.classes, self.transform = samples, classes, transform

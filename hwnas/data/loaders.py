@@ -33,16 +33,17 @@ def load_split(data: str, split: str, space: SearchSpace, augment: bool = False,
     if data == bundled.NAME:
         geometry = (bundled.IMG_SIZE, bundled.IN_CHANS, bundled.NUM_CLASSES)
         if (space.img_size, space.in_chans, space.num_classes) != geometry:
-            raise ConfigError(f"the bundled MNIST is 28x28, 1 channel, 10 classes; space {space.name!r} "
-                              f"expects {space.img_size}x{space.img_size}, {space.in_chans} channels, "
-                              f"{space.num_classes} classes (use --space mnist-cpu)")
+            raise ConfigError(
+                f"the bundled MNIST is 28x28, 1 channel, 10 classes; space {space.name!r} "
+                f"expects {space.img_size}x{space.img_size}, {space.in_chans} channels, "
+                f"{space.num_classes} classes (use --space mnist-cpu)"
+            )
         return TensorDataset(*bundled.mnist_split(split))
     if not Path(data).exists():
         raise ConfigError(f"--data must be '{bundled.NAME}' or an image folder; {data!r} does not exist")
     classes, splits = folder_splits(data, seed=0)
     if len(classes) != space.num_classes:
-        raise ConfigError(f"{data} has {len(classes)} classes but space {space.name!r} has "
-                          f"{space.num_classes}")
+        raise ConfigError(f"{data} has {len(classes)} classes but space {space.name!r} has {space.num_classes}")
     mean, std = (GRAY_MEAN, GRAY_STD) if space.in_chans == 1 else (IMAGENET_MEAN, IMAGENET_STD)
     tf = (train_transform if augment else eval_transform)(space.img_size, mean, std)
     return ImageFolder(splits[split], classes, tf, in_chans=space.in_chans, seed=seed)
@@ -52,10 +53,16 @@ class ResumableSampler(DistributedSampler):
     """``DistributedSampler`` (one shard per rank, reshuffled per epoch from ``seed + epoch``) that can
     start part-way into an epoch, so a resumed run sees exactly the batches it would have seen."""
 
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed,
-                         drop_last=drop_last)
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int = 1,
+        rank: int = 0,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
         self.skip = 0
 
     def set_position(self, epoch: int, skip: int = 0) -> None:
@@ -70,8 +77,9 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples - self.skip
 
 
-def batches(dataset: Dataset, sampler: ResumableSampler | None, batch_size: int, drop_last: bool = False,
-            workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    dataset: Dataset, sampler: ResumableSampler | None, batch_size: int, drop_last: bool = False, workers: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(images, labels) batches in the sampler's order (all of ``dataset`` in order without one).
 
     In-memory tensor data sets are indexed directly; others go through a DataLoader.
@@ -81,10 +89,16 @@ def batches(dataset: Dataset, sampler: ResumableSampler | None, batch_size: int,
         stop = len(order) - len(order) % batch_size if drop_last else len(order)
         x, y = dataset.tensors
         for i in range(0, stop, batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             yield x[idx], y[idx]
         return
     if sampler is not None and hasattr(dataset, "set_epoch"):
         dataset.set_epoch(sampler.epoch)
-    yield from DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
-                          num_workers=workers, persistent_workers=False)
+    yield from DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=drop_last,
+        num_workers=workers,
+        persistent_workers=False,
+    )

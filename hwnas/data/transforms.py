@@ -32,8 +32,13 @@ def to_tensor(img: Image.Image, mean: tuple[float, ...], std: tuple[float, ...])
     return (t - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
 
 
-def random_resized_box(w: int, h: int, rng: np.random.Generator, scale: tuple[float, float] = (0.08, 1.0),
-                       ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+def random_resized_box(
+    w: int,
+    h: int,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> tuple[int, int, int, int]:
     """A (left, top, right, bottom) box of random area and aspect ratio; the centre square if 10
     draws all fail (the torchvision rule)."""
     area = w * h
@@ -49,19 +54,22 @@ def random_resized_box(w: int, h: int, rng: np.random.Generator, scale: tuple[fl
     return left, top, left + side, top + side
 
 
-def train_transform(img_size: int, mean: tuple[float, ...], std: tuple[float, ...],
-                    hflip: float = 0.5) -> Callable[[Image.Image, np.random.Generator], Tensor]:
+def train_transform(
+    img_size: int, mean: tuple[float, ...], std: tuple[float, ...], hflip: float = 0.5
+) -> Callable[[Image.Image, np.random.Generator], Tensor]:
     def apply(img: Image.Image, rng: np.random.Generator) -> Tensor:
         box = random_resized_box(*img.size, rng)
         img = img.resize((img_size, img_size), Image.BICUBIC, box=box)
         if rng.random() < hflip:
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
         return to_tensor(img, mean, std)
+
     return apply
 
 
-def eval_transform(img_size: int, mean: tuple[float, ...], std: tuple[float, ...],
-                   crop_pct: float = EVAL_CROP_PCT) -> Callable[[Image.Image, np.random.Generator], Tensor]:
+def eval_transform(
+    img_size: int, mean: tuple[float, ...], std: tuple[float, ...], crop_pct: float = EVAL_CROP_PCT
+) -> Callable[[Image.Image, np.random.Generator], Tensor]:
     def apply(img: Image.Image, rng: np.random.Generator | None = None) -> Tensor:
         short = int(math.floor(img_size / crop_pct))
         w, h = img.size
@@ -70,6 +78,7 @@ def eval_transform(img_size: int, mean: tuple[float, ...], std: tuple[float, ...
         w, h = img.size
         left, top = (w - img_size) // 2, (h - img_size) // 2
         return to_tensor(img.crop((left, top, left + img_size, top + img_size)), mean, std)
+
     return apply
 
 
@@ -78,9 +87,16 @@ def one_hot(y: Tensor, num_classes: int, smoothing: float = 0.0) -> Tensor:
     return torch.full((y.shape[0], num_classes), off).scatter_(1, y[:, None], 1.0 - smoothing + off)
 
 
-def mix_batch(x: Tensor, y: Tensor, num_classes: int, rng: np.random.Generator, mixup_alpha: float = 0.0,
-              cutmix_alpha: float = 0.0, smoothing: float = 0.0,
-              switch_prob: float = 0.5) -> tuple[Tensor, Tensor]:
+def mix_batch(
+    x: Tensor,
+    y: Tensor,
+    num_classes: int,
+    rng: np.random.Generator,
+    mixup_alpha: float = 0.0,
+    cutmix_alpha: float = 0.0,
+    smoothing: float = 0.0,
+    switch_prob: float = 0.5,
+) -> tuple[Tensor, Tensor]:
     """Mixup or cutmix with the flipped batch (one of them per batch, cutmix with ``switch_prob`` when
     both are on), and smoothed soft targets (B, num_classes). Random draws come from ``rng``."""
     target = one_hot(y, num_classes, smoothing)
@@ -103,17 +119,20 @@ def mix_batch(x: Tensor, y: Tensor, num_classes: int, rng: np.random.Generator, 
     return x, target * lam + target.flip(0) * (1.0 - lam)
 
 
-def random_affine(x: Tensor, generator: torch.Generator, degrees: float = 10.0, scale: float = 0.1,
-                  shift: float = 2.0) -> Tensor:
+def random_affine(
+    x: Tensor, generator: torch.Generator, degrees: float = 10.0, scale: float = 0.1, shift: float = 2.0
+) -> Tensor:
     """Each image of the batch (B, C, H, W) rotated by up to +-``degrees``, scaled by 1 +- ``scale`` and
     shifted by up to +-``shift`` pixels, bilinearly; uncovered pixels take the image's darkest value
     (the background of digit-like data). Draws come from ``generator``, so a step is reproducible."""
     B, _, H, W = x.shape
+
     def draw(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=generator) * 2 - 1
+
     angle = draw(B) * math.radians(degrees)
     zoom = 1 + draw(B) * scale
-    move = draw(B, 2) * shift * 2 / torch.tensor([W, H])       # pixels -> normalised [-1, 1] units
+    move = draw(B, 2) * shift * 2 / torch.tensor([W, H])  # pixels -> normalised [-1, 1] units
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.stack([torch.stack([cos, -sin, move[:, 0]], 1), torch.stack([sin, cos, move[:, 1]], 1)], 1)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)

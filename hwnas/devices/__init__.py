@@ -9,8 +9,20 @@ from hwnas.devices import presets as _presets  # noqa: F401  (registers the buil
 from hwnas.devices.device import PRECISIONS, Device
 from hwnas.devices.files import default_path
 from hwnas.devices.host import cpu_model, physical_cores
-from hwnas.devices.registry import (all_devices, builtin_names, get, names, register, source, use_file,
-                                    user_file)
+from hwnas.devices.registry import all_devices, builtin_names, get, names, register, source, use_file, user_file
 
-__all__ = ["PRECISIONS", "Device", "all_devices", "builtin_names", "cpu_model", "default_path", "get", "names",
-           "physical_cores", "register", "source", "use_file", "user_file"]
+__all__ = [
+    "PRECISIONS",
+    "Device",
+    "all_devices",
+    "builtin_names",
+    "cpu_model",
+    "default_path",
+    "get",
+    "names",
+    "physical_cores",
+    "register",
+    "source",
+    "use_file",
+    "user_file",
+]

@@ -14,8 +14,8 @@ from hwnas.core.errors import ConfigError
 
 PRECISIONS = ("fp32", "tf32", "fp16")  # tf32: an FP32 model whose matmuls may round to TF32 (GPU runtimes)
 CLOCKS = ("wall", "thread")
-LATENCIES = ("compute", "e2e")       # which GPU figure is latency_ms (runtimes that time both)
-GPU_TIMINGS = ("graph", "enqueue")   # how GPU compute time is taken: CUDA-graph launches or plain enqueues
+LATENCIES = ("compute", "e2e")  # which GPU figure is latency_ms (runtimes that time both)
+GPU_TIMINGS = ("graph", "enqueue")  # how GPU compute time is taken: CUDA-graph launches or plain enqueues
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # names become file names (predictors/NAME.json)
 
 
@@ -24,35 +24,37 @@ class Device:
     """How latency is measured on one target. Run counts feed :mod:`hwnas.profiling.protocol`."""
 
     name: str
-    runtime: str                      # a backend name: hwnas.profiling.backends.names()
+    runtime: str  # a backend name: hwnas.profiling.backends.names()
     description: str = ""
-    provider: str = ""                # execution provider ('' = the runtime's default)
-    precision: str = "fp32"           # fp16 means an FP16 ONNX model
+    provider: str = ""  # execution provider ('' = the runtime's default)
+    precision: str = "fp32"  # fp16 means an FP16 ONNX model
     batch_size: int = 1
-    threads: int = 1                  # intra-op threads (CPU); 0 = not applicable
-    warmup_runs: int = 10             # minimum warm-up runs; warm-up continues until steady
-    rounds: int = 10                  # interleaved rounds; each times one block of runs per subnet
-    block_ms: float = 20.0            # target duration of one block (sets runs per block)
+    threads: int = 1  # intra-op threads (CPU); 0 = not applicable
+    warmup_runs: int = 10  # minimum warm-up runs; warm-up continues until steady
+    rounds: int = 10  # interleaved rounds; each times one block of runs per subnet
+    block_ms: float = 20.0  # target duration of one block (sets runs per block)
     min_block_runs: int = 4
     max_block_runs: int = 40
-    max_spread: float = 0.10          # records with a wider spread are re-measured ...
-    max_retries: int = 1              # ... at most this many times
-    clock: str = "wall"               # "thread": CPU time of the calling thread (1-thread CPU only)
+    max_spread: float = 0.10  # records with a wider spread are re-measured ...
+    max_retries: int = 1  # ... at most this many times
+    clock: str = "wall"  # "thread": CPU time of the calling thread (1-thread CPU only)
     # GPU runtimes that time both GPU compute and end-to-end latency (TensorRT); '' = the runtime's default
-    latency: str = ""                 # which one is latency_ms: "compute" or "e2e"
-    gpu_timing: str = ""              # compute time from "graph" (CUDA-graph launches) or "enqueue" runs
-    min_batch: int = 0                # batch range an engine for a dynamic-batch model accepts;
-    max_batch: int = 0                # 0 = batch_size (the model is built for that batch only)
+    latency: str = ""  # which one is latency_ms: "compute" or "e2e"
+    gpu_timing: str = ""  # compute time from "graph" (CUDA-graph launches) or "enqueue" runs
+    min_batch: int = 0  # batch range an engine for a dynamic-batch model accepts;
+    max_batch: int = 0  # 0 = batch_size (the model is built for that batch only)
 
     def __post_init__(self) -> None:
         from hwnas.profiling import backends
 
         if not NAME_RE.fullmatch(self.name):
-            raise ConfigError(f"device name {self.name!r}: use letters, digits and . _ + - "
-                              "(it becomes part of file names)")
+            raise ConfigError(
+                f"device name {self.name!r}: use letters, digits and . _ + - (it becomes part of file names)"
+            )
         if self.runtime not in backends.names():
-            raise ConfigError(f"device {self.name!r}: runtime must be one of {tuple(backends.names())}, "
-                              f"got {self.runtime!r}")
+            raise ConfigError(
+                f"device {self.name!r}: runtime must be one of {tuple(backends.names())}, got {self.runtime!r}"
+            )
         backend = backends.backend(self.runtime)
         if not self.provider:
             object.__setattr__(self, "provider", str(backend.defaults.get("provider", "")))
@@ -73,19 +75,23 @@ class Device:
         for f in ("latency", "gpu_timing"):
             if not getattr(self, f) and gpu:
                 object.__setattr__(self, f, str(defaults.get(f, "")))
-        if not gpu and (self.latency or self.gpu_timing or self.min_batch or self.max_batch
-                        or self.precision == "tf32"):
-            raise ConfigError(f"device {self.name!r}: latency, gpu_timing, min_batch, max_batch and "
-                              f"precision 'tf32' apply to GPU runtimes that time both figures, not {self.runtime}")
+        if not gpu and (
+            self.latency or self.gpu_timing or self.min_batch or self.max_batch or self.precision == "tf32"
+        ):
+            raise ConfigError(
+                f"device {self.name!r}: latency, gpu_timing, min_batch, max_batch and "
+                f"precision 'tf32' apply to GPU runtimes that time both figures, not {self.runtime}"
+            )
         if gpu and self.latency not in LATENCIES:
             raise ConfigError(f"device {self.name!r}: latency must be one of {LATENCIES}, got {self.latency!r}")
         if gpu and self.gpu_timing not in GPU_TIMINGS:
-            raise ConfigError(f"device {self.name!r}: gpu_timing must be one of {GPU_TIMINGS}, "
-                              f"got {self.gpu_timing!r}")
+            raise ConfigError(f"device {self.name!r}: gpu_timing must be one of {GPU_TIMINGS}, got {self.gpu_timing!r}")
         lo, hi = self.batch_range
         if self.min_batch < 0 or self.max_batch < 0 or not 1 <= lo <= self.batch_size <= hi:
-            raise ConfigError(f"device {self.name!r}: need 1 <= min_batch <= batch_size <= max_batch "
-                              f"(0 = batch_size), got {self.min_batch}, {self.batch_size}, {self.max_batch}")
+            raise ConfigError(
+                f"device {self.name!r}: need 1 <= min_batch <= batch_size <= max_batch "
+                f"(0 = batch_size), got {self.min_batch}, {self.batch_size}, {self.max_batch}"
+            )
 
     @property
     def batch_range(self) -> tuple[int, int]:

@@ -54,8 +54,10 @@ def _load_toml(text: str) -> Any:
         try:
             import tomli as tomllib  # type: ignore[no-redef]
         except ImportError:
-            raise ConfigError("reading TOML needs Python 3.11+ or the tomli package (pip install tomli); "
-                              "or write the devices file in YAML") from None
+            raise ConfigError(
+                "reading TOML needs Python 3.11+ or the tomli package (pip install tomli); "
+                "or write the devices file in YAML"
+            ) from None
     return tomllib.loads(text)
 
 
@@ -88,8 +90,7 @@ def _value(origin: str, key: str, v: Any) -> Any:
     return float(v) if want == "float" else v
 
 
-def device_of(name: str, entry: Mapping[str, Any], origin: str,
-              builtin: Callable[[str], Device | None]) -> Device:
+def device_of(name: str, entry: Mapping[str, Any], origin: str, builtin: Callable[[str], Device | None]) -> Device:
     """One device from its file entry; ``builtin(name)`` returns a built-in device or None."""
     from hwnas.profiling.backends import backend, names
 
@@ -100,8 +101,9 @@ def device_of(name: str, entry: Mapping[str, Any], origin: str,
     if unknown:
         raise ConfigError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(KEYS)})")
     if builtin(name) is not None:
-        raise ConfigError(f"{where}: a built-in device has that name; choose another "
-                          f"(base = {name!r} starts from its settings)")
+        raise ConfigError(
+            f"{where}: a built-in device has that name; choose another (base = {name!r} starts from its settings)"
+        )
     settings = {k: _value(where, k, v) for k, v in entry.items() if k != "base"}
     if "base" in entry:
         base = builtin(str(entry["base"]))

@@ -6,20 +6,32 @@ from hwnas.devices.device import Device
 from hwnas.devices.host import physical_cores
 from hwnas.devices.registry import register
 
+
 # One thread: a second one makes repeated measurements far less repeatable on a shared machine (another
 # process steals a core from a 2-thread run). With one thread the whole run happens on the calling
 # thread, so its CPU time is the latency on an unshared core. See hwnas.profiling.protocol.
 @register("cpu")
 def _cpu() -> Device:
-    return Device("cpu", "onnxruntime", "ONNX Runtime CPU EP, 1 intra-op thread, sequential, all graph "
-                  "optimisations, timed by thread CPU time", threads=1, clock="thread")
+    return Device(
+        "cpu",
+        "onnxruntime",
+        "ONNX Runtime CPU EP, 1 intra-op thread, sequential, all graph optimisations, timed by thread CPU time",
+        threads=1,
+        clock="thread",
+    )
 
 
 @register("cpu-mt")
 def _cpu_mt() -> Device:
     n = physical_cores()
-    return Device("cpu-mt", "onnxruntime", f"ONNX Runtime CPU EP, {n} threads (all physical cores here); "
-                  "faster on big models, noisier on a shared machine", threads=n, max_retries=2)
+    return Device(
+        "cpu-mt",
+        "onnxruntime",
+        f"ONNX Runtime CPU EP, {n} threads (all physical cores here); "
+        "faster on big models, noisier on a shared machine",
+        threads=n,
+        max_retries=2,
+    )
 
 
 # GPU runs are short and their first ones slow: more warm-up, shorter blocks of more runs.
@@ -27,28 +39,52 @@ def _cpu_mt() -> Device:
 # figure (host clock around launch + synchronize) is in every record too. See hwnas.profiling.backends.trt.
 @register("gpu-trt")
 def _gpu_trt() -> Device:
-    return Device("gpu-trt", "tensorrt", "TensorRT 10/11 engine, true FP32 (TF32 off); latency_ms = GPU "
-                  "compute time from CUDA events around back-to-back CUDA-graph launches",
-                  provider="", threads=0, warmup_runs=50, block_ms=10.0, min_block_runs=10,
-                  max_block_runs=200, latency="compute", gpu_timing="graph")
+    return Device(
+        "gpu-trt",
+        "tensorrt",
+        "TensorRT 10/11 engine, true FP32 (TF32 off); latency_ms = GPU "
+        "compute time from CUDA events around back-to-back CUDA-graph launches",
+        provider="",
+        threads=0,
+        warmup_runs=50,
+        block_ms=10.0,
+        min_block_runs=10,
+        max_block_runs=200,
+        latency="compute",
+        gpu_timing="graph",
+    )
 
 
 @register("gpu-trt-tf32")
 def _gpu_trt_tf32() -> Device:
-    return _gpu_trt().with_(name="gpu-trt-tf32", precision="tf32",
-                            description="TensorRT 10/11 engine, FP32 model with TF32 matmuls allowed (the "
-                            "TensorRT default on Ampere and newer); latency_ms = GPU compute time")
+    return _gpu_trt().with_(
+        name="gpu-trt-tf32",
+        precision="tf32",
+        description="TensorRT 10/11 engine, FP32 model with TF32 matmuls allowed (the "
+        "TensorRT default on Ampere and newer); latency_ms = GPU compute time",
+    )
 
 
 @register("gpu-trt-fp16")
 def _gpu_trt_fp16() -> Device:
-    return _gpu_trt().with_(name="gpu-trt-fp16", precision="fp16",
-                            description="TensorRT 10/11 engine from an FP16 ONNX model (TF32 off for "
-                            "any FP32 layer left); latency_ms = GPU compute time")
+    return _gpu_trt().with_(
+        name="gpu-trt-fp16",
+        precision="fp16",
+        description="TensorRT 10/11 engine from an FP16 ONNX model (TF32 off for "
+        "any FP32 layer left); latency_ms = GPU compute time",
+    )
 
 
 @register("gpu-ort-cuda")
 def _gpu_ort_cuda() -> Device:
-    return Device("gpu-ort-cuda", "onnxruntime", "ONNX Runtime CUDA EP (host timer; output copied back)",
-                  provider="CUDAExecutionProvider", threads=1, warmup_runs=50, block_ms=10.0,
-                  min_block_runs=10, max_block_runs=200)
+    return Device(
+        "gpu-ort-cuda",
+        "onnxruntime",
+        "ONNX Runtime CUDA EP (host timer; output copied back)",
+        provider="CUDAExecutionProvider",
+        threads=1,
+        warmup_runs=50,
+        block_ms=10.0,
+        min_block_runs=10,
+        max_block_runs=200,
+    )

@@ -14,15 +14,17 @@ from hwnas.devices import files
 from hwnas.devices.device import Device
 
 _BUILTIN: dict[str, Callable[[], Device]] = {}
-_explicit: Path | None = None                 # set by use_file
+_explicit: Path | None = None  # set by use_file
 _cache: tuple[tuple[Path, int] | None, dict[str, Device]] = (None, {})
 
 
 def register(name: str) -> Callable[[Callable[[], Device]], Callable[[], Device]]:
     """Decorator: a built-in device made by the decorated function."""
+
     def deco(fn: Callable[[], Device]) -> Callable[[], Device]:
         _BUILTIN[name] = fn
         return fn
+
     return deco
 
 

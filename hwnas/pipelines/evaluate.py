@@ -13,10 +13,10 @@ from hwnas.core.space import SearchSpace
 
 @dataclass
 class EvalResult:
-    top1: float   # percent
-    top5: float   # percent
-    loss: float   # mean cross-entropy
-    n: int        # images
+    top1: float  # percent
+    top5: float  # percent
+    loss: float  # mean cross-entropy
+    n: int  # images
     split: str
     data: str
     key: str
@@ -28,9 +28,14 @@ class EvalResult:
         return asdict(self)
 
 
-def evaluate_checkpoint(checkpoint: str | Path, subnet: str | SubnetConfig = "max", split: str = "val",
-                        data: str | None = None, space: SearchSpace | None = None,
-                        batch_size: int = 256) -> EvalResult:
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    subnet: str | SubnetConfig = "max",
+    split: str = "val",
+    data: str | None = None,
+    space: SearchSpace | None = None,
+    batch_size: int = 256,
+) -> EvalResult:
     """Load a supernet checkpoint and evaluate one subnet ('max', 'min', a RETRAIN YAML or a config)
     on one split of ``data`` (default: the data set the checkpoint was trained on, else 'mnist')."""
     from hwnas.data import batches, check_split, load_split
@@ -44,6 +49,15 @@ def evaluate_checkpoint(checkpoint: str | Path, subnet: str | SubnetConfig = "ma
     data = data or train_state.get("data") or "mnist"
     ds = load_split(data, split, net.space)
     r = evaluate(net, cfg, batches(ds, None, batch_size))
-    return EvalResult(top1=float(r["top1"]), top5=float(r["top5"]), loss=float(r["loss"]), n=int(r["n"]),
-                      split=split, data=data, key=cfg.key(), space=net.space.name,
-                      params=sum(p.numel() for p in net.extract(cfg).parameters()), checkpoint=str(checkpoint))
+    return EvalResult(
+        top1=float(r["top1"]),
+        top5=float(r["top5"]),
+        loss=float(r["loss"]),
+        n=int(r["n"]),
+        split=split,
+        data=data,
+        key=cfg.key(),
+        space=net.space.name,
+        params=sum(p.numel() for p in net.extract(cfg).parameters()),
+        checkpoint=str(checkpoint),
+    )

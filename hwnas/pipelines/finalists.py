@@ -22,19 +22,23 @@ class AccuracyCheck:
     split: str
     images: int
     alpha: float
-    finalists: list[dict[str, Any]]           # Comparison rows, best first
-    tie_tolerance: float | None = None        # points; None: no tie-break, the best by top-1 leads
+    finalists: list[dict[str, Any]]  # Comparison rows, best first
+    tie_tolerance: float | None = None  # points; None: no tie-break, the best by top-1 leads
     tied: list[str] = field(default_factory=list)
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("split", "images", "alpha", "finalists", "tie_tolerance", "tied",
-                                              "note")}
+        return {k: getattr(self, k) for k in ("split", "images", "alpha", "finalists", "tie_tolerance", "tied", "note")}
 
 
-def check_finalists(ranked: Sequence[Candidate], hits: Callable[[SubnetConfig], np.ndarray], images: int,
-                    tie_tolerance: float | None = None, count: int = FINALISTS,
-                    split: str = "val") -> tuple[list[Candidate], AccuracyCheck]:
+def check_finalists(
+    ranked: Sequence[Candidate],
+    hits: Callable[[SubnetConfig], np.ndarray],
+    images: int,
+    tie_tolerance: float | None = None,
+    count: int = FINALISTS,
+    split: str = "val",
+) -> tuple[list[Candidate], AccuracyCheck]:
     """Compare the top ``count`` of ``ranked`` with the best; with ``tie_tolerance`` (points), move the
     lowest-latency subnet among those tied with the best to the front. Returns the (re)ordered ranking."""
     top = list(ranked[:count])
@@ -64,14 +68,18 @@ def _note(rows: list, lead: str | None, tied: list[str], tolerance: float | None
     runners = rows[1:]
     same = [r for r in runners if not r.distinguishable]
     best = rows[0]
-    text = (f"the best by top-1 ({best.key}, {best.top1:.2f} %) is distinguishable from all {len(runners)} "
-            f"runners-up" if not same else
-            f"the best by top-1 ({best.key}, {best.top1:.2f} %) is NOT distinguishable from {len(same)} of the "
-            f"{len(runners)} runners-up (McNemar p >= {ALPHA:g}; up to {max(r.diff_vs_best for r in same):.2f} "
-            f"points lower)")
+    text = (
+        f"the best by top-1 ({best.key}, {best.top1:.2f} %) is distinguishable from all {len(runners)} runners-up"
+        if not same
+        else f"the best by top-1 ({best.key}, {best.top1:.2f} %) is NOT distinguishable from {len(same)} of the "
+        f"{len(runners)} runners-up (McNemar p >= {ALPHA:g}; up to {max(r.diff_vs_best for r in same):.2f} "
+        f"points lower)"
+    )
     if tolerance is not None and lead is not None and lead != best.key:
-        text += (f"; --tie-tolerance {tolerance:g}: {lead} leads, the lowest-latency of the {len(tied)} subnets "
-                 f"tied with the best")
+        text += (
+            f"; --tie-tolerance {tolerance:g}: {lead} leads, the lowest-latency of the {len(tied)} subnets "
+            f"tied with the best"
+        )
     elif tolerance is not None:
         text += f"; --tie-tolerance {tolerance:g}: the best is also the fastest of the {len(tied)} tied"
     return text

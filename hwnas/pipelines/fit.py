@@ -41,10 +41,18 @@ class FitResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-safe data (what ``hwnas fit --json`` prints)."""
-        return json_safe({"chosen": self.predictor.family_, "path": str(self.path), "plot": str(self.plot),
-                          "metrics": self.predictor.metrics_, "comparison": self.comparison,
-                          "noise_floor": self.noise, "learning_curve": self.curves,
-                          "smallest_n_within10_95": self.smallest_n()})
+        return json_safe(
+            {
+                "chosen": self.predictor.family_,
+                "path": str(self.path),
+                "plot": str(self.plot),
+                "metrics": self.predictor.metrics_,
+                "comparison": self.comparison,
+                "noise_floor": self.noise,
+                "learning_curve": self.curves,
+                "smallest_n_within10_95": self.smallest_n(),
+            }
+        )
 
 
 def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFrame:
@@ -52,8 +60,9 @@ def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFram
     from hwnas.profiling.store import LatencyStore
 
     if not Path(db).is_file():
-        raise NotFoundError(f"no latency store at {db}: measure subnets first "
-                            f"('hwnas profile --device {device} -n 200')")
+        raise NotFoundError(
+            f"no latency store at {db}: measure subnets first ('hwnas profile --device {device} -n 200')"
+        )
     with LatencyStore(db, read_only=True) as store:
         df = store.to_dataframe(device=device, space_digest=space.digest())
     return df[df["status"] == "ok"] if len(df) else df
@@ -80,7 +89,8 @@ def records_to_xy(df: pd.DataFrame, correct_drift: bool = True) -> tuple[list[Su
         df = drift_corrected(df)
     if df["key"].duplicated().any():
         df = df.groupby("key", as_index=False, sort=False).agg(
-            latency_ms=("latency_ms", "median"), block_ms=("block_ms", "first"))
+            latency_ms=("latency_ms", "median"), block_ms=("block_ms", "first")
+        )
     configs = [SubnetConfig.from_key(k) for k in df["key"]]
     blocks = list(df["block_ms"]) if "block_ms" in df else []
     return configs, df["latency_ms"].to_numpy(np.float64), blocks
@@ -91,8 +101,9 @@ def noise_of(df: pd.DataFrame, retest: pd.DataFrame | None = None) -> dict[str, 
     a second set of records of some of the same subnets (another store), their test-retest
     disagreement; ``floor`` is the largest of the label-noise estimates that remain in the labels
     (the reference drift does not: :func:`drift_corrected` takes it out)."""
-    nf: dict[str, Any] = noise_floor(df["block_ms"] if "block_ms" in df else [],
-                                     df["ref_ms"].tolist() if "ref_ms" in df else None)
+    nf: dict[str, Any] = noise_floor(
+        df["block_ms"] if "block_ms" in df else [], df["ref_ms"].tolist() if "ref_ms" in df else None
+    )
     if nf.get("ref_drift") is not None and nf.get("label_noise") is not None:
         nf["floor"], nf["drift_corrected"] = nf["label_noise"], True
     if retest is not None:
@@ -103,15 +114,26 @@ def noise_of(df: pd.DataFrame, retest: pd.DataFrame | None = None) -> dict[str, 
     return nf
 
 
-def fit_records(space: SearchSpace, device: str, df: pd.DataFrame, *, families: Sequence[str] | None = None,
-                seed: int = 0, folds: int = 5, curve: bool = True, out: str | Path | None = None,
-                plot: str | Path | None = None, retest: pd.DataFrame | None = None) -> FitResult:
+def fit_records(
+    space: SearchSpace,
+    device: str,
+    df: pd.DataFrame,
+    *,
+    families: Sequence[str] | None = None,
+    seed: int = 0,
+    folds: int = 5,
+    curve: bool = True,
+    out: str | Path | None = None,
+    plot: str | Path | None = None,
+    retest: pd.DataFrame | None = None,
+) -> FitResult:
     """Fit, compare and choose on records of one device; optionally save the predictor and a plot."""
     if len(df) < MIN_RECORDS:
         raise TooFewRecordsError(
             f"{len(df)} successful latency records of device {device!r} for space {space.name!r}; need at "
             f"least {MIN_RECORDS} (200 recommended): run 'hwnas profile --device {device} "
-            f"--space {space.name} -n 200' first")
+            f"--space {space.name} -n 200' first"
+        )
     configs, y, _ = records_to_xy(df)
     pred = LatencyPredictor(space, device=device, families=families, folds=folds, seed=seed).fit(configs, y)
     comp = pred.comparison_
@@ -120,15 +142,17 @@ def fit_records(space: SearchSpace, device: str, df: pd.DataFrame, *, families: 
         res.curves = learning_curve(space, configs, y, list(comp.results), seed=seed)
     pred.metrics_["noise_floor"] = res.noise.get("floor")
     if plot:
-        res.plot = plot_predictions(comp.test_true, comp.test_pred[comp.chosen], plot,
-                                    f"{comp.chosen} on {device} ({space.name}), held-out")
+        res.plot = plot_predictions(
+            comp.test_true, comp.test_pred[comp.chosen], plot, f"{comp.chosen} on {device} ({space.name}), held-out"
+        )
     if out:
         res.path = save_predictor(pred, out, extra={"noise_floor": res.noise, "learning_curve": res.curves})
     return res
 
 
-def fit_device(space: SearchSpace, device: str, db: str | Path, out: str | Path,
-               retest_db: str | Path | None = None, **kwargs: Any) -> FitResult:
+def fit_device(
+    space: SearchSpace, device: str, db: str | Path, out: str | Path, retest_db: str | Path | None = None, **kwargs: Any
+) -> FitResult:
     """`hwnas fit`: read the store (and a re-measurement store, if any), fit, save to ``out`` and the
     plot next to it (DEV.png)."""
     out = Path(out)

@@ -83,10 +83,10 @@ class InheritedAccuracy:
 
         rank, world = this_process()
         bs, n = self.batch_size, len(y)
-        starts = list(range(0, n, bs))[rank::world]          # whole batches, round robin
+        starts = list(range(0, n, bs))[rank::world]  # whole batches, round robin
         self.net.set_config(cfg)
         with torch.no_grad():
-            mine = [(self.net(x[s:s + bs]).argmax(dim=1) == y[s:s + bs]) for s in starts]
+            mine = [(self.net(x[s : s + bs]).argmax(dim=1) == y[s : s + bs]) for s in starts]
         return gather_batches(mine, n, bs).numpy().astype(bool)
 
 

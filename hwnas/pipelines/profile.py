@@ -39,7 +39,7 @@ class ProfileSummary:
     device: str
     space: str
     planned: int
-    skipped: int                     # already in the store
+    skipped: int  # already in the store
     records: list[LatencyRecord] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: {"export": 0.0, "setup": 0.0, "measure": 0.0})
     elapsed_s: float = 0.0
@@ -81,8 +81,7 @@ class Exporter:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return export_onnx(self.net.extract(cfg).eval(), path, opset=self.opset, fp16=fp16,
-                               batch_size=batch_size)
+            return export_onnx(self.net.extract(cfg).eval(), path, opset=self.opset, fp16=fp16, batch_size=batch_size)
         finally:
             torch.set_num_threads(threads)
 
@@ -96,13 +95,24 @@ def _fill(rec: LatencyRecord, m: Measurement, runner: Runner, ref: Measurement |
     return rec
 
 
-def _measure(device: Device, space: SearchSpace, exporter: Exporter, cfgs: list[SubnetConfig],
-             workdir: Path, rng: np.random.Generator, seconds: dict[str, float],
-             with_reference: bool = True) -> list[LatencyRecord]:
+def _measure(
+    device: Device,
+    space: SearchSpace,
+    exporter: Exporter,
+    cfgs: list[SubnetConfig],
+    workdir: Path,
+    rng: np.random.Generator,
+    seconds: dict[str, float],
+    with_reference: bool = True,
+) -> list[LatencyRecord]:
     """One batch: export and load each subnet (failures recorded), then measure them interleaved."""
     fp16 = device.precision == "fp16"
-    recs = {c.key(): LatencyRecord.for_config(c, device, space.name, space.digest(), opset=exporter.opset,
-                                              exporter_version=exporter.version) for c in cfgs}
+    recs = {
+        c.key(): LatencyRecord.for_config(
+            c, device, space.name, space.digest(), opset=exporter.opset, exporter_version=exporter.version
+        )
+        for c in cfgs
+    }
     todo = [(c.key(), c) for c in cfgs]
     if with_reference:
         todo.append((REF, space.min_config()))
@@ -147,21 +157,42 @@ def _measure(device: Device, space: SearchSpace, exporter: Exporter, cfgs: list[
     return [recs[c.key()] for c in cfgs]
 
 
-def measure_subnet(device_name: str | Device, space: SearchSpace, cfg: SubnetConfig,
-                   checkpoint: str | Path | None = None, seed: int = 0) -> LatencyRecord:
+def measure_subnet(
+    device_name: str | Device,
+    space: SearchSpace,
+    cfg: SubnetConfig,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+) -> LatencyRecord:
     """Measure one subnet now with the protocol (no store). A failure comes back as a failed record."""
     device = get_device(device_name)
     require_available(device)
     exporter = Exporter(space, checkpoint, seed)
     with tempfile.TemporaryDirectory(prefix="hwnas-measure-") as tmp:
-        return _measure(device, space, exporter, [cfg], Path(tmp), np.random.default_rng(seed),
-                        {"export": 0.0, "setup": 0.0, "measure": 0.0}, with_reference=False)[0]
+        return _measure(
+            device,
+            space,
+            exporter,
+            [cfg],
+            Path(tmp),
+            np.random.default_rng(seed),
+            {"export": 0.0, "setup": 0.0, "measure": 0.0},
+            with_reference=False,
+        )[0]
 
 
-def profile_configs(configs: list[SubnetConfig], space: SearchSpace, device_name: str | Device,
-                    store: LatencyStore, *, checkpoint: str | Path | None = None, seed: int = 0,
-                    batch: int = DEFAULT_BATCH, progress: Progress | None = None,
-                    summary: ProfileSummary | None = None) -> ProfileSummary:
+def profile_configs(
+    configs: list[SubnetConfig],
+    space: SearchSpace,
+    device_name: str | Device,
+    store: LatencyStore,
+    *,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    batch: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    summary: ProfileSummary | None = None,
+) -> ProfileSummary:
     """Profile ``configs`` not yet in ``store``, ``batch`` at a time; every record committed at once."""
     device = get_device(device_name)
     require_available(device)
@@ -170,9 +201,18 @@ def profile_configs(configs: list[SubnetConfig], space: SearchSpace, device_name
         return _profile_locked(configs, space, device, store, checkpoint, seed, batch, progress, summary, rng)
 
 
-def _profile_locked(configs: list[SubnetConfig], space: SearchSpace, device: Device, store: LatencyStore,
-                    checkpoint: str | Path | None, seed: int, batch: int, progress: Progress | None,
-                    summary: ProfileSummary | None, rng: np.random.Generator) -> ProfileSummary:
+def _profile_locked(
+    configs: list[SubnetConfig],
+    space: SearchSpace,
+    device: Device,
+    store: LatencyStore,
+    checkpoint: str | Path | None,
+    seed: int,
+    batch: int,
+    progress: Progress | None,
+    summary: ProfileSummary | None,
+    rng: np.random.Generator,
+) -> ProfileSummary:
     stored = store.keys(device.name, space.digest())
     todo = [c for c in configs if c.key() not in stored]
     s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
@@ -181,7 +221,7 @@ def _profile_locked(configs: list[SubnetConfig], space: SearchSpace, device: Dev
     try:
         for b in range(0, len(todo), batch):
             with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
-                for rec in _measure(device, space, exporter, todo[b:b + batch], Path(tmp), rng, s.seconds):
+                for rec in _measure(device, space, exporter, todo[b : b + batch], Path(tmp), rng, s.seconds):
                     if store.add(rec):
                         s.records.append(rec)
                         if progress:
@@ -193,13 +233,22 @@ def _profile_locked(configs: list[SubnetConfig], space: SearchSpace, device: Dev
     return s
 
 
-def profile_space(space: SearchSpace, device_name: str | Device, n: int, store_path: str | Path, *,
-                  seed: int = 0, checkpoint: str | Path | None = None, batch: int = DEFAULT_BATCH,
-                  progress: Progress | None = None) -> ProfileSummary:
+def profile_space(
+    space: SearchSpace,
+    device_name: str | Device,
+    n: int,
+    store_path: str | Path,
+    *,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    batch: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+) -> ProfileSummary:
     """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes)."""
     device = get_device(device_name)
     require_available(device)
     configs = sampling.plan(space, n, seed)  # before the store is created: a bad seed leaves nothing behind
     with LatencyStore(store_path) as store:
-        return profile_configs(configs, space, device, store, checkpoint=checkpoint,
-                               seed=seed, batch=batch, progress=progress)
+        return profile_configs(
+            configs, space, device, store, checkpoint=checkpoint, seed=seed, batch=batch, progress=progress
+        )

@@ -30,7 +30,7 @@ from hwnas.pipelines.profile import REF, Exporter, ProfileSummary, Progress, _fi
 from hwnas.profiling.record import LatencyRecord
 from hwnas.profiling.store import LatencyStore
 
-BUSY_WAIT_S = 600.0     # how long a worker waits for an agent busy with another client's batch
+BUSY_WAIT_S = 600.0  # how long a worker waits for an agent busy with another client's batch
 _ROUTES: dict[str, list[AgentClient]] = {}
 
 
@@ -75,47 +75,77 @@ class _Batches:
             self.cond.notify_all()
 
 
-def export_batch(exporter: Exporter, device: Device, space: SearchSpace, cfgs: list[SubnetConfig],
-                 workdir: Path, with_reference: bool = True) -> tuple[dict[str, Path], dict[str, str]]:
+def export_batch(
+    exporter: Exporter,
+    device: Device,
+    space: SearchSpace,
+    cfgs: list[SubnetConfig],
+    workdir: Path,
+    with_reference: bool = True,
+) -> tuple[dict[str, Path], dict[str, str]]:
     """ONNX files of ``cfgs`` (+ the reference) by key, and the keys that failed to export with why."""
     paths, failed = {}, {}
     todo = [(c.key(), c) for c in cfgs] + ([(REF, space.min_config())] if with_reference else [])
     for i, (key, cfg) in enumerate(todo):
         try:
-            paths[key] = exporter.export(cfg, workdir / f"{i}.onnx", fp16=device.precision == "fp16",
-                                         batch_size=device.batch_size)
+            paths[key] = exporter.export(
+                cfg, workdir / f"{i}.onnx", fp16=device.precision == "fp16", batch_size=device.batch_size
+            )
         except Exception as e:
             failed[key] = f"export failed: {type(e).__name__}: {e}"
     return paths, failed
 
 
-def records_of(answer: BatchAnswer, keys: list[str], cfgs: list[SubnetConfig], failed: dict[str, str],
-               device: Device, space: SearchSpace, exporter: Exporter, agent_url: str) -> list[LatencyRecord]:
+def records_of(
+    answer: BatchAnswer,
+    keys: list[str],
+    cfgs: list[SubnetConfig],
+    failed: dict[str, str],
+    device: Device,
+    space: SearchSpace,
+    exporter: Exporter,
+    agent_url: str,
+) -> list[LatencyRecord]:
     """LatencyRecords from an agent's answer (``keys``: the uploaded order), tagged with its host."""
     got = dict(zip(keys, answer.results))
     ref = got.get(REF)
     fp = answer.fingerprint
     out = []
     for c in cfgs:
-        rec = LatencyRecord.for_config(c, device, space.name, space.digest(), opset=exporter.opset,
-                                       exporter_version=exporter.version, host=fp.get("cpu", ""),
-                                       agent=f"{answer.name} {agent_url}")
+        rec = LatencyRecord.for_config(
+            c,
+            device,
+            space.name,
+            space.digest(),
+            opset=exporter.opset,
+            exporter_version=exporter.version,
+            host=fp.get("cpu", ""),
+            agent=f"{answer.name} {agent_url}",
+        )
         res = got.get(c.key())
         if res is None:
             rec.fail(failed.get(c.key(), "not measured"))
         else:
-            rec.runtime_version, rec.load_avg = res.runtime_version, answer.load_avg if answer.load_avg >= 0 else rec.load_avg
+            rec.runtime_version, rec.load_avg = (
+                res.runtime_version,
+                answer.load_avg if answer.load_avg >= 0 else rec.load_avg,
+            )
             if res.measurement is None:
                 rec.fail(res.reason)
             else:
-                _fill(rec, res.measurement, SimpleNamespace(setup_s=res.setup_s),
-                      ref.measurement if ref is not None else None).take_figures(res.measurement.figures)
+                _fill(
+                    rec,
+                    res.measurement,
+                    SimpleNamespace(setup_s=res.setup_s),
+                    ref.measurement if ref is not None else None,
+                ).take_figures(res.measurement.figures)
         out.append(rec)
     return out
 
 
-def send(client: AgentClient, device: Device, paths: dict[str, Path], seed: int,
-         busy_wait_s: float = BUSY_WAIT_S) -> BatchAnswer:
+def send(
+    client: AgentClient, device: Device, paths: dict[str, Path], seed: int, busy_wait_s: float = BUSY_WAIT_S
+) -> BatchAnswer:
     """``client.measure`` that waits (bounded) while the agent is busy with another client."""
     deadline = time.monotonic() + busy_wait_s
     while True:
@@ -127,10 +157,19 @@ def send(client: AgentClient, device: Device, paths: dict[str, Path], seed: int,
             time.sleep(2.0)
 
 
-def profile_remote(configs: list[SubnetConfig], space: SearchSpace, device: Device, store: LatencyStore,
-                   clients: list[AgentClient], *, checkpoint: str | Path | None = None, seed: int = 0,
-                   batch: int = 8, progress: Progress | None = None, log: Callable[[str], None] = print
-                   ) -> ProfileSummary:
+def profile_remote(
+    configs: list[SubnetConfig],
+    space: SearchSpace,
+    device: Device,
+    store: LatencyStore,
+    clients: list[AgentClient],
+    *,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    batch: int = 8,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> ProfileSummary:
     """Profile ``configs`` not yet in ``store`` on the agents; every record committed as it arrives."""
     infos = _reachable(clients, device, log)
     digest = space.digest()
@@ -141,7 +180,7 @@ def profile_remote(configs: list[SubnetConfig], space: SearchSpace, device: Devi
     if not todo:
         return s
     exporter = Exporter(space, checkpoint, seed)
-    batches = _Batches([_Job(i, todo[b:b + batch]) for i, b in enumerate(range(0, len(todo), batch))])
+    batches = _Batches([_Job(i, todo[b : b + batch]) for i, b in enumerate(range(0, len(todo), batch))])
     events: queue.Queue = queue.Queue()
     export_lock = threading.Lock()
 
@@ -158,8 +197,13 @@ def profile_remote(configs: list[SubnetConfig], space: SearchSpace, device: Devi
                     answer = send(client, device, paths, seed + job.index)
                     s.seconds["measure"] += time.perf_counter() - t0
                 lost = False
-                events.put(("records", client, records_of(answer, list(paths), job.configs, failed, device,
-                                                          space, exporter, client.url)))
+                events.put(
+                    (
+                        "records",
+                        client,
+                        records_of(answer, list(paths), job.configs, failed, device, space, exporter, client.url),
+                    )
+                )
             except AgentRefused as e:
                 batches.stop = True
                 events.put(("fatal", client, str(e)))
@@ -174,8 +218,11 @@ def profile_remote(configs: list[SubnetConfig], space: SearchSpace, device: Devi
                 if batches.stop or lost:
                     return
 
-    threads = {c.url: threading.Thread(target=work, args=(c,), daemon=True, name=f"agent {c.url}")
-               for c in clients if c.url in infos}
+    threads = {
+        c.url: threading.Thread(target=work, args=(c,), daemon=True, name=f"agent {c.url}")
+        for c in clients
+        if c.url in infos
+    }
     for t in threads.values():
         t.start()
     fatal = None
@@ -194,8 +241,10 @@ def profile_remote(configs: list[SubnetConfig], space: SearchSpace, device: Devi
             elif kind == "lost":
                 why, keys = payload
                 alive = [u for u, t in threads.items() if t.is_alive() and u != client.url]
-                log(f"{why}; lost {len(keys)} subnet(s) of the batch in progress: {', '.join(keys)} -> "
-                    + (f"moved to {', '.join(alive)}" if alive else "no agent left to measure them"))
+                log(
+                    f"{why}; lost {len(keys)} subnet(s) of the batch in progress: {', '.join(keys)} -> "
+                    + (f"moved to {', '.join(alive)}" if alive else "no agent left to measure them")
+                )
             else:
                 fatal = fatal or payload
     except KeyboardInterrupt:
@@ -206,8 +255,10 @@ def profile_remote(configs: list[SubnetConfig], space: SearchSpace, device: Devi
         raise AgentRefused(fatal)
     left = sum(len(j.configs) for j in batches.todo)
     if left and not s.interrupted:
-        raise AgentUnreachable(f"no agent left: {left} subnet(s) not measured, {len(s.records)} committed "
-                               "this run are kept; rerun to measure the rest")
+        raise AgentUnreachable(
+            f"no agent left: {left} subnet(s) not measured, {len(s.records)} committed "
+            "this run are kept; rerun to measure the rest"
+        )
     return s
 
 
@@ -226,8 +277,14 @@ def _reachable(clients: list[AgentClient], device: Device, log: Callable[[str], 
     return infos
 
 
-def measure_remote(device: Device, space: SearchSpace, cfg: SubnetConfig, clients: list[AgentClient],
-                   checkpoint: str | Path | None = None, seed: int = 0) -> LatencyRecord:
+def measure_remote(
+    device: Device,
+    space: SearchSpace,
+    cfg: SubnetConfig,
+    clients: list[AgentClient],
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+) -> LatencyRecord:
     """One subnet measured now on the first agent that answers (no store)."""
     exporter = Exporter(space, checkpoint, seed)
     errors = []
@@ -246,14 +303,33 @@ def measure_remote(device: Device, space: SearchSpace, cfg: SubnetConfig, client
     raise AgentUnreachable(errors[0] if len(errors) == 1 else f"no agent reachable: {'; '.join(errors)}")
 
 
-def profile_space_remote(space: SearchSpace, device: Device, n: int, store_path: str | Path,
-                         clients: list[AgentClient], *, seed: int = 0, checkpoint: str | Path | None = None,
-                         batch: int = 8, progress: Progress | None = None,
-                         log: Callable[[str], None] = print) -> ProfileSummary:
+def profile_space_remote(
+    space: SearchSpace,
+    device: Device,
+    n: int,
+    store_path: str | Path,
+    clients: list[AgentClient],
+    *,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    batch: int = 8,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> ProfileSummary:
     """:func:`hwnas.pipelines.profile.profile_space` with the measuring done by agents (resumes too)."""
     from hwnas.profiling import sampling
 
     configs = sampling.plan(space, n, seed)
     with LatencyStore(store_path) as store, store.profiling():  # one profiler per store
-        return profile_remote(configs, space, device, store, clients, checkpoint=checkpoint, seed=seed,
-                              batch=batch, progress=progress, log=log)
+        return profile_remote(
+            configs,
+            space,
+            device,
+            store,
+            clients,
+            checkpoint=checkpoint,
+            seed=seed,
+            batch=batch,
+            progress=progress,
+            log=log,
+        )

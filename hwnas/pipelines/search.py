@@ -18,25 +18,42 @@ from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.finalists import check_finalists
 from hwnas.pipelines.fitness import InheritedAccuracy, params_fitness, split_tensors
-from hwnas.pipelines.search_inputs import (OBJECTIVES, SearchOptions, checkpoint_for, fit_missing_predictor,
-                                           load_budgets, missing_predictor_message, require_devices)
-from hwnas.pipelines.search_report import (SEARCH_FILES, SearchReport, build_report, write_plot, write_report,
-                                           write_winner)
+from hwnas.pipelines.search_inputs import (
+    OBJECTIVES,
+    SearchOptions,
+    checkpoint_for,
+    fit_missing_predictor,
+    load_budgets,
+    missing_predictor_message,
+    require_devices,
+)
+from hwnas.pipelines.search_report import (
+    SEARCH_FILES,
+    SearchReport,
+    build_report,
+    write_plot,
+    write_report,
+    write_winner,
+)
 from hwnas.pipelines.verify import measure_candidate, verify
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import Constraints, GenerationStats, LatencyBudget, run_search
 
 
-def extremes(space: SearchSpace, budgets: list[LatencyBudget], scorer: InheritedAccuracy | None,
-             subset: int | None) -> list[dict]:
+def extremes(
+    space: SearchSpace, budgets: list[LatencyBudget], scorer: InheritedAccuracy | None, subset: int | None
+) -> list[dict]:
     """The smallest and the largest subnet of the space, scored like the candidates: what the search
     had to choose between, so a reader sees what it bought."""
     rows = []
     for name, cfg in (("smallest", space.min_config()), ("largest", space.max_config())):
-        row = {"subnet": name, "key": cfg.key(),
-               "val_top1": scorer.top1(cfg, "val", subset) if scorer else None,
-               "test_top1": scorer.top1(cfg, "test") if scorer else None,
-               "predicted_ms": {b.device: float(b.predictor.predict([cfg])[0]) for b in budgets}}
+        row = {
+            "subnet": name,
+            "key": cfg.key(),
+            "val_top1": scorer.top1(cfg, "val", subset) if scorer else None,
+            "test_top1": scorer.top1(cfg, "test") if scorer else None,
+            "predicted_ms": {b.device: float(b.predictor.predict([cfg])[0]) for b in budgets},
+        }
         rows.append(row)
     return rows
 
@@ -58,15 +75,34 @@ def broadcast_from_main(value: object) -> object:
 
     return broadcast(value)
 
-__all__ = ["search", "SearchOptions", "SearchReport", "OBJECTIVES", "checkpoint_for", "load_budgets",
-           "fit_missing_predictor", "missing_predictor_message", "InheritedAccuracy", "params_fitness",
-           "split_tensors", "measure_candidate", "verify"]
+
+__all__ = [
+    "search",
+    "SearchOptions",
+    "SearchReport",
+    "OBJECTIVES",
+    "checkpoint_for",
+    "load_budgets",
+    "fit_missing_predictor",
+    "missing_predictor_message",
+    "InheritedAccuracy",
+    "params_fitness",
+    "split_tensors",
+    "measure_candidate",
+    "verify",
+]
 
 
-def search(run: RunDir, space: SearchSpace, opts: SearchOptions, *, checkpoint: str | Path | None = None,
-           on_generation: Callable[[GenerationStats], None] | None = None,
-           fit_missing: Callable[[str], None] | None = None,
-           log: Callable[[str], None] = print) -> SearchReport:
+def search(
+    run: RunDir,
+    space: SearchSpace,
+    opts: SearchOptions,
+    *,
+    checkpoint: str | Path | None = None,
+    on_generation: Callable[[GenerationStats], None] | None = None,
+    fit_missing: Callable[[str], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> SearchReport:
     """Search, verify and write the results to ``run.search``; returns the report."""
     t0 = time.perf_counter()
     check_writable(run.root)  # refuse a read-only run folder before any work
@@ -81,13 +117,24 @@ def search(run: RunDir, space: SearchSpace, opts: SearchOptions, *, checkpoint: 
     fitness = scorer.fitness("val", opts.subset) if scorer else params_fitness(space)
     main = process_rank() == 0  # under torchrun every process scores its share; only rank 0 measures and writes
     t1 = time.perf_counter()
-    result = run_search(space, fitness, constraints, settings=opts.settings, seed=opts.seed, pareto=opts.pareto,
-                        on_generation=on_generation if main else None)
+    result = run_search(
+        space,
+        fitness,
+        constraints,
+        settings=opts.settings,
+        seed=opts.seed,
+        pareto=opts.pareto,
+        on_generation=on_generation if main else None,
+    )
     t2 = time.perf_counter()
     ranked, accuracy = result.ranked(), None
     if scorer is not None and ranked:
-        ranked, accuracy = check_finalists(ranked, lambda cfg: scorer.hits(cfg, "val", opts.subset),
-                                           scorer.images("val", opts.subset), opts.tie_tolerance)
+        ranked, accuracy = check_finalists(
+            ranked,
+            lambda cfg: scorer.hits(cfg, "val", opts.subset),
+            scorer.images("val", opts.subset),
+            opts.tie_tolerance,
+        )
     if not main:
         winner, attempts, note = None, [], ""
     elif opts.measure and budgets:
@@ -97,8 +144,17 @@ def search(run: RunDir, space: SearchSpace, opts: SearchOptions, *, checkpoint: 
     winner_key = broadcast_from_main(None if winner is None else winner.key)
     winner = next((c for c in ranked if c.key == winner_key), None)
     t3 = time.perf_counter()
-    report = build_report(space, opts, constraints, dev_info, result, winner, attempts, note,
-                          {"setup_s": t1 - t0, "search_s": t2 - t1, "verify_s": t3 - t2})
+    report = build_report(
+        space,
+        opts,
+        constraints,
+        dev_info,
+        result,
+        winner,
+        attempts,
+        note,
+        {"setup_s": t1 - t0, "search_s": t2 - t1, "verify_s": t3 - t2},
+    )
     report.accuracy = accuracy.to_dict() if accuracy else {}
     if report.winner is not None and winner is not None:
         report.winner["test_top1"] = scorer.top1(winner.config, "test") if scorer else None
@@ -109,8 +165,11 @@ def search(run: RunDir, space: SearchSpace, opts: SearchOptions, *, checkpoint: 
     with publish(out, SEARCH_FILES) as stage:  # the whole set or none of it
         files = write_winner(stage, space, winner, ckpt, opts.export)
         files["pareto_png"] = write_plot(stage, result, report, opts)
-        report.files = {**{k: str(out / Path(v).name) for k, v in files.items()},
-                        "report_json": str(out / "report.json"), "report_md": str(out / "report.md")}
+        report.files = {
+            **{k: str(out / Path(v).name) for k, v in files.items()},
+            "report_json": str(out / "report.json"),
+            "report_md": str(out / "report.md"),
+        }
         report.timing["total_s"] = time.perf_counter() - t0
         write_report(stage, report)
     return report

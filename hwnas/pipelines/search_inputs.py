@@ -15,7 +15,7 @@ from hwnas.search.constraints import MAX_MARGIN
 OBJECTIVES = {
     "accuracy": "top-1 on the validation split with weights inherited from the supernet",
     "params": "training-free: the most parameters under the constraints (a proxy for accuracy within one "
-              "supernet; see the benchmark for its Kendall tau against inherited-weight accuracy)",
+    "supernet; see the benchmark for its Kendall tau against inherited-weight accuracy)",
 }
 
 
@@ -48,18 +48,29 @@ def checkpoint_for(run: RunDir, checkpoint: str | Path | None, objective: str) -
     if checkpoint:
         raise NotFoundError(f"no such checkpoint: {path}")
     if objective == "accuracy":
-        raise NotFoundError(f"no supernet checkpoint at {path}: train one with 'hwnas train', pass --checkpoint, "
-                            "or search training-free with '--objective params'")
+        raise NotFoundError(
+            f"no supernet checkpoint at {path}: train one with 'hwnas train', pass --checkpoint, "
+            "or search training-free with '--objective params'"
+        )
     return None
 
 
 def missing_predictor_message(run: RunDir, device: str) -> str:
-    return (f"no latency predictor for {device} at {run.predictor(device)}: run 'hwnas profile --device {device}' "
-            f"then 'hwnas fit --device {device}' (or pass --fit-missing to do both now)")
+    return (
+        f"no latency predictor for {device} at {run.predictor(device)}: run 'hwnas profile --device {device}' "
+        f"then 'hwnas fit --device {device}' (or pass --fit-missing to do both now)"
+    )
 
 
-def fit_missing_predictor(run: RunDir, space: SearchSpace, device: str, n: int = 200, *, seed: int = 0,
-                          progress: Callable[[Any, int, int], None] | None = None) -> Path | None:
+def fit_missing_predictor(
+    run: RunDir,
+    space: SearchSpace,
+    device: str,
+    n: int = 200,
+    *,
+    seed: int = 0,
+    progress: Callable[[Any, int, int], None] | None = None,
+) -> Path | None:
     """``hwnas profile --device D -n N`` then ``hwnas fit --device D`` into the run folder."""
     from hwnas.pipelines.fit import fit_device
     from hwnas.pipelines.profile import profile_space
@@ -68,8 +79,9 @@ def fit_missing_predictor(run: RunDir, space: SearchSpace, device: str, n: int =
     return fit_device(space, device, run.store, run.predictor(device), seed=seed).path
 
 
-def load_budgets(run: RunDir, space: SearchSpace, opts: SearchOptions,
-                 fit_missing: Callable[[str], None] | None = None) -> tuple[list[LatencyBudget], list[dict]]:
+def load_budgets(
+    run: RunDir, space: SearchSpace, opts: SearchOptions, fit_missing: Callable[[str], None] | None = None
+) -> tuple[list[LatencyBudget], list[dict]]:
     """One LatencyBudget per device, with the safety margin from its predictor's p95 relative error."""
     from hwnas.predictors import load_predictor
 
@@ -84,12 +96,22 @@ def load_budgets(run: RunDir, space: SearchSpace, opts: SearchOptions,
         p95 = float(pred.metrics_["p95_rel_err"])
         margin = p95 if opts.margin is None else opts.margin
         if budget_ms is not None and opts.margin is None and p95 > MAX_MARGIN:
-            raise ConfigError(f"the {device} latency predictor's p95 relative error is {p95:.1%}, more than the "
-                              f"{MAX_MARGIN:.0%} a budget margin can absorb: profile more subnets (on a quiet "
-                              f"machine) and refit with 'hwnas fit --device {device}', or set --margin")
+            raise ConfigError(
+                f"the {device} latency predictor's p95 relative error is {p95:.1%}, more than the "
+                f"{MAX_MARGIN:.0%} a budget margin can absorb: profile more subnets (on a quiet "
+                f"machine) and refit with 'hwnas fit --device {device}', or set --margin"
+            )
         budgets.append(LatencyBudget(device, pred, budget_ms, margin if budget_ms is not None else 0.0))
-        info.append({"device": device, "budget_ms": budget_ms, "predictor": str(path), "p95_rel_err": p95,
-                     "margin": budgets[-1].margin, "limit_ms": budgets[-1].limit_ms})
+        info.append(
+            {
+                "device": device,
+                "budget_ms": budget_ms,
+                "predictor": str(path),
+                "p95_rel_err": p95,
+                "margin": budgets[-1].margin,
+                "limit_ms": budgets[-1].limit_ms,
+            }
+        )
     return budgets, info
 
 

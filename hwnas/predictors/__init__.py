@@ -7,5 +7,17 @@ from hwnas.predictors.io import load_predictor, save_predictor
 from hwnas.predictors.metrics import noise_floor, quality
 from hwnas.predictors.predictor import LatencyPredictor
 
-__all__ = ["LatencyPredictor", "load_predictor", "save_predictor", "FAMILIES", "Family", "make",
-           "feature_matrix", "feature_names", "layer_tensor", "to_batch", "quality", "noise_floor"]
+__all__ = [
+    "LatencyPredictor",
+    "load_predictor",
+    "save_predictor",
+    "FAMILIES",
+    "Family",
+    "make",
+    "feature_matrix",
+    "feature_names",
+    "layer_tensor",
+    "to_batch",
+    "quality",
+    "noise_floor",
+]

@@ -38,14 +38,25 @@ def to_dict(pred: LatencyPredictor, extra: dict[str, Any] | None = None) -> dict
     if not hasattr(pred, "model_"):
         raise ConfigError("cannot save a latency predictor that is not fitted")
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "device": pred.device, "space": pred.space.name, "space_digest": pred.space.digest(),
-        "feature_schema": schema(pred.space), "versions": library_versions(),
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "device": pred.device,
+        "space": pred.space.name,
+        "space_digest": pred.space.digest(),
+        "feature_schema": schema(pred.space),
+        "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "family": pred.family_, "n_train": pred.n_train_, "metrics": pred.metrics_,
-        "comparison": (pred.comparison_.to_dict() if hasattr(pred, "comparison_")
-                       else getattr(pred, "saved_", {}).get("comparison")), "seed": pred.seed,
-        "model": pred.model_.to_dict(), **(extra or {}),
+        "family": pred.family_,
+        "n_train": pred.n_train_,
+        "metrics": pred.metrics_,
+        "comparison": (
+            pred.comparison_.to_dict()
+            if hasattr(pred, "comparison_")
+            else getattr(pred, "saved_", {}).get("comparison")
+        ),
+        "seed": pred.seed,
+        "model": pred.model_.to_dict(),
+        **(extra or {}),
     }
 
 
@@ -66,8 +77,10 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ConfigError(f"{path} is not an hwnas latency predictor")
     if d.get("format_version") != FORMAT_VERSION:
-        raise ConfigError(f"{path} has predictor format {d.get('format_version')}, this hwnas reads "
-                          f"{FORMAT_VERSION}: refit it with 'hwnas fit'")
+        raise ConfigError(
+            f"{path} has predictor format {d.get('format_version')}, this hwnas reads "
+            f"{FORMAT_VERSION}: refit it with 'hwnas fit'"
+        )
     return d
 
 
@@ -77,13 +90,17 @@ def load_predictor(path: str | Path, space: SearchSpace, device: str | None = No
     d = read_predictor_file(path)
     check_fields(d, path)
     if d["space_digest"] != space.digest():
-        raise ConfigError(f"{path} predicts for space {d['space']!r} (digest {d['space_digest']}), not for "
-                          f"{space.name!r} (digest {space.digest()}): refit it with 'hwnas fit --space ...'")
+        raise ConfigError(
+            f"{path} predicts for space {d['space']!r} (digest {d['space_digest']}), not for "
+            f"{space.name!r} (digest {space.digest()}): refit it with 'hwnas fit --space ...'"
+        )
     if device is not None and d["device"] != device:
         raise ConfigError(f"{path} predicts latency on device {d['device']!r}, not on {device!r}")
     if d["feature_schema"] != schema(space):
-        raise ConfigError(f"{path} was fitted on another feature schema "
-                          f"(version {d['feature_schema'].get('version')!r}): refit it with 'hwnas fit'")
+        raise ConfigError(
+            f"{path} was fitted on another feature schema "
+            f"(version {d['feature_schema'].get('version')!r}): refit it with 'hwnas fit'"
+        )
     fam.family_class(d["family"])
     pred = LatencyPredictor(space, device=d["device"], family=d["family"], seed=d.get("seed", 0))
     try:

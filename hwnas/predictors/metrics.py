@@ -38,7 +38,7 @@ def quality(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.n
     return {
         "rmse_ms": float(np.sqrt(np.mean((y_pred - y_true) ** 2))),
         "mape": float(a.mean()),
-        "rmspe": float(np.sqrt(np.mean(rel ** 2))),
+        "rmspe": float(np.sqrt(np.mean(rel**2))),
         "within_5": float(np.mean(a <= 0.05 + _EPS)),
         "within_10": float(np.mean(a <= 0.10 + _EPS)),
         "p95_rel_err": float(np.percentile(a, 95)),
@@ -94,18 +94,31 @@ def noise_floor(block_ms: Iterable[Any], ref_ms: Iterable[float] | None = None) 
         mads.append(_rel_mad(b))
         labels.append(mads[-1] / np.sqrt(len(b)))
         counts.append(len(b))
-    refs = np.unique(np.asarray([r for r in (ref_ms if ref_ms is not None else []) if r is not None],
-                                dtype=np.float64))
+    refs = np.unique(np.asarray([r for r in (ref_ms if ref_ms is not None else []) if r is not None], dtype=np.float64))
     refs = refs[np.isfinite(refs) & (refs > 0)]
     drift = _rel_mad(refs) if len(refs) >= 2 else None
     if not mads:
-        return {"n_records": 0, "blocks_per_record": 0.0, "rel_mad_median": None, "rel_mad_p95": None,
-                "label_noise": None, "ref_drift": drift, "n_ref": len(refs), "floor": drift}
+        return {
+            "n_records": 0,
+            "blocks_per_record": 0.0,
+            "rel_mad_median": None,
+            "rel_mad_p95": None,
+            "label_noise": None,
+            "ref_drift": drift,
+            "n_ref": len(refs),
+            "floor": drift,
+        }
     label = float(np.median(labels))
-    return {"n_records": len(mads), "blocks_per_record": float(np.median(counts)),
-            "rel_mad_median": float(np.median(mads)), "rel_mad_p95": float(np.percentile(mads, 95)),
-            "label_noise": label, "ref_drift": drift, "n_ref": len(refs),
-            "floor": label if drift is None else max(label, drift)}
+    return {
+        "n_records": len(mads),
+        "blocks_per_record": float(np.median(counts)),
+        "rel_mad_median": float(np.median(mads)),
+        "rel_mad_p95": float(np.percentile(mads, 95)),
+        "label_noise": label,
+        "ref_drift": drift,
+        "n_ref": len(refs),
+        "floor": label if drift is None else max(label, drift),
+    }
 
 
 def retest_noise(a_ms: Sequence[float] | np.ndarray, b_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
@@ -119,5 +132,9 @@ def retest_noise(a_ms: Sequence[float] | np.ndarray, b_ms: Sequence[float] | np.
     if len(a) < 2:
         return {"pairs": int(len(a)), "rel_diff_median": None, "rel_diff_p95": None, "label_noise": None}
     rel = np.abs(a - b) / ((a + b) / 2)
-    return {"pairs": int(len(a)), "rel_diff_median": float(np.median(rel)),
-            "rel_diff_p95": float(np.percentile(rel, 95)), "label_noise": float(rel.mean() / np.sqrt(2))}
+    return {
+        "pairs": int(len(a)),
+        "rel_diff_median": float(np.median(rel)),
+        "rel_diff_p95": float(np.percentile(rel, 95)),
+        "label_noise": float(rel.mean() / np.sqrt(2)),
+    }

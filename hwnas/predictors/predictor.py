@@ -25,20 +25,30 @@ class LatencyPredictor:
     should apply to predicted latencies.
     """
 
-    def __init__(self, space: SearchSpace, device: str = "", family: str = "auto",
-                 families: Sequence[str] | None = None, test_frac: float = 0.2, folds: int = 5,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        device: str = "",
+        family: str = "auto",
+        families: Sequence[str] | None = None,
+        test_frac: float = 0.2,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> None:
         if family != "auto":
             fam.family_class(family)
         self.space, self.device, self.family = space, device, family
         self.families, self.test_frac, self.folds, self.seed = families, test_frac, folds, seed
 
-    def fit(self, configs: Sequence[SubnetConfig] | Batch, latency_ms: Sequence[float] | np.ndarray) -> LatencyPredictor:
+    def fit(
+        self, configs: Sequence[SubnetConfig] | Batch, latency_ms: Sequence[float] | np.ndarray
+    ) -> LatencyPredictor:
         b = configs if isinstance(configs, Batch) else to_batch(self.space, configs)
         y = np.asarray(latency_ms, dtype=np.float64)
         names = [self.family] if self.family != "auto" else self.families
-        self.comparison_ = compare(self.space, b, y, families=names, test_frac=self.test_frac,
-                                   folds=self.folds, seed=self.seed)
+        self.comparison_ = compare(
+            self.space, b, y, families=names, test_frac=self.test_frac, folds=self.folds, seed=self.seed
+        )
         self.family_ = self.comparison_.chosen
         self.model_ = fam.make(self.family_, self.space, seed=self.seed).fit(b, y)
         self.n_train_ = len(y)
@@ -64,6 +74,11 @@ class LatencyPredictor:
 
 def summary_metrics(holdout: dict[str, float], cv: dict[str, float], n_test: int) -> dict[str, Any]:
     """Held-out metrics at the top level, cv nested, and the conservative p95 margin."""
-    return {**holdout, "p95_rel_err": max(holdout["p95_rel_err"], cv["p95_rel_err"]),
-            "holdout_p95_rel_err": holdout["p95_rel_err"], "n_test": n_test,
-            "holdout": dict(holdout), "cv": dict(cv)}
+    return {
+        **holdout,
+        "p95_rel_err": max(holdout["p95_rel_err"], cv["p95_rel_err"]),
+        "holdout_p95_rel_err": holdout["p95_rel_err"],
+        "n_test": n_test,
+        "holdout": dict(holdout),
+        "cv": dict(cv),
+    }

@@ -10,9 +10,16 @@ import numpy as np
 
 from hwnas.present import text_table
 
-COLUMNS = (("rmse_ms", "RMSE ms", "{:.3f}"), ("mape", "MAPE", "{:.1%}"), ("rmspe", "RMSPE", "{:.1%}"),
-           ("within_5", "±5%", "{:.0%}"), ("within_10", "±10%", "{:.0%}"), ("p95_rel_err", "p95 err", "{:.1%}"),
-           ("kendall_tau", "tau", "{:.3f}"), ("spearman_rho", "rho", "{:.3f}"))
+COLUMNS = (
+    ("rmse_ms", "RMSE ms", "{:.3f}"),
+    ("mape", "MAPE", "{:.1%}"),
+    ("rmspe", "RMSPE", "{:.1%}"),
+    ("within_5", "±5%", "{:.0%}"),
+    ("within_10", "±10%", "{:.0%}"),
+    ("p95_rel_err", "p95 err", "{:.1%}"),
+    ("kendall_tau", "tau", "{:.3f}"),
+    ("spearman_rho", "rho", "{:.3f}"),
+)
 
 
 def _fmt(fmt: str, v: float) -> str:
@@ -28,20 +35,33 @@ def family_table(comparison: dict[str, Any], noise: dict[str, float] | None = No
     for name, r in comparison["families"].items():
         h = r["holdout"]
         mark = "*" if name == comparison["chosen"] else " "
-        rows.append([f"{mark}{name}", *(_fmt(f, h[k]) for k, _, f in COLUMNS), _fmt("{:.1%}", r["cv"]["mape"]),
-                     _fmt("{:.1%}", r["train_mape"]), f"{r['predict_per_s']:,.0f}"])
+        rows.append(
+            [
+                f"{mark}{name}",
+                *(_fmt(f, h[k]) for k, _, f in COLUMNS),
+                _fmt("{:.1%}", r["cv"]["mape"]),
+                _fmt("{:.1%}", r["train_mape"]),
+                f"{r['predict_per_s']:,.0f}",
+            ]
+        )
         if not math.isnan(floor):
             if h["mape"] < floor:
-                notes.append(f"{name}: held-out MAPE {h['mape']:.1%} is below the noise floor {floor:.1%}: "
-                             "better than the noise floor = fitting noise (or luck on a small split)")
+                notes.append(
+                    f"{name}: held-out MAPE {h['mape']:.1%} is below the noise floor {floor:.1%}: "
+                    "better than the noise floor = fitting noise (or luck on a small split)"
+                )
             elif r["train_mape"] < floor:
-                notes.append(f"{name}: training MAPE {r['train_mape']:.1%} is below the noise floor "
-                             f"{floor:.1%}: it is fitting noise on the training set")
+                notes.append(
+                    f"{name}: training MAPE {r['train_mape']:.1%} is below the noise floor "
+                    f"{floor:.1%}: it is fitting noise on the training set"
+                )
     head = ["family", *(c for _, c, _ in COLUMNS), "CV MAPE", "train MAPE", "pred/s"]
     text = text_table(head, rows, right=True)
-    text += (f"\n(* chosen by {comparison.get('select_by', 'cv mape')}; held-out metrics on "
-             f"{comparison['n_test']} subnets, trained on {comparison['n_train']}, "
-             f"{comparison['folds']}-fold CV on the training split)")
+    text += (
+        f"\n(* chosen by {comparison.get('select_by', 'cv mape')}; held-out metrics on "
+        f"{comparison['n_test']} subnets, trained on {comparison['n_train']}, "
+        f"{comparison['folds']}-fold CV on the training split)"
+    )
     return text + "".join(f"\nnote: {n}" for n in notes)
 
 
@@ -50,19 +70,30 @@ def noise_text(noise: dict[str, float]) -> str:
         return "noise floor: unknown (the records carry no repeated measurements)"
     parts = []
     if noise.get("n_records"):
-        parts.append(f"blocks of one subnet disagree by {noise['rel_mad_median']:.1%} typical "
-                     f"(p95 {noise['rel_mad_p95']:.1%}, {noise['blocks_per_record']:.0f} blocks per record, "
-                     f"{noise['n_records']} records), so a record's latency carries ~{noise['label_noise']:.1%}")
+        parts.append(
+            f"blocks of one subnet disagree by {noise['rel_mad_median']:.1%} typical "
+            f"(p95 {noise['rel_mad_p95']:.1%}, {noise['blocks_per_record']:.0f} blocks per record, "
+            f"{noise['n_records']} records), so a record's latency carries ~{noise['label_noise']:.1%}"
+        )
     if noise.get("n_ref", 0) >= 2:
-        parts.append(f"the reference subnet re-measured in {noise['n_ref']} batches drifts by "
-                     f"{noise['ref_drift']:.1%}" + (" (taken out of the labels by rescaling each batch to its "
-                                                     "reference)" if noise.get("drift_corrected") else ""))
+        parts.append(
+            f"the reference subnet re-measured in {noise['n_ref']} batches drifts by "
+            f"{noise['ref_drift']:.1%}"
+            + (
+                " (taken out of the labels by rescaling each batch to its reference)"
+                if noise.get("drift_corrected")
+                else ""
+            )
+        )
     rt = noise.get("retest") or {}
     if rt.get("label_noise") is not None:
-        parts.append(f"{rt['pairs']} subnets measured again later disagree by {rt['rel_diff_median']:.1%} "
-                     f"median (p95 {rt['rel_diff_p95']:.1%}): a label carries ~{rt['label_noise']:.1%}")
-    return (f"noise floor {noise['floor']:.1%}: " + "; ".join(parts)
-            + ". A held-out MAPE below the floor is fitting noise.")
+        parts.append(
+            f"{rt['pairs']} subnets measured again later disagree by {rt['rel_diff_median']:.1%} "
+            f"median (p95 {rt['rel_diff_p95']:.1%}): a label carries ~{rt['label_noise']:.1%}"
+        )
+    return (
+        f"noise floor {noise['floor']:.1%}: " + "; ".join(parts) + ". A held-out MAPE below the floor is fitting noise."
+    )
 
 
 def curve_table(curves: dict[str, list[dict[str, float]]], metric: str = "within_10") -> str:
@@ -75,7 +106,9 @@ def curve_table(curves: dict[str, list[dict[str, float]]], metric: str = "within
     for name, pts in curves.items():
         by_n = {p["n"]: p[metric] for p in pts}
         rows.append([name, *(_fmt(fmt, by_n[n]) if n in by_n else "" for n in sizes)])
-    return f"learning curve (held-out {metric} vs training samples):\n" + text_table(["family", *map(str, sizes)], rows, right=True)
+    return f"learning curve (held-out {metric} vs training samples):\n" + text_table(
+        ["family", *map(str, sizes)], rows, right=True
+    )
 
 
 def smallest_size(curve: list[dict[str, float]], metric: str = "within_10", goal: float = 0.95) -> int | None:

@@ -61,6 +61,7 @@ def check_latencies(y: np.ndarray, who: str, shape: tuple[int, ...] | None = Non
         raise ConfigError(f"{who} returns {y.shape} predictions for {shape[0]} subnets: refit it")
     bad = ~np.isfinite(y) | (y <= 0)
     if bad.any():
-        raise ConfigError(f"{who} predicts {float(y[bad][0]):g} ms, not a finite positive latency: "
-                          "refit it with 'hwnas fit'")
+        raise ConfigError(
+            f"{who} predicts {float(y[bad][0]):g} ms, not a finite positive latency: refit it with 'hwnas fit'"
+        )
     return y

@@ -19,8 +19,8 @@ from hwnas.predictors.metrics import quality
 MIN_SAMPLES = 10
 CURVE_SIZES = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 SELECT_BY = "mape"
-SELECT_TOL = 0.05      # CV MAPEs within 5 % (relative) of the best count as a tie ...
-MIN_RATE = 100_000.0   # ... broken in favour of families predicting at least this many configs/s
+SELECT_TOL = 0.05  # CV MAPEs within 5 % (relative) of the best count as a tie ...
+MIN_RATE = 100_000.0  # ... broken in favour of families predicting at least this many configs/s
 RATE_BATCH = 20_000
 
 
@@ -66,14 +66,26 @@ class Comparison:
     test_pred: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_train": self.n_train, "n_test": self.n_test, "folds": self.folds, "seed": self.seed,
-                "select_by": f"cv {SELECT_BY} (ties within {SELECT_TOL:.0%}: "
-                              f">= {MIN_RATE:,.0f} predictions/s first)", "chosen": self.chosen, "families": self.results}
+        return {
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "folds": self.folds,
+            "seed": self.seed,
+            "select_by": f"cv {SELECT_BY} (ties within {SELECT_TOL:.0%}: >= {MIN_RATE:,.0f} predictions/s first)",
+            "chosen": self.chosen,
+            "families": self.results,
+        }
 
 
-def compare(space: SearchSpace, configs: Sequence[SubnetConfig] | Batch, latency_ms: Sequence[float],
-            families: Sequence[str] | None = None, test_frac: float = 0.2, folds: int = 5,
-            seed: int = 0) -> Comparison:
+def compare(
+    space: SearchSpace,
+    configs: Sequence[SubnetConfig] | Batch,
+    latency_ms: Sequence[float],
+    families: Sequence[str] | None = None,
+    test_frac: float = 0.2,
+    folds: int = 5,
+    seed: int = 0,
+) -> Comparison:
     """Fit every family on the same training split, cross-validate it there, score it on the
     held-out split, and choose the lowest cross-validated MAPE (the held-out split plays no part
     in the choice, so the chosen family's held-out figures are honest)."""
@@ -83,8 +95,9 @@ def compare(space: SearchSpace, configs: Sequence[SubnetConfig] | Batch, latency
     for n in names:
         fam.family_class(n)
     train, test = split(len(y), test_frac, seed)
-    out = Comparison(n_train=len(train), n_test=len(test), folds=min(folds, len(train)), seed=seed,
-                     test_true=y[test].tolist())
+    out = Comparison(
+        n_train=len(train), n_test=len(test), folds=min(folds, len(train)), seed=seed, test_true=y[test].tolist()
+    )
     bt, yt = b.take(train), y[train]
     for name in names:
         cv = quality(yt, oof_predictions(name, space, bt, yt, folds, seed))
@@ -93,10 +106,14 @@ def compare(space: SearchSpace, configs: Sequence[SubnetConfig] | Batch, latency
         fit_s = time.perf_counter() - t0
         pred = model.predict(b.take(test))
         out.test_pred[name] = pred.tolist()
-        out.results[name] = {"cv": cv, "holdout": quality(y[test], pred),
-                             "train_mape": quality(yt, model.predict(bt))["mape"],
-                             "fit_s": fit_s, "predict_per_s": predict_rate(model, bt),
-                             "target": model.target}
+        out.results[name] = {
+            "cv": cv,
+            "holdout": quality(y[test], pred),
+            "train_mape": quality(yt, model.predict(bt))["mape"],
+            "fit_s": fit_s,
+            "predict_per_s": predict_rate(model, bt),
+            "target": model.target,
+        }
     out.chosen = choose(out.results)
     return out
 
@@ -114,9 +131,16 @@ def choose(results: dict[str, dict[str, Any]]) -> str:
     return max(tied, key=lambda n: results[n]["predict_per_s"])
 
 
-def learning_curve(space: SearchSpace, configs: Sequence[SubnetConfig] | Batch, latency_ms: Sequence[float],
-                   families: Sequence[str], test_frac: float = 0.2, seed: int = 0, repeats: int = 3,
-                   sizes: Sequence[int] = CURVE_SIZES) -> dict[str, list[dict[str, float]]]:
+def learning_curve(
+    space: SearchSpace,
+    configs: Sequence[SubnetConfig] | Batch,
+    latency_ms: Sequence[float],
+    families: Sequence[str],
+    test_frac: float = 0.2,
+    seed: int = 0,
+    repeats: int = 3,
+    sizes: Sequence[int] = CURVE_SIZES,
+) -> dict[str, list[dict[str, float]]]:
     """Held-out quality after training on 10, 20, 50, ... samples of the training split (mean over
     ``repeats`` random subsets; the full training split closes the curve)."""
     b = configs if isinstance(configs, Batch) else to_batch(space, configs)

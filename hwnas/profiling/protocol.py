@@ -101,13 +101,23 @@ def summarise(blocks: list[list[float]]) -> tuple[float, float, list[float], flo
     allr = np.concatenate([np.asarray(b, dtype=float) for b in blocks])
     per_block = [float(np.percentile(b, PERCENTILE)) for b in blocks]
     q1, mid, q3 = np.percentile(per_block, [25, 50, 75])
-    return (float(np.percentile(allr, PERCENTILE)), float(np.median(allr)), per_block,
-            float((q3 - q1) / mid) if mid > 0 else math.inf, int(allr.size))
+    return (
+        float(np.percentile(allr, PERCENTILE)),
+        float(np.median(allr)),
+        per_block,
+        float((q3 - q1) / mid) if mid > 0 else math.inf,
+        int(allr.size),
+    )
 
 
-def _rounds(runners: dict[str, Runner], sizes: dict[str, int], rounds: int,
-            rng: np.random.Generator, errors: dict[str, str],
-            figures: dict[str, dict[str, list[float]]] | None = None) -> dict[str, list[list[float]]]:
+def _rounds(
+    runners: dict[str, Runner],
+    sizes: dict[str, int],
+    rounds: int,
+    rng: np.random.Generator,
+    errors: dict[str, str],
+    figures: dict[str, dict[str, list[float]]] | None = None,
+) -> dict[str, list[list[float]]]:
     """Interleaved rounds over the live runners; a runner that raises is dropped into ``errors``.
     A runner's ``last_figures`` after each block are appended to ``figures[key]``."""
     blocks: dict[str, list[list[float]]] = {k: [] for k in runners}
@@ -127,8 +137,7 @@ def _rounds(runners: dict[str, Runner], sizes: dict[str, int], rounds: int,
     return {k: v for k, v in blocks.items() if k not in errors}
 
 
-def measure_batch(runners: dict[str, Runner], device: Device, rng: np.random.Generator
-                  ) -> dict[str, Measurement | str]:
+def measure_batch(runners: dict[str, Runner], device: Device, rng: np.random.Generator) -> dict[str, Measurement | str]:
     """Measure a batch of loaded models together; each key maps to a Measurement or a failure reason."""
     errors: dict[str, str] = {}
     warm: dict[str, tuple[int, float]] = {}

@@ -33,43 +33,56 @@ class LatencyRecord:
     num_heads: list[int]
     status: str = OK
     reason: str = ""
-    latency_ms: float = math.nan      # 10th percentile of all timed runs (see protocol)
-    median_ms: float = math.nan       # median of all timed runs
+    latency_ms: float = math.nan  # 10th percentile of all timed runs (see protocol)
+    median_ms: float = math.nan  # median of all timed runs
     block_ms: list[float] = field(default_factory=list)  # per-block 10th percentile, in block order
-    spread: float = math.nan          # IQR of block_ms / median of block_ms
-    runs: int = 0                     # timed runs behind latency_ms
-    ref_ms: float = math.nan          # the space's min subnet, measured in the same rounds (drift check)
+    spread: float = math.nan  # IQR of block_ms / median of block_ms
+    runs: int = 0  # timed runs behind latency_ms
+    ref_ms: float = math.nan  # the space's min subnet, measured in the same rounds (drift check)
     warmup_runs: int = 0
-    attempts: int = 0                 # 1 + re-measurements because the spread was too wide
+    attempts: int = 0  # 1 + re-measurements because the spread was too wide
     threads: int = 0
     batch_size: int = 1
     runtime: str = ""
-    clock: str = "wall"               # wall, thread (CPU time, 1-thread CPU) or cuda-event
+    clock: str = "wall"  # wall, thread (CPU time, 1-thread CPU) or cuda-event
     runtime_version: str = ""
     provider: str = ""
     exporter_version: str = ""
     opset: int = 0
     precision: str = "fp32"
-    setup_s: float = math.nan         # session creation / engine build time
-    load_avg: float = math.nan        # 1-minute load average when measured
+    setup_s: float = math.nan  # session creation / engine build time
+    load_avg: float = math.nan  # 1-minute load average when measured
     host: str = field(default_factory=cpu_model)  # CPU model
     created_at: float = field(default_factory=time.time)
     # GPU devices time two figures (10th percentile of the same runs as latency_ms; NaN where a runtime
     # times only one) and say which one latency_ms is and how each was taken:
-    compute_ms: float = math.nan      # GPU compute time (CUDA events)
-    e2e_ms: float = math.nan          # end-to-end latency (host clock around launch + synchronize)
-    timing: str = ""                  # e.g. "latency_ms=compute_ms; compute_ms: CUDA events ..."
-    agent: str = ""                   # the measuring agent ("NAME URL") when measured remotely; host is its CPU
+    compute_ms: float = math.nan  # GPU compute time (CUDA events)
+    e2e_ms: float = math.nan  # end-to-end latency (host clock around launch + synchronize)
+    timing: str = ""  # e.g. "latency_ms=compute_ms; compute_ms: CUDA events ..."
+    agent: str = ""  # the measuring agent ("NAME URL") when measured remotely; host is its CPU
 
     @classmethod
-    def for_config(cls, cfg: SubnetConfig, device: Device, space_name: str, space_digest: str,
-                   **kw: Any) -> LatencyRecord:
-        return cls(key=cfg.key(), device=device.name, space=space_name, space_digest=space_digest,
-                   embed_dim=cfg.embed_dim, depth=cfg.depth, mlp_ratio=list(cfg.mlp_ratio),
-                   num_heads=list(cfg.num_heads), threads=device.threads, batch_size=device.batch_size,
-                   clock=backend_for(device).clock(device),
-                   precision=device.precision, provider=device.provider, runtime=device.runtime,
-                   timing=timing_of(device), **kw)
+    def for_config(
+        cls, cfg: SubnetConfig, device: Device, space_name: str, space_digest: str, **kw: Any
+    ) -> LatencyRecord:
+        return cls(
+            key=cfg.key(),
+            device=device.name,
+            space=space_name,
+            space_digest=space_digest,
+            embed_dim=cfg.embed_dim,
+            depth=cfg.depth,
+            mlp_ratio=list(cfg.mlp_ratio),
+            num_heads=list(cfg.num_heads),
+            threads=device.threads,
+            batch_size=device.batch_size,
+            clock=backend_for(device).clock(device),
+            precision=device.precision,
+            provider=device.provider,
+            runtime=device.runtime,
+            timing=timing_of(device),
+            **kw,
+        )
 
     def take_figures(self, figures: dict[str, float]) -> LatencyRecord:
         """Copy a measurement's extra figures (``Measurement.figures``: compute_ms, e2e_ms) in."""

@@ -22,18 +22,24 @@ from hwnas.core.space import SearchSpace
 
 def coverage(space: SearchSpace, rng: np.random.Generator) -> list[SubnetConfig]:
     """One random subnet per choice of each dimension, interleaved across dimensions."""
+
     def with_(**fix: object) -> SubnetConfig:
         c = space.sample(rng)
         depth = int(fix.get("depth", c.depth))
         if depth != c.depth:
-            c = SubnetConfig(c.embed_dim, depth, tuple(rng.choice(space.mlp_ratio, depth)),
-                             tuple(rng.choice(space.num_heads, depth)))
+            c = SubnetConfig(
+                c.embed_dim, depth, tuple(rng.choice(space.mlp_ratio, depth)), tuple(rng.choice(space.num_heads, depth))
+            )
         mlp = (float(fix["mlp"]),) * depth if "mlp" in fix else c.mlp_ratio
         heads = (int(fix["heads"]),) * depth if "heads" in fix else c.num_heads
         return SubnetConfig(int(fix.get("embed", c.embed_dim)), depth, mlp, heads)
 
-    per_dim = [[with_(embed=e) for e in space.embed_dim], [with_(depth=d) for d in space.depth],
-               [with_(mlp=r) for r in space.mlp_ratio], [with_(heads=h) for h in space.num_heads]]
+    per_dim = [
+        [with_(embed=e) for e in space.embed_dim],
+        [with_(depth=d) for d in space.depth],
+        [with_(mlp=r) for r in space.mlp_ratio],
+        [with_(heads=h) for h in space.num_heads],
+    ]
     return [c for group in zip_longest(*per_dim) for c in group if c is not None]
 
 

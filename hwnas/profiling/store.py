@@ -75,8 +75,9 @@ class LatencyStore:
         except sqlite3.OperationalError as e:
             self.close()
             hint = _hint(self.path)
-            raise StoreAccessError(f"cannot {'read' if read_only else 'write'} the latency store "
-                                   f"{self.path}: {e}{hint}") from None
+            raise StoreAccessError(
+                f"cannot {'read' if read_only else 'write'} the latency store {self.path}: {e}{hint}"
+            ) from None
         except sqlite3.DatabaseError as e:
             self.close()
             raise ConfigError(f"{self.path} is not a latency store: {e}") from None
@@ -121,8 +122,10 @@ class LatencyStore:
         try:
             cur = self._db.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
         except sqlite3.OperationalError as e:  # full disk, read-only file: the committed records are kept
-            raise StoreAccessError(f"cannot write to the latency store {self.path}: {e}{_hint(self.path)} "
-                                   "(every record committed before is kept)") from None
+            raise StoreAccessError(
+                f"cannot write to the latency store {self.path}: {e}{_hint(self.path)} "
+                "(every record committed before is kept)"
+            ) from None
         return cur.rowcount == 1
 
     def _select(self, device: str | None, space_digest: str | None) -> tuple[str, list[str]]:
@@ -162,8 +165,10 @@ class LatencyStore:
 
     def summary(self) -> list[dict[str, object]]:
         """Per device and space: counts and the latency range of ok records."""
-        q = ("SELECT device, space, SUM(status='ok'), SUM(status!='ok'), MIN(latency_ms), "
-             "MAX(latency_ms), AVG(spread) FROM records GROUP BY device, space_digest ORDER BY device")
+        q = (
+            "SELECT device, space, SUM(status='ok'), SUM(status!='ok'), MIN(latency_ms), "
+            "MAX(latency_ms), AVG(spread) FROM records GROUP BY device, space_digest ORDER BY device"
+        )
         keys = ("device", "space", "ok", "failed", "min_ms", "max_ms", "mean_spread")
         return [dict(zip(keys, r)) for r in self._db.execute(q)]
 

@@ -60,8 +60,10 @@ def identify(db: sqlite3.Connection, path: Path) -> str:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if app == APPLICATION_ID:
         if version > SCHEMA_VERSION:
-            raise ConfigError(f"{path} is a latency store of a newer hwnas (schema {version}; this one "
-                              f"reads {SCHEMA_VERSION}): upgrade hwnas")
+            raise ConfigError(
+                f"{path} is a latency store of a newer hwnas (schema {version}; this one "
+                f"reads {SCHEMA_VERSION}): upgrade hwnas"
+            )
         return "hwnas"
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
     if app == 0 and not names:
@@ -71,8 +73,10 @@ def identify(db: sqlite3.Connection, path: Path) -> str:
         pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
         if pk == _KEY and {"latency_ms", "status", "created_at"} <= {r[1] for r in info}:
             return "legacy"
-    raise ForeignStoreError(f"{path} is an SQLite file of another program, not an hwnas latency store; "
-                            "it was left untouched (pass another --db)")
+    raise ForeignStoreError(
+        f"{path} is an SQLite file of another program, not an hwnas latency store; "
+        "it was left untouched (pass another --db)"
+    )
 
 
 def prepare(db: sqlite3.Connection, path: Path, columns: Sequence[tuple[str, str]]) -> None:
@@ -107,11 +111,16 @@ def profiling_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise StoreBusyError(f"{holder} is measuring into {path}: two profilers on one machine would "
-                                 "each measure under the other's load; wait for it, or use another --db") from None
+            raise StoreBusyError(
+                f"{holder} is measuring into {path}: two profilers on one machine would "
+                "each measure under the other's load; wait for it, or use another --db"
+            ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"hwnas profile (pid {os.getpid()} on {socket.gethostname()}, since "
-                      f"{time.strftime('%H:%M:%S')})".encode(), 0)
+        os.pwrite(
+            fd,
+            f"hwnas profile (pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')})".encode(),
+            0,
+        )
         yield
     finally:
         os.close(fd)

@@ -8,8 +8,23 @@ from hwnas.search.protocols import CachedFitness, Fitness, LatencyModel
 from hwnas.search.runner import run_search
 
 __all__ = [
-    "Assessment", "Constraints", "LatencyBudget", "Candidate", "EvolutionSettings", "GenerationStats",
-    "SearchResult", "evolve", "explain", "fastest", "find_feasible", "crowding_distance",
-    "non_dominated_sort", "nsga2_select", "pareto_front", "CachedFitness", "Fitness", "LatencyModel",
+    "Assessment",
+    "Constraints",
+    "LatencyBudget",
+    "Candidate",
+    "EvolutionSettings",
+    "GenerationStats",
+    "SearchResult",
+    "evolve",
+    "explain",
+    "fastest",
+    "find_feasible",
+    "crowding_distance",
+    "non_dominated_sort",
+    "nsga2_select",
+    "pareto_front",
+    "CachedFitness",
+    "Fitness",
+    "LatencyModel",
     "run_search",
 ]

@@ -37,8 +37,10 @@ class LatencyBudget:
         if self.budget_ms is not None and not (math.isfinite(self.budget_ms) and self.budget_ms > 0):
             raise ConfigError(f"latency budget for {self.device} must be a positive number, got {self.budget_ms}")
         if not (0.0 <= self.margin <= MAX_MARGIN):
-            raise ConfigError(f"safety margin for {self.device} must lie in [0, {MAX_MARGIN}], got {self.margin:.3f} "
-                              "(refit the predictor with more profiled subnets, or pass a margin explicitly)")
+            raise ConfigError(
+                f"safety margin for {self.device} must lie in [0, {MAX_MARGIN}], got {self.margin:.3f} "
+                "(refit the predictor with more profiled subnets, or pass a margin explicitly)"
+            )
 
     @property
     def limit_ms(self) -> float | None:
@@ -63,8 +65,13 @@ class Assessment:
 class Constraints:
     """Batch feasibility checks, with predictions cached per config key."""
 
-    def __init__(self, space: SearchSpace, budgets: Sequence[LatencyBudget] = (),
-                 params_m: tuple[float | None, float | None] = (None, None), macs_m: float | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        budgets: Sequence[LatencyBudget] = (),
+        params_m: tuple[float | None, float | None] = (None, None),
+        macs_m: float | None = None,
+    ) -> None:
         devices = [b.device for b in budgets]
         if len(set(devices)) != len(devices):
             raise ConfigError(f"each device may have one budget, got {devices}")
@@ -115,15 +122,19 @@ class Constraints:
             out.append(f"MACs <= {self.macs_m} M")
         for b in self.budgets:
             if b.budget_ms is not None:
-                out.append(f"{b.device}: measured <= {b.budget_ms:g} ms (predicted <= {b.limit_ms:.3f} ms, "
-                           f"margin {100 * b.margin:.1f} %)")
+                out.append(
+                    f"{b.device}: measured <= {b.budget_ms:g} ms (predicted <= {b.limit_ms:.3f} ms, "
+                    f"margin {100 * b.margin:.1f} %)"
+                )
         return out
 
     def _predict(self, budget: LatencyBudget, configs: list[SubnetConfig]) -> np.ndarray:
         y = np.asarray(budget.predictor.predict(configs), dtype=float).reshape(-1)
         if y.shape[0] != len(configs) or not np.all(np.isfinite(y)):
-            raise ConfigError(f"latency predictor of {budget.device} returned {y.shape[0]} values "
-                              f"(finite: {bool(np.all(np.isfinite(y)))}) for {len(configs)} configs")
+            raise ConfigError(
+                f"latency predictor of {budget.device} returned {y.shape[0]} values "
+                f"(finite: {bool(np.all(np.isfinite(y)))}) for {len(configs)} configs"
+            )
         return y
 
     def _assess_one(self, cfg: SubnetConfig, latency_ms: dict[str, float]) -> Assessment:

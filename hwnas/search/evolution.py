@@ -41,8 +41,10 @@ class EvolutionSettings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.mutations < 0 or self.crossovers < 0 or self.mutations + self.crossovers > self.population:
-            raise ConfigError(f"mutations ({self.mutations}) + crossovers ({self.crossovers}) must be "
-                              f"non-negative and at most the population ({self.population})")
+            raise ConfigError(
+                f"mutations ({self.mutations}) + crossovers ({self.crossovers}) must be "
+                f"non-negative and at most the population ({self.population})"
+            )
         for name in ("layer_prob", "depth_prob", "embed_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be a probability, got {getattr(self, name)}")
@@ -65,8 +67,15 @@ class Candidate:
         return self.config.key()
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "fitness": self.fitness, "predicted_latency_ms": self.latency_ms,
-                "params": self.params, "macs": self.macs, "generation": self.generation, "origin": self.origin}
+        return {
+            "key": self.key,
+            "fitness": self.fitness,
+            "predicted_latency_ms": self.latency_ms,
+            "params": self.params,
+            "macs": self.macs,
+            "generation": self.generation,
+            "origin": self.origin,
+        }
 
 
 @dataclass(frozen=True)
@@ -118,8 +127,15 @@ def objectives(cands: Sequence[Candidate], devices: Sequence[str]) -> np.ndarray
 
 
 class _Run:
-    def __init__(self, space: SearchSpace, fitness: Fitness, constraints: Constraints,
-                 settings: EvolutionSettings, rng: np.random.Generator, pareto: bool) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        fitness: Fitness,
+        constraints: Constraints,
+        settings: EvolutionSettings,
+        rng: np.random.Generator,
+        pareto: bool,
+    ) -> None:
         self.space, self.fitness, self.constraints = space, fitness, constraints
         self.s, self.rng, self.pareto = settings, rng, pareto
         self.seen: set[str] = set()  # every key ever proposed, feasible or not
@@ -162,8 +178,9 @@ class _Run:
 
     def mutant(self, parents: list[SubnetConfig]) -> SubnetConfig:
         p = parents[int(self.rng.integers(len(parents)))]
-        return self.space.mutate(p, self.rng, layer_prob=self.s.layer_prob, depth_prob=self.s.depth_prob,
-                                 embed_prob=self.s.embed_prob)
+        return self.space.mutate(
+            p, self.rng, layer_prob=self.s.layer_prob, depth_prob=self.s.depth_prob, embed_prob=self.s.embed_prob
+        )
 
     def child(self, parents: list[SubnetConfig]) -> SubnetConfig:
         i, j = self.rng.choice(len(parents), size=2, replace=False)
@@ -182,10 +199,17 @@ def _candidate(cfg: SubnetConfig, fitness: float, a: Assessment, generation: int
     return Candidate(cfg, fitness, dict(a.latency_ms), a.params, a.macs, generation, origin)
 
 
-def evolve(space: SearchSpace, fitness: Fitness, constraints: Constraints, *,
-           settings: EvolutionSettings | None = None, seed: int = 0, pareto: bool = False,
-           seeds: Sequence[SubnetConfig] = (),
-           on_generation: Callable[[GenerationStats], None] | None = None) -> SearchResult:
+def evolve(
+    space: SearchSpace,
+    fitness: Fitness,
+    constraints: Constraints,
+    *,
+    settings: EvolutionSettings | None = None,
+    seed: int = 0,
+    pareto: bool = False,
+    seeds: Sequence[SubnetConfig] = (),
+    on_generation: Callable[[GenerationStats], None] | None = None,
+) -> SearchResult:
     """Run the search. ``seeds`` (feasible ones) join the first generation before random samples.
 
     Returns with no candidates when nothing feasible was found within the caps; see
@@ -213,10 +237,13 @@ def evolve(space: SearchSpace, fitness: Fitness, constraints: Constraints, *,
         if gen == s.generations - 1:
             break
         parents = run.parents()
-        population = {"mutation": run.propose(lambda: run.mutant(parents), s.mutations),
-                      "crossover": run.propose(lambda: run.child(parents), s.crossovers) if len(parents) > 1 else []}
-        population["random"] = run.propose(lambda: space.sample(run.rng),
-                                           s.population - sum(len(v) for v in population.values()))
+        population = {
+            "mutation": run.propose(lambda: run.mutant(parents), s.mutations),
+            "crossover": run.propose(lambda: run.child(parents), s.crossovers) if len(parents) > 1 else [],
+        }
+        population["random"] = run.propose(
+            lambda: space.sample(run.rng), s.population - sum(len(v) for v in population.values())
+        )
         if not any(population.values()):
             break  # the feasible space is exhausted (or the caps were hit everywhere)
     return SearchResult(list(run.scored.values()), history, devices, pareto, s)

@@ -16,22 +16,30 @@ from hwnas.search.evolution import EvolutionSettings, SearchResult, evolve
 QUICK = EvolutionSettings(population=50, generations=10, parents=10, mutations=25, crossovers=15)
 
 
-def closest(space: SearchSpace, constraints: Constraints, *, seed: int = 0,
-            settings: EvolutionSettings = QUICK) -> SearchResult:
+def closest(
+    space: SearchSpace, constraints: Constraints, *, seed: int = 0, settings: EvolutionSettings = QUICK
+) -> SearchResult:
     """Quick search for the configs that break the constraints least (fitness = -violation)."""
+
     def fitness(cfg: SubnetConfig) -> float:
         return -constraints.assess([cfg])[0].violation
 
-    return evolve(space, fitness, constraints.relaxed(), settings=settings, seed=seed,
-                  seeds=[space.min_config()])
+    return evolve(space, fitness, constraints.relaxed(), settings=settings, seed=seed, seeds=[space.min_config()])
 
 
-def fastest(space: SearchSpace, budget: LatencyBudget, *, seed: int = 0,
-            settings: EvolutionSettings = QUICK) -> tuple[SubnetConfig, float]:
+def fastest(
+    space: SearchSpace, budget: LatencyBudget, *, seed: int = 0, settings: EvolutionSettings = QUICK
+) -> tuple[SubnetConfig, float]:
     """The config with the lowest predicted latency on one device that a quick search finds."""
     only = Constraints(space, [LatencyBudget(budget.device, budget.predictor)])  # no limit
-    res = evolve(space, lambda c: -only.assess([c])[0].latency_ms[budget.device], only, settings=settings,
-                 seed=seed, seeds=[space.min_config()])
+    res = evolve(
+        space,
+        lambda c: -only.assess([c])[0].latency_ms[budget.device],
+        only,
+        settings=settings,
+        seed=seed,
+        seeds=[space.min_config()],
+    )
     best = res.best
     return best.config, best.latency_ms[budget.device]
 
@@ -56,19 +64,28 @@ def explain(space: SearchSpace, constraints: Constraints, nearest: SubnetConfig,
     lo, hi = constraints.params_m
     p_lo, p_hi = _space_params_m(space, constraints)
     if (lo is not None and lo > p_hi) or (hi is not None and hi < p_lo):
-        return (f"no subnet of {space.name} has between {lo if lo is not None else 0} and "
-                f"{hi if hi is not None else 'inf'} M parameters; the space spans {p_lo:.3f}-{p_hi:.3f} M")
+        return (
+            f"no subnet of {space.name} has between {lo if lo is not None else 0} and "
+            f"{hi if hi is not None else 'inf'} M parameters; the space spans {p_lo:.3f}-{p_hi:.3f} M"
+        )
     for b in constraints.budgets:
         if b.limit_ms is None:
             continue
         cfg, ms = fastest(space, b, seed=seed)
         if ms > b.limit_ms:
-            margin = (f" ({b.limit_ms:.3g} ms after the predictor's {100 * b.margin:.1f} % safety margin)"
-                      if b.margin > 0 else "")
-            return (f"no subnet of {space.name} is predicted under {b.budget_ms:g} ms on {b.device}{margin}; "
-                    f"the fastest is {ms:.3g} ms (config {cfg.key()})")
+            margin = (
+                f" ({b.limit_ms:.3g} ms after the predictor's {100 * b.margin:.1f} % safety margin)"
+                if b.margin > 0
+                else ""
+            )
+            return (
+                f"no subnet of {space.name} is predicted under {b.budget_ms:g} ms on {b.device}{margin}; "
+                f"the fastest is {ms:.3g} ms (config {cfg.key()})"
+            )
     a = constraints.assess([nearest])[0]
     lat = ", ".join(f"{ms:.3g} ms on {d}" for d, ms in a.latency_ms.items())
-    return (f"no subnet of {space.name} meets all constraints at once ({'; '.join(constraints.describe())}); "
-            f"the closest, {nearest.key()}, has {a.params / 1e6:.3f} M params, {a.macs / 1e6:.1f} M MACs"
-            + (f" and is predicted at {lat}" if lat else ""))
+    return (
+        f"no subnet of {space.name} meets all constraints at once ({'; '.join(constraints.describe())}); "
+        f"the closest, {nearest.key()}, has {a.params / 1e6:.3f} M params, {a.macs / 1e6:.1f} M MACs"
+        + (f" and is predicted at {lat}" if lat else "")
+    )

@@ -10,8 +10,7 @@ from hwnas.search.evolution import Candidate, SearchResult
 
 
 def candidate_row(c: Candidate, devices: Sequence[str]) -> dict[str, Any]:
-    row: dict[str, Any] = {"fitness": c.fitness, "params_m": round(c.params / 1e6, 3),
-                           "macs_m": round(c.macs / 1e6, 1)}
+    row: dict[str, Any] = {"fitness": c.fitness, "params_m": round(c.params / 1e6, 3), "macs_m": round(c.macs / 1e6, 1)}
     row.update({f"{d}_pred_ms": c.latency_ms[d] for d in devices})
     row["key"] = c.key
     return row
@@ -21,9 +20,15 @@ def front_rows(result: SearchResult) -> list[dict[str, Any]]:
     return [candidate_row(c, result.devices) for c in result.front()]
 
 
-def plot_front(result: SearchResult, path: str | Path, *, winner: str | None = None,
-               budgets: dict[str, float] | None = None, limits: dict[str, float] | None = None,
-               fitness_label: str = "fitness") -> Path:
+def plot_front(
+    result: SearchResult,
+    path: str | Path,
+    *,
+    winner: str | None = None,
+    budgets: dict[str, float] | None = None,
+    limits: dict[str, float] | None = None,
+    fitness_label: str = "fitness",
+) -> Path:
     """Every candidate, the front, the winner and the budgets: one panel per device (MACs if none)."""
     import matplotlib
 
@@ -35,8 +40,13 @@ def plot_front(result: SearchResult, path: str | Path, *, winner: str | None = N
     front = {c.key for c in result.front()}
     for ax, dev in zip(axes[0], axes_of):
         x_of = (lambda c: c.latency_ms[dev]) if result.devices else (lambda c: c.macs / 1e6)
-        ax.scatter([x_of(c) for c in result.candidates], [c.fitness for c in result.candidates], s=8,
-                   c="0.7", label="candidates")
+        ax.scatter(
+            [x_of(c) for c in result.candidates],
+            [c.fitness for c in result.candidates],
+            s=8,
+            c="0.7",
+            label="candidates",
+        )
         fr = sorted((c for c in result.candidates if c.key in front), key=x_of)
         ax.plot([x_of(c) for c in fr], [c.fitness for c in fr], "o-", ms=4, c="tab:blue", label="Pareto front")
         for c in result.candidates:

@@ -59,8 +59,9 @@ def mcnemar_p(a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray) ->
     return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
-def paired_difference(a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray,
-                      z: float = Z95) -> tuple[float, float, float]:
+def paired_difference(
+    a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray, z: float = Z95
+) -> tuple[float, float, float]:
     """top-1(a) - top-1(b) in points, with a 95 % interval from the paired standard error."""
     x, y = _hits(a), _hits(b)
     only_a, only_b = _discordant(x, y)
@@ -78,18 +79,19 @@ class Comparison:
     top1: float
     ci_low: float
     ci_high: float
-    diff_vs_best: float        # best - this, points
+    diff_vs_best: float  # best - this, points
     diff_ci_low: float
     diff_ci_high: float
-    p_vs_best: float           # exact McNemar
-    distinguishable: bool      # p < alpha: really worse than the best, not just noise
+    p_vs_best: float  # exact McNemar
+    distinguishable: bool  # p < alpha: really worse than the best, not just noise
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def compare_to_best(best: str, hits: Mapping[str, Sequence[bool] | np.ndarray],
-                    alpha: float = ALPHA) -> list[Comparison]:
+def compare_to_best(
+    best: str, hits: Mapping[str, Sequence[bool] | np.ndarray], alpha: float = ALPHA
+) -> list[Comparison]:
     """Every candidate in ``hits`` (best included, first) compared with ``best``, in the given order."""
     ref = _hits(hits[best])
     rows = []

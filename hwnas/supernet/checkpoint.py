@@ -39,10 +39,22 @@ def safe_load(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError as e:
         if "global" not in str(e).lower():  # not a refused object: a file torch cannot parse
             raise ConfigError(f"{path} is not a readable checkpoint (not a torch file)") from None
-        raise ConfigError(f"{path} was refused: it holds objects other than tensors and plain data"
-                          f"{_unsupported(str(e))}, which could run code when loaded") from None
-    except (RuntimeError, EOFError, ValueError, IndexError, KeyError, TypeError, AttributeError,
-            UnicodeDecodeError, OverflowError, MemoryError) as e:
+        raise ConfigError(
+            f"{path} was refused: it holds objects other than tensors and plain data"
+            f"{_unsupported(str(e))}, which could run code when loaded"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        UnicodeDecodeError,
+        OverflowError,
+        MemoryError,
+    ) as e:
         raise ConfigError(f"{path} is not a readable checkpoint: {_first_line(e)}") from None
     if not isinstance(obj, dict):
         raise ConfigError(f"{path} is not a checkpoint (expected a dict, got {type(obj).__name__})")
@@ -61,8 +73,13 @@ def _unsupported(message: str) -> str:
 
 def save_checkpoint(net: Supernet, path: str | Path, **state: Any) -> Path:
     """hwnas checkpoint: the space, AutoFormer-named weights under 'model', and any training state."""
-    obj = {"format": FORMAT, "space": space_to_dict(net.space), "space_name": net.space.name,
-           "model": net.state_dict(), **state}
+    obj = {
+        "format": FORMAT,
+        "space": space_to_dict(net.space),
+        "space_name": net.space.name,
+        "model": net.state_dict(),
+        **state,
+    }
     return atomic_torch_save(obj, path)
 
 
@@ -80,12 +97,13 @@ def stored_space(ckpt: dict[str, Any], path: str | Path) -> SearchSpace:
 def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for prefix in ("module.", "_orig_mod."):
         if sd and all(k.startswith(prefix) for k in sd):
-            sd = {k[len(prefix):]: v for k, v in sd.items()}
+            sd = {k[len(prefix) :]: v for k, v in sd.items()}
     return sd
 
 
-def load_supernet(path: str | Path, space: SearchSpace | None = None,
-                  drop_path_rate: float = 0.0) -> tuple[Supernet, dict[str, Any]]:
+def load_supernet(
+    path: str | Path, space: SearchSpace | None = None, drop_path_rate: float = 0.0
+) -> tuple[Supernet, dict[str, Any]]:
     """A supernet with the checkpoint's weights, and the whole checkpoint dict.
 
     hwnas checkpoints carry their space; ``space`` if given must match it. AutoFormer checkpoints
@@ -112,8 +130,9 @@ def load_weights(net: Supernet, sd: dict[str, torch.Tensor], source: str = "chec
     own = net.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
-    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in sd and sd[k].shape != v.shape]
+    wrong = [
+        f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape
+    ]
     if missing or unexpected or wrong:
         parts = []
         if wrong:
@@ -122,6 +141,5 @@ def load_weights(net: Supernet, sd: dict[str, torch.Tensor], source: str = "chec
             parts.append(f"{len(missing)} missing, e.g. {missing[0]}")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected, e.g. {unexpected[0]}")
-        raise ConfigError(f"{source} does not fit the supernet of space {net.space.name!r}: "
-                          + "; ".join(parts))
+        raise ConfigError(f"{source} does not fit the supernet of space {net.space.name!r}: " + "; ".join(parts))
     net.load_state_dict(sd)

@@ -70,7 +70,7 @@ def gather_batches(mine: list[torch.Tensor], n: int, batch_size: int) -> torch.T
     local = torch.cat(mine) if mine else torch.zeros(0, dtype=torch.bool)
     if world == 1:
         return local
-    most = -(-n // batch_size // world) * batch_size     # ceil(batches / world) batches: any rank's share
+    most = -(-n // batch_size // world) * batch_size  # ceil(batches / world) batches: any rank's share
     padded = torch.zeros(most, dtype=torch.uint8)
     padded[: len(local)] = local.to(torch.uint8)
     parts = [torch.empty_like(padded) for _ in range(world)]
@@ -79,7 +79,7 @@ def gather_batches(mine: list[torch.Tensor], n: int, batch_size: int) -> torch.T
     for r, part in enumerate(parts):
         for j, start in enumerate(range(r * batch_size, n, world * batch_size)):
             size = min(batch_size, n - start)
-            out[start:start + size] = part[j * batch_size: j * batch_size + size]
+            out[start : start + size] = part[j * batch_size : j * batch_size + size]
     return out.to(local.dtype if len(local) else torch.bool)
 
 

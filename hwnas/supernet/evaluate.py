@@ -12,8 +12,9 @@ from hwnas.core.config import SubnetConfig
 
 
 @torch.no_grad()
-def evaluate(net: nn.Module, cfg: SubnetConfig | None, loader: Iterable[tuple[Tensor, Tensor]],
-             device: str = "cpu") -> dict[str, float | int]:
+def evaluate(
+    net: nn.Module, cfg: SubnetConfig | None, loader: Iterable[tuple[Tensor, Tensor]], device: str = "cpu"
+) -> dict[str, float | int]:
     """top1 / top5 (percent), mean cross-entropy ``loss`` and image count ``n`` of ``net`` over
     ``loader``. With ``cfg``, ``net`` (a Supernet) is first set to that subnet; any module works
     without. The module's train/eval mode is restored afterwards."""

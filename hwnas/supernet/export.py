@@ -52,8 +52,16 @@ TABLE_LOOKUP_OPS = {"Gather", "GatherND"}
 TABLE_LOOKUP_SUFFIXES = ("embeddings_table_v", "embeddings_table_h")
 
 
-def export_onnx(model: StaticViT, path: str | Path, *, batch_size: int = 1, dynamic_batch: bool = False,
-                opset: int | None = None, fp16: bool = False, exporter: Exporter = DEFAULT_EXPORTER) -> Path:
+def export_onnx(
+    model: StaticViT,
+    path: str | Path,
+    *,
+    batch_size: int = 1,
+    dynamic_batch: bool = False,
+    opset: int | None = None,
+    fp16: bool = False,
+    exporter: Exporter = DEFAULT_EXPORTER,
+) -> Path:
     """Write ``model`` as ONNX to ``path`` atomically, check it, and return the path.
 
     ``fp16`` exports half-precision weights and activations (TensorRT 11 takes precision from the model).
@@ -77,15 +85,24 @@ def export_onnx(model: StaticViT, path: str | Path, *, batch_size: int = 1, dyna
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            proto = (_dynamo(export_model, dummy, opset, dynamic_batch) if exporter == "dynamo"
-                     else _torchscript(export_model, dummy, opset, dynamic_batch))
+            proto = (
+                _dynamo(export_model, dummy, opset, dynamic_batch)
+                if exporter == "dynamo"
+                else _torchscript(export_model, dummy, opset, dynamic_batch)
+            )
     finally:
         if fp16:
             model.float()
         model.train(was_training)
     onnx.checker.check_model(proto)
-    meta = {"hwnas_version": hwnas.__version__, "subnet_key": model.config.key(), "space": space.name,
-            "space_digest": space.digest(), "precision": "fp16" if fp16 else "fp32", "exporter": exporter}
+    meta = {
+        "hwnas_version": hwnas.__version__,
+        "subnet_key": model.config.key(),
+        "space": space.name,
+        "space_digest": space.digest(),
+        "precision": "fp16" if fp16 else "fp32",
+        "exporter": exporter,
+    }
     onnx.helper.set_model_props(proto, meta)
     data = proto.SerializeToString()
     atomic_write(path, lambda f: f.write(data))
@@ -95,8 +112,17 @@ def export_onnx(model: StaticViT, path: str | Path, *, batch_size: int = 1, dyna
 def _torchscript(model: torch.nn.Module, dummy: torch.Tensor, opset: int, dynamic_batch: bool) -> onnx.ModelProto:
     axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
     buf = io.BytesIO()
-    torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                      output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
+    torch.onnx.export(
+        model,
+        (dummy,),
+        buf,
+        dynamo=False,
+        opset_version=opset,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes=axes,
+        do_constant_folding=True,
+    )
     return onnx.load_model_from_string(buf.getvalue())
 
 
@@ -106,9 +132,19 @@ def _dynamo(model: torch.nn.Module, dummy: torch.Tensor, opset: int, dynamic_bat
     except ImportError:
         raise ImportError("the dynamo exporter needs onnxscript: pip install onnxscript") from None
     shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
-    program = torch.onnx.export(model, (dummy,), None, dynamo=True, opset_version=opset,
-                                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_shapes=shapes,
-                                optimize=False, external_data=False, verbose=False)
+    program = torch.onnx.export(
+        model,
+        (dummy,),
+        None,
+        dynamo=True,
+        opset_version=opset,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=shapes,
+        optimize=False,
+        external_data=False,
+        verbose=False,
+    )
     assert program is not None
     return program.model_proto
 

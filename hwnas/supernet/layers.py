@@ -19,7 +19,7 @@ def relative_position_index(num_patches: int, max_rel: int) -> tuple[Tensor, Ten
     Row and column distances between patches on the side x side grid are clipped to +-max_rel and
     shifted by max_rel + 1; the class token's row and column use index 0.
     """
-    side = int(num_patches ** 0.5)
+    side = int(num_patches**0.5)
     pos = torch.arange(num_patches)
     rows, cols = pos // side, pos % side
     dv = (rows[None, :] - rows[:, None]).clamp(-max_rel, max_rel) + max_rel + 1
@@ -38,10 +38,10 @@ def sincos_position_embedding(side: int, dim: int) -> Tensor:
     learning where each patch is.
     """
     rows, cols = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
-    grid = torch.stack([rows.flatten(), cols.flatten()], dim=1).float()      # (N, 2)
+    grid = torch.stack([rows.flatten(), cols.flatten()], dim=1).float()  # (N, 2)
     ch = torch.arange(dim)
-    golden = (5 ** 0.5 - 1) / 2
-    wavelength = 2.0 * float(side) ** ((ch // 4 * golden) % 1.0)            # 2 .. 2*side patches
+    golden = (5**0.5 - 1) / 2
+    wavelength = 2.0 * float(side) ** ((ch // 4 * golden) % 1.0)  # 2 .. 2*side patches
     angle = 2 * math.pi * grid[:, ch % 2] / wavelength
     return torch.where((ch // 2) % 2 == 0, torch.sin(angle), torch.cos(angle))
 
@@ -67,8 +67,9 @@ class RelativePosition2D(nn.Module):
         return self.embeddings_table_v[self.index_v] + self.embeddings_table_h[self.index_h]
 
 
-def attend(qkv: Tensor, num_heads: int, scale: float,
-           rel_k: Tensor | None = None, rel_v: Tensor | None = None) -> Tensor:
+def attend(
+    qkv: Tensor, num_heads: int, scale: float, rel_k: Tensor | None = None, rel_v: Tensor | None = None
+) -> Tensor:
     """Multi-head attention from the packed projection ``qkv`` (B, N, 3*H*d), laid out [q | k | v].
 
     With relative position, (q . r_k) * scale is added to the logits and attn . r_v to the output,

@@ -21,8 +21,9 @@ def checkpoint_space(checkpoint: str | Path) -> SearchSpace | None:
     return None
 
 
-def resolve_space(space: str | None, subnet: str | None = None, checkpoint: str | Path | None = None,
-                  default: bool = True) -> SearchSpace | None:
+def resolve_space(
+    space: str | None, subnet: str | None = None, checkpoint: str | Path | None = None, default: bool = True
+) -> SearchSpace | None:
     """--space if given; else the space saved with the subnet YAML or in an hwnas checkpoint;
     else the default preset (or None with ``default=False``)."""
     if space:

@@ -36,14 +36,26 @@ class Supernet(nn.Module):
         rates = torch.linspace(0, drop_path_rate, space.super_depth).tolist()
         self.blocks = nn.ModuleList()
         for rate in rates:
-            rel = ((RelativePosition2D(hd, space.max_relative_position, npatch),
-                    RelativePosition2D(hd, space.max_relative_position, npatch))
-                   if space.relative_position else (None, None))
+            rel = (
+                (
+                    RelativePosition2D(hd, space.max_relative_position, npatch),
+                    RelativePosition2D(hd, space.max_relative_position, npatch),
+                )
+                if space.relative_position
+                else (None, None)
+            )
             qd = space.super_qkv_dim
-            attn = Attention(ElasticQKV(E, 3 * qd, bias=space.qkv_bias), ElasticLinear(qd, E),
-                             H, hd, *rel)
-            self.blocks.append(Block(attn, ElasticLayerNorm(E), ElasticLayerNorm(E),
-                                     ElasticLinear(E, hidden), ElasticLinear(hidden, E), rate))
+            attn = Attention(ElasticQKV(E, 3 * qd, bias=space.qkv_bias), ElasticLinear(qd, E), H, hd, *rel)
+            self.blocks.append(
+                Block(
+                    attn,
+                    ElasticLayerNorm(E),
+                    ElasticLayerNorm(E),
+                    ElasticLinear(E, hidden),
+                    ElasticLinear(hidden, E),
+                    rate,
+                )
+            )
         self.norm = ElasticLayerNorm(E)
         self.head = ElasticLinear(E, space.num_classes)
         self._init_weights()
@@ -97,14 +109,33 @@ class Supernet(nn.Module):
         blocks = []
         for blk in self.blocks[: cfg.depth]:
             a = blk.attn
-            attn = Attention(a.qkv.to_static(), a.proj.to_static(), a.num_heads, self.space.head_dim,
-                             copy.deepcopy(a.rel_pos_embed_k), copy.deepcopy(a.rel_pos_embed_v))
-            blocks.append(Block(attn, blk.attn_layer_norm.to_static(), blk.ffn_layer_norm.to_static(),
-                                blk.fc1.to_static(), blk.fc2.to_static(), blk.drop_path.rate))
+            attn = Attention(
+                a.qkv.to_static(),
+                a.proj.to_static(),
+                a.num_heads,
+                self.space.head_dim,
+                copy.deepcopy(a.rel_pos_embed_k),
+                copy.deepcopy(a.rel_pos_embed_v),
+            )
+            blocks.append(
+                Block(
+                    attn,
+                    blk.attn_layer_norm.to_static(),
+                    blk.ffn_layer_norm.to_static(),
+                    blk.fc1.to_static(),
+                    blk.fc2.to_static(),
+                    blk.drop_path.rate,
+                )
+            )
         static = StaticViT(
-            self.space, cfg, PatchEmbed(self.patch_embed_super.to_static()),
-            self.cls_token.detach()[..., :E].clone(), self.pos_embed.detach()[..., :E].clone(),
-            blocks, self.norm.to_static(), self.head.to_static(),
+            self.space,
+            cfg,
+            PatchEmbed(self.patch_embed_super.to_static()),
+            self.cls_token.detach()[..., :E].clone(),
+            self.pos_embed.detach()[..., :E].clone(),
+            blocks,
+            self.norm.to_static(),
+            self.head.to_static(),
         )
         static.train(self.training)
         return static

@@ -55,19 +55,19 @@ class TrainConfig:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     strategy: str = "sandwich"
-    num_random: int = 1          # sandwich: random subnets between the largest and the smallest
-    subnet: str | None = None    # single: the key of the one subnet every step trains
+    num_random: int = 1  # sandwich: random subnets between the largest and the smallest
+    subnet: str | None = None  # single: the key of the one subnet every step trains
     drop_path: float = 0.0
     mixup: float = 0.0
     cutmix: float = 0.0
-    affine: bool = True          # in-memory data (bundled MNIST): random rotation/scale/shift per step
-    clip_grad: float = 1.0       # max gradient norm; 0 = no clipping
-    precision: str = "fp32"      # bf16: autocast matmuls to bfloat16 (fast where the CPU/GPU has it)
+    affine: bool = True  # in-memory data (bundled MNIST): random rotation/scale/shift per step
+    clip_grad: float = 1.0  # max gradient norm; 0 = no clipping
+    precision: str = "fp32"  # bf16: autocast matmuls to bfloat16 (fast where the CPU/GPU has it)
     seed: int = 0
-    save_every: int = 0          # steps between checkpoints; 0 = at the end of every epoch
-    eval_every: int = 1          # epochs between validation of the largest and smallest subnet; 0 = never
-    workers: int = 0             # DataLoader workers for image folders
-    threads: int = 0             # torch threads per process; 0 = OMP_NUM_THREADS or the cores / processes
+    save_every: int = 0  # steps between checkpoints; 0 = at the end of every epoch
+    eval_every: int = 1  # epochs between validation of the largest and smallest subnet; 0 = never
+    workers: int = 0  # DataLoader workers for image folders
+    threads: int = 0  # torch threads per process; 0 = OMP_NUM_THREADS or the cores / processes
 
     def check(self) -> TrainConfig:
         if self.strategy not in STRATEGIES:
@@ -76,8 +76,15 @@ class TrainConfig:
             raise ConfigError("strategy 'single' trains exactly one subnet: give it (subnet=KEY), and only with it")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; known: {', '.join(PRECISIONS)}")
-        ints = {"epochs": 1, "batch_size": 1, "num_random": 0, "save_every": 0, "eval_every": 0, "workers": 0,
-                "threads": 0}
+        ints = {
+            "epochs": 1,
+            "batch_size": 1,
+            "num_random": 0,
+            "save_every": 0,
+            "eval_every": 0,
+            "workers": 0,
+            "threads": 0,
+        }
         for name, low in ints.items():
             if int(getattr(self, name)) < low:
                 raise ConfigError(f"{name} must be at least {low}, got {getattr(self, name)}")
@@ -104,8 +111,9 @@ def lr_at(step: int, total: int, warmup: int, peak: float, floor: float) -> floa
     return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def step_subnets(space: SearchSpace, strategy: str, rng: np.random.Generator, num_random: int = 1,
-                 subnet: SubnetConfig | None = None) -> list[SubnetConfig]:
+def step_subnets(
+    space: SearchSpace, strategy: str, rng: np.random.Generator, num_random: int = 1, subnet: SubnetConfig | None = None
+) -> list[SubnetConfig]:
     """The subnets one step trains: largest + ``num_random`` samples + smallest (sandwich), one uniform
     sample, or the one ``subnet`` (single)."""
     if strategy == "uniform":
@@ -121,15 +129,16 @@ def step_seed(seed: int, step: int, rank: int = 0) -> int:
     return int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
 
 
-StepCallback = Callable[[int, int, float, float], None]    # step, total, loss, lr
+StepCallback = Callable[[int, int, float, float], None]  # step, total, loss, lr
 EpochCallback = Callable[[dict[str, Any]], None]
 
 
 class _Run:
     """The state of one training run; ``train_supernet`` is its public face."""
 
-    def __init__(self, space: SearchSpace, data: str, out: Path, cfg: TrainConfig, info: DistInfo,
-                 resume: bool) -> None:
+    def __init__(
+        self, space: SearchSpace, data: str, out: Path, cfg: TrainConfig, info: DistInfo, resume: bool
+    ) -> None:
         self.space, self.data, self.out, self.info = space, data, out, info
         self.step, self.history, self.epoch_loss = 0, [], [0.0, 0]
         ckpt = self._load(resume, cfg)
@@ -147,8 +156,10 @@ class _Run:
         self.sampler = ResumableSampler(self.train_ds, info.world_size, info.rank, shuffle=True, seed=self.cfg.seed)
         self.steps_per_epoch = self.sampler.num_samples // self.cfg.batch_size
         if self.steps_per_epoch == 0:
-            raise ConfigError(f"batch size {self.cfg.batch_size} x {info.world_size} processes exceeds the "
-                              f"{len(self.train_ds)} training images")
+            raise ConfigError(
+                f"batch size {self.cfg.batch_size} x {info.world_size} processes exceeds the "
+                f"{len(self.train_ds)} training images"
+            )
         self.total = self.cfg.epochs * self.steps_per_epoch
         self.warmup = round(self.cfg.warmup_epochs * self.steps_per_epoch)
         self.peak = self.cfg.peak_lr(info.world_size)
@@ -170,9 +181,11 @@ class _Run:
     def _restore(self, ckpt: dict[str, Any]) -> None:
         st = ckpt["train"]
         if st.get("world_size") != self.info.world_size or st.get("steps_per_epoch") != self.steps_per_epoch:
-            raise ConfigError(f"{self.out} was trained with {st.get('world_size')} processes and "
-                              f"{st.get('steps_per_epoch')} steps per epoch; resume with the same "
-                              f"(now {self.info.world_size} and {self.steps_per_epoch})")
+            raise ConfigError(
+                f"{self.out} was trained with {st.get('world_size')} processes and "
+                f"{st.get('steps_per_epoch')} steps per epoch; resume with the same "
+                f"(now {self.info.world_size} and {self.steps_per_epoch})"
+            )
         self.opt.load_state_dict(ckpt["optimizer"])
         self.step, self.history = int(st["step"]), list(ckpt.get("history", []))
         self.epoch_loss = list(st.get("epoch_loss", [0.0, 0]))
@@ -180,7 +193,7 @@ class _Run:
     # --- one step ---------------------------------------------------------------------------
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         cfg, net = self.cfg, self.net
-        rng = np.random.default_rng([cfg.seed, self.step])         # identical on every rank
+        rng = np.random.default_rng([cfg.seed, self.step])  # identical on every rank
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))  # drop path, per rank
         subnets = step_subnets(self.space, cfg.strategy, rng, cfg.num_random, self.only)
         lr = lr_at(self.step, self.total, self.warmup, self.peak, cfg.min_lr)
@@ -199,8 +212,9 @@ class _Run:
             net.set_config(sub)
             last = i == len(subnets) - 1
             with self.model.no_sync() if self.info.distributed and not last else nullcontext():
-                with torch.autocast(self.info.device.split(":")[0], dtype=torch.bfloat16,
-                                    enabled=cfg.precision == "bf16"):
+                with torch.autocast(
+                    self.info.device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.precision == "bf16"
+                ):
                     logits = self.model(x).float()
                 if teacher is None:
                     loss = classification_loss(logits, target, cfg.label_smoothing)
@@ -239,14 +253,21 @@ class _Run:
 
     def _end_epoch(self, epoch: int, seconds: float, on_epoch: EpochCallback | None) -> None:
         total, n = self.epoch_loss
-        entry: dict[str, Any] = {"epoch": epoch, "step": self.step, "loss": total / max(1, n),
-                                 "train_seconds": round(seconds, 3)}
+        entry: dict[str, Any] = {
+            "epoch": epoch,
+            "step": self.step,
+            "loss": total / max(1, n),
+            "train_seconds": round(seconds, 3),
+        }
         self.epoch_loss = [0.0, 0]
         every = self.cfg.eval_every
         if self.info.is_main and every and (epoch % every == 0 or epoch == self.cfg.epochs):
             val = load_split(self.data, "val", self.space)
-            named = ((("subnet", self.only),) if self.only is not None else
-                     (("max", self.space.max_config()), ("min", self.space.min_config())))
+            named = (
+                (("subnet", self.only),)
+                if self.only is not None
+                else (("max", self.space.max_config()), ("min", self.space.min_config()))
+            )
             for name, sub in named:
                 loader = batches(val, None, 256, workers=self.cfg.workers)
                 entry[f"val_top1_{name}"] = round(evaluate(self.net, sub, loader, self.info.device)["top1"], 3)
@@ -257,37 +278,60 @@ class _Run:
     def save(self) -> None:
         if not self.info.is_main:
             return
-        state = {"config": asdict(self.cfg), "step": self.step, "total_steps": self.total,
-                 "steps_per_epoch": self.steps_per_epoch, "world_size": self.info.world_size,
-                 "data": self.data, "epoch_loss": list(self.epoch_loss)}
+        state = {
+            "config": asdict(self.cfg),
+            "step": self.step,
+            "total_steps": self.total,
+            "steps_per_epoch": self.steps_per_epoch,
+            "world_size": self.info.world_size,
+            "data": self.data,
+            "epoch_loss": list(self.epoch_loss),
+        }
         save_checkpoint(self.net, self.out, optimizer=self.opt.state_dict(), train=state, history=self.history)
 
 
 def _ddp(net: Supernet, info: DistInfo) -> DistributedDataParallel:
     """DDP that tolerates the idle blocks beyond a subnet's depth; its buffers (constant relative-position
     indices) need no syncing."""
-    quiet = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(
-        DistributedDataParallel.__init__).parameters else {"broadcast_buffers": False})
-    return DistributedDataParallel(net, device_ids=[info.local_rank] if info.device != "cpu" else None,
-                                   find_unused_parameters=True, **quiet)
+    quiet = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+        else {"broadcast_buffers": False}
+    )
+    return DistributedDataParallel(
+        net, device_ids=[info.local_rank] if info.device != "cpu" else None, find_unused_parameters=True, **quiet
+    )
 
 
 def _saved_config(ckpt: dict[str, Any], given: TrainConfig) -> TrainConfig:
     """The checkpoint's recipe (a resume must not change it); warns about the values it overrides."""
     known = {f.name for f in fields(TrainConfig)} - set(RUNTIME)
-    saved = TrainConfig(**{k: v for k, v in ckpt["train"]["config"].items() if k in known},
-                        **{k: getattr(given, k) for k in RUNTIME})
-    ignored = [f"{k}={getattr(given, k)!r} (kept {getattr(saved, k)!r})" for k in sorted(known)
-               if getattr(given, k) != getattr(saved, k) and getattr(given, k) != getattr(TrainConfig(), k)]
+    saved = TrainConfig(
+        **{k: v for k, v in ckpt["train"]["config"].items() if k in known}, **{k: getattr(given, k) for k in RUNTIME}
+    )
+    ignored = [
+        f"{k}={getattr(given, k)!r} (kept {getattr(saved, k)!r})"
+        for k in sorted(known)
+        if getattr(given, k) != getattr(saved, k) and getattr(given, k) != getattr(TrainConfig(), k)
+    ]
     if ignored:
         warnings.warn("resuming with the checkpoint's recipe; ignored " + ", ".join(ignored), stacklevel=3)
     return saved
 
 
-def train_supernet(space: SearchSpace, data: str, out: str | Path, cfg: TrainConfig | None = None, *,
-                   resume: bool = False, overwrite: bool = False, max_steps: int | None = None,
-                   device: str | None = None, on_step: StepCallback | None = None,
-                   on_epoch: EpochCallback | None = None) -> dict[str, Any]:
+def train_supernet(
+    space: SearchSpace,
+    data: str,
+    out: str | Path,
+    cfg: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    max_steps: int | None = None,
+    device: str | None = None,
+    on_step: StepCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> dict[str, Any]:
     """Train a supernet of ``space`` on ``data`` ('mnist' or an image folder), checkpointing to ``out``.
 
     Run under ``torchrun`` for data parallelism. ``resume`` continues from ``out``; ``max_steps``
@@ -308,6 +352,14 @@ def train_supernet(space: SearchSpace, data: str, out: str | Path, cfg: TrainCon
         if not joined:
             shutdown(info)
         torch.set_num_threads(threads)
-    return {"checkpoint": str(out), "rank": info.rank, "step": run.step, "total_steps": run.total, "steps_per_epoch": run.steps_per_epoch,
-            "world_size": info.world_size, "seconds": round(time.perf_counter() - t0, 3), "history": run.history,
-            "config": asdict(run.cfg)}
+    return {
+        "checkpoint": str(out),
+        "rank": info.rank,
+        "step": run.step,
+        "total_steps": run.total,
+        "steps_per_epoch": run.steps_per_epoch,
+        "world_size": info.world_size,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "history": run.history,
+        "config": asdict(run.cfg),
+    }

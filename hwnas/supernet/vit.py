@@ -15,13 +15,20 @@ from hwnas.supernet.layers import DropPath, RelativePosition2D, attend, pool
 class Attention(nn.Module):
     """Packed qkv projection, multi-head attention with optional 2-D relative position, output proj."""
 
-    def __init__(self, qkv: nn.Module, proj: nn.Module, num_heads: int, head_dim: int,
-                 rel_k: RelativePosition2D | None, rel_v: RelativePosition2D | None) -> None:
+    def __init__(
+        self,
+        qkv: nn.Module,
+        proj: nn.Module,
+        num_heads: int,
+        head_dim: int,
+        rel_k: RelativePosition2D | None,
+        rel_v: RelativePosition2D | None,
+    ) -> None:
         super().__init__()
         self.qkv, self.proj = qkv, proj
         self.rel_pos_embed_k, self.rel_pos_embed_v = rel_k, rel_v
         self.num_heads = num_heads
-        self.scale = head_dim ** -0.5
+        self.scale = head_dim**-0.5
 
     def forward(self, x: Tensor) -> Tensor:
         rk = self.rel_pos_embed_k() if self.rel_pos_embed_k is not None else None
@@ -32,8 +39,15 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm block: x + attn(LN(x)), then x + fc2(GELU(fc1(LN(x)))); AutoFormer's key names."""
 
-    def __init__(self, attn: Attention, attn_layer_norm: nn.Module, ffn_layer_norm: nn.Module,
-                 fc1: nn.Module, fc2: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(
+        self,
+        attn: Attention,
+        attn_layer_norm: nn.Module,
+        ffn_layer_norm: nn.Module,
+        fc1: nn.Module,
+        fc2: nn.Module,
+        drop_path: float = 0.0,
+    ) -> None:
         super().__init__()
         self.attn, self.attn_layer_norm, self.ffn_layer_norm = attn, attn_layer_norm, ffn_layer_norm
         self.fc1, self.fc2 = fc1, fc2
@@ -58,9 +72,17 @@ class PatchEmbed(nn.Module):
 class StaticViT(nn.Module):
     """A plain ViT for one subnet: fixed shapes, only that subnet's weights, no slicing at run time."""
 
-    def __init__(self, space: SearchSpace, config: SubnetConfig, patch_embed: PatchEmbed,
-                 cls_token: Tensor, pos_embed: Tensor, blocks: list[Block], norm: nn.LayerNorm,
-                 head: nn.Linear) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        config: SubnetConfig,
+        patch_embed: PatchEmbed,
+        cls_token: Tensor,
+        pos_embed: Tensor,
+        blocks: list[Block],
+        norm: nn.LayerNorm,
+        head: nn.Linear,
+    ) -> None:
         super().__init__()
         self.space, self.config = space, config
         self.patch_embed = patch_embed

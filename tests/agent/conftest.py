@@ -25,7 +25,7 @@ block_ms = 2.0
 max_retries = 0
 """
 DEVICE = "cpu-quick"
-BLOCKER = '''
+BLOCKER = """
 import sys
 class _NoHeavy:
     def find_spec(self, name, path=None, target=None):
@@ -33,7 +33,7 @@ class _NoHeavy:
             raise ImportError(f"{name} is blocked: the agent must run without it")
         return None
 sys.meta_path.insert(0, _NoHeavy())
-'''
+"""
 
 
 class AgentProc:
@@ -49,17 +49,35 @@ class AgentProc:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("agent-files")
-    space = SearchSpace(embed_dim=(16, 32), depth=(1, 2), mlp_ratio=(1.0, 2.0), num_heads=(1, 2),
-                        super_embed_dim=32, super_depth=2, super_mlp_ratio=2.0, super_num_heads=2,
-                        img_size=8, patch_size=4, in_chans=1, num_classes=3, head_dim=8,
-                        max_relative_position=4, name="tiny")
+    space = SearchSpace(
+        embed_dim=(16, 32),
+        depth=(1, 2),
+        mlp_ratio=(1.0, 2.0),
+        num_heads=(1, 2),
+        super_embed_dim=32,
+        super_depth=2,
+        super_mlp_ratio=2.0,
+        super_num_heads=2,
+        img_size=8,
+        patch_size=4,
+        in_chans=1,
+        num_classes=3,
+        head_dim=8,
+        max_relative_position=4,
+        name="tiny",
+    )
     save_space(space, d / "space.yaml")
     (d / "devices.toml").write_text(DEVICES)
     (d / "token").write_text(secrets.token_urlsafe(32) + "\n")
     (d / "blocker").mkdir()
     (d / "blocker" / "sitecustomize.py").write_text(BLOCKER)
-    return {"space": str(d / "space.yaml"), "devices": str(d / "devices.toml"), "token": str(d / "token"),
-            "blocker": str(d / "blocker"), "dir": str(d)}
+    return {
+        "space": str(d / "space.yaml"),
+        "devices": str(d / "devices.toml"),
+        "token": str(d / "token"),
+        "blocker": str(d / "blocker"),
+        "dir": str(d),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +87,21 @@ def start_agent(files):
 
     def start(*extra: str) -> AgentProc:
         env = {**os.environ, "PYTHONPATH": files["blocker"], "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "hwnas.cli.main", "agent", "--devices", files["devices"], "--device", DEVICE,
-               "--port", "0", "--token-file", files["token"], *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hwnas.cli.main",
+            "agent",
+            "--devices",
+            files["devices"],
+            "--device",
+            DEVICE,
+            "--port",
+            "0",
+            "--token-file",
+            files["token"],
+            *extra,
+        ]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         ready, _, _ = select.select([p.stdout], [], [], 60)
         banner = p.stdout.readline() if ready else ""

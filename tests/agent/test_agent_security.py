@@ -16,8 +16,14 @@ from hwnas.agent import wire
 from hwnas.agent.client import AgentBusy, AgentClient, AgentRefused
 
 
-def _raw(url: str, path: str = "/v1/info", token: str | None = None, method: str = "GET", data: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict]:
+def _raw(
+    url: str,
+    path: str = "/v1/info",
+    token: str | None = None,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict]:
     h = {wire.WIRE_HEADER: str(wire.WIRE_VERSION), **(headers or {})}
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
@@ -78,8 +84,12 @@ def test_upload_over_the_cap_413(agent, token, quick_device, tmp_path):
 
 def _custom_domain_model(path):
     node = helper.make_node("Evil", ["x"], ["y"], domain="com.example")
-    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    g = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
     onnx.save(m, path)
 
@@ -90,14 +100,25 @@ def _external_data_model(path):
     w.ClearField("float_data")
     w.external_data.add(key="location", value="../../../etc/passwd")
     node = helper.make_node("Add", ["x", "w"], ["y"])
-    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], initializer=[w])
+    g = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        initializer=[w],
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
-@pytest.mark.parametrize("kind, reason", [
-    ("junk", "not an ONNX model"), ("custom", "non-standard operator domain"),
-    ("external", "outside the model file"), ("pickle", "not an ONNX model")])
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("junk", "not an ONNX model"),
+        ("custom", "non-standard operator domain"),
+        ("external", "outside the model file"),
+        ("pickle", "not an ONNX model"),
+    ],
+)
 def test_non_onnx_or_non_standard_upload_422(agent, token, quick_device, models, tmp_path, kind, reason):
     import pickle
 

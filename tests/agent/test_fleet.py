@@ -25,8 +25,29 @@ def _records(db):
 def test_two_agents_share_16_subnets_each_stored_once_with_its_host(files, start_agent, token, tmp_path, capsys):
     a, b = start_agent("--name", "agent-a"), start_agent("--name", "agent-b")
     db = tmp_path / "l.db"
-    rc = main(["profile", "--devices", files["devices"], "--device", DEVICE, "--space", files["space"], "-n", "16",
-               "--db", str(db), "--batch", "4", "--agent", a.url, "--agent", b.url, "--token-file", files["token"]])
+    rc = main(
+        [
+            "profile",
+            "--devices",
+            files["devices"],
+            "--device",
+            DEVICE,
+            "--space",
+            files["space"],
+            "-n",
+            "16",
+            "--db",
+            str(db),
+            "--batch",
+            "4",
+            "--agent",
+            a.url,
+            "--agent",
+            b.url,
+            "--token-file",
+            files["token"],
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     recs = _records(db)
     assert len(recs) == 16 and len({r.key for r in recs}) == 16 and all(r.ok for r in recs)
@@ -35,7 +56,8 @@ def test_two_agents_share_16_subnets_each_stored_once_with_its_host(files, start
     assert sum(map(len, by_agent.values())) == 16 and all(by_agent.values())  # both measured
     for u, rs in by_agent.items():
         assert {(r.agent.split()[0], r.host, "onnxruntime " + r.runtime_version) for r in rs} == {
-            (fp[u]["name"], fp[u]["cpu"], fp[u]["runtime"])}
+            (fp[u]["name"], fp[u]["cpu"], fp[u]["runtime"])
+        }
     assert all(r.ref_ms > 0 and len(r.block_ms) == 3 for r in recs)
 
 
@@ -52,8 +74,25 @@ def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path,
     assert main(["fit", "--device", DEVICE, "--families", "ridge", "--no-curve", *common]) == 0
     monkeypatch.setattr(local, "measure_subnet", lambda *a, **k: pytest.fail("measured locally"))
     capsys.readouterr()
-    rc = main(["search", "--device", DEVICE, "--latency-ms", "50", "--objective", "params", "--margin", "0.1",
-               "--population", "4", "--generations", "1", *common, *agent])
+    rc = main(
+        [
+            "search",
+            "--device",
+            DEVICE,
+            "--latency-ms",
+            "50",
+            "--objective",
+            "params",
+            "--margin",
+            "0.1",
+            "--population",
+            "4",
+            "--generations",
+            "1",
+            *common,
+            *agent,
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     measured = json.loads((run / "search" / "report.json").read_text())["winner"]["latency"][DEVICE]
     assert measured["measured_ms"] > 0 and measured["within_budget"]
@@ -72,6 +111,7 @@ def _kill_when_busy(agent, token):
             time.sleep(0.005)
         agent.kill()
         done.append(n)
+
     return progress, done
 
 
@@ -81,9 +121,16 @@ def test_agent_killed_mid_run_batch_moves_to_the_other(files, start_agent, token
     progress, killed_at = _kill_when_busy(a, token)
     lines: list[str] = []
     with LatencyStore(tmp_path / "l.db") as store:
-        s = profile_remote(sampling.plan(space, 16, 0), space, quick_device, store,
-                           [AgentClient(a.url, token), AgentClient(b.url, token)], batch=2,
-                           progress=progress, log=lines.append)
+        s = profile_remote(
+            sampling.plan(space, 16, 0),
+            space,
+            quick_device,
+            store,
+            [AgentClient(a.url, token), AgentClient(b.url, token)],
+            batch=2,
+            progress=progress,
+            log=lines.append,
+        )
         recs = list(store.records())
     assert killed_at and len(recs) == 16 and len({r.key for r in recs}) == 16 and len(s.records) == 16
     lost = [ln for ln in lines if "lost" in ln]
@@ -92,8 +139,9 @@ def test_agent_killed_mid_run_batch_moves_to_the_other(files, start_agent, token
     assert lost_keys and all(r.agent.endswith(b.url) for r in recs if r.key in lost_keys)
 
 
-def test_only_agent_killed_exits_with_committed_records_kept_and_rerun_resumes(files, start_agent, token,
-                                                                                  quick_device, tmp_path):
+def test_only_agent_killed_exits_with_committed_records_kept_and_rerun_resumes(
+    files, start_agent, token, quick_device, tmp_path
+):
     space = load_space_file(files["space"])
     a = start_agent()
     progress, killed_at = _kill_when_busy(a, token)
@@ -119,11 +167,31 @@ def test_refused_connection_and_timeout_are_one_line_exit_2(files, tmp_path, cap
     mute.bind(("127.0.0.1", 0))
     mute.listen(4)
     try:
-        for url, why in ((f"http://127.0.0.1:{closed_port}", "cannot connect"),
-                         (f"http://127.0.0.1:{mute.getsockname()[1]}", "no answer within 1 s")):
-            rc = main(["profile", "--devices", files["devices"], "--device", DEVICE, "--space", files["space"],
-                       "-n", "2", "--db", str(tmp_path / "l.db"), "--agent", url, "--token-file", files["token"],
-                       "--agent-timeout", "1"])
+        for url, why in (
+            (f"http://127.0.0.1:{closed_port}", "cannot connect"),
+            (f"http://127.0.0.1:{mute.getsockname()[1]}", "no answer within 1 s"),
+        ):
+            rc = main(
+                [
+                    "profile",
+                    "--devices",
+                    files["devices"],
+                    "--device",
+                    DEVICE,
+                    "--space",
+                    files["space"],
+                    "-n",
+                    "2",
+                    "--db",
+                    str(tmp_path / "l.db"),
+                    "--agent",
+                    url,
+                    "--token-file",
+                    files["token"],
+                    "--agent-timeout",
+                    "1",
+                ]
+            )
             err = capsys.readouterr().err
             assert rc == 2 and why in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     finally:

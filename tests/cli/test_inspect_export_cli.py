@@ -18,8 +18,12 @@ def hwnas(*args, cwd=None):
 
 def test_inspect_json_has_params_and_macs(tmp_path):
     space = get_space("autoformer-tiny")
-    cfg = SubnetConfig(192, 13, (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
-                       (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3))
+    cfg = SubnetConfig(
+        192,
+        13,
+        (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
+        (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3),
+    )
     save_subnet(cfg, tmp_path / "t.yaml")
     r = hwnas("inspect", "--space", "autoformer-tiny", "--subnet", str(tmp_path / "t.yaml"), "--json")
     assert r.returncode == 0, r.stderr
@@ -54,19 +58,28 @@ def bad_inputs(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("args, match", [
-    (["inspect", "--space", "nope", "--subnet", "max"], "unknown search space 'nope'"),
-    (["inspect", "--space", "mnist-cpu", "--subnet", "missing.yaml"], "no such file"),
-    (["inspect", "--space", "mnist-cpu", "--subnet", "bad.yaml"], "malformed YAML"),
-    (["inspect", "--space", "mnist-cpu", "--subnet", "big.yaml"], "exceeds the supernet"),
-    (["export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint", "other.pt", "--out", "x.onnx"],
-     "does not fit the supernet"),
-    (["export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint", "tiny.pt", "--out", "x.onnx"],
-     "holds a supernet of space 'autoformer-small'"),
-    (["export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint", "garbage.pt", "--out", "x.onnx"],
-     "not a readable checkpoint"),
-    (["inspect", "--space"], "expected one argument"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["inspect", "--space", "nope", "--subnet", "max"], "unknown search space 'nope'"),
+        (["inspect", "--space", "mnist-cpu", "--subnet", "missing.yaml"], "no such file"),
+        (["inspect", "--space", "mnist-cpu", "--subnet", "bad.yaml"], "malformed YAML"),
+        (["inspect", "--space", "mnist-cpu", "--subnet", "big.yaml"], "exceeds the supernet"),
+        (
+            ["export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint", "other.pt", "--out", "x.onnx"],
+            "does not fit the supernet",
+        ),
+        (
+            ["export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint", "tiny.pt", "--out", "x.onnx"],
+            "holds a supernet of space 'autoformer-small'",
+        ),
+        (
+            ["export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint", "garbage.pt", "--out", "x.onnx"],
+            "not a readable checkpoint",
+        ),
+        (["inspect", "--space"], "expected one argument"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr_and_exit_2(bad_inputs, args, match):
     r = hwnas(*args, cwd=bad_inputs)
     assert r.returncode == 2

@@ -12,27 +12,42 @@ from hwnas.core.yaml_io import load_subnet
 
 
 def hwnas(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "hwnas", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "hwnas", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 @pytest.mark.slow
 def test_the_whole_pipeline_on_a_tiny_setting_and_the_commands_that_follow(tmp_path):
-    r = hwnas("run", "--epochs", "1", "-n", "24", "--population", "6", "--generations", "2",
-              "--subset", "100", cwd=tmp_path)
+    r = hwnas(
+        "run", "--epochs", "1", "-n", "24", "--population", "6", "--generations", "2", "--subset", "100", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "hwnas-run"
     report = json.loads((run / "search" / "report.json").read_text())
     winner = report["winner"]
     assert winner is not None and winner["val_top1"] is not None
-    for name in ("supernet.pt", "latency.db", "predictors/cpu.json", "predictors/cpu.png",
-                 "search/winner.yaml", "search/winner.onnx", "search/pareto.png", "search/report.md"):
+    for name in (
+        "supernet.pt",
+        "latency.db",
+        "predictors/cpu.json",
+        "predictors/cpu.png",
+        "search/winner.yaml",
+        "search/winner.onnx",
+        "search/pareto.png",
+        "search/report.md",
+    ):
         assert (run / name).is_file(), name
     assert "test top-1" in r.stdout and "winner.onnx" in r.stdout
     cfg = load_subnet(run / "search" / "winner.yaml")
     assert cfg.key() == winner["key"]
     out = ort.InferenceSession(str(run / "search" / "winner.onnx")).run(
-        None, {"image": np.zeros((1, 1, 28, 28), np.float32)})[0]
+        None, {"image": np.zeros((1, 1, 28, 28), np.float32)}
+    )[0]
     assert out.shape == (1, 10)
 
     # the steps compose without repeating paths

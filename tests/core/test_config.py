@@ -2,8 +2,9 @@ import pytest
 
 from hwnas.core import ConfigError, SubnetConfig
 
-AF_T = SubnetConfig(192, 13, (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
-                    (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3))
+AF_T = SubnetConfig(
+    192, 13, (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5), (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3)
+)
 
 
 def test_key_is_stable_readable_and_invertible():
@@ -18,13 +19,16 @@ def test_dict_and_retrain_round_trip():
     assert SubnetConfig.from_retrain(AF_T.to_retrain()) == AF_T
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(embed_dim=96, depth=2, mlp_ratio=(4.0,), num_heads=(2, 2)),
-    dict(embed_dim=96, depth=1, mlp_ratio=(0.0,), num_heads=(2,)),
-    dict(embed_dim=96, depth=1, mlp_ratio=(4.0,), num_heads=(0,)),
-    dict(embed_dim=0, depth=1, mlp_ratio=(4.0,), num_heads=(1,)),
-    dict(embed_dim=96.5, depth=1, mlp_ratio=(4.0,), num_heads=(1,)),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(embed_dim=96, depth=2, mlp_ratio=(4.0,), num_heads=(2, 2)),
+        dict(embed_dim=96, depth=1, mlp_ratio=(0.0,), num_heads=(2,)),
+        dict(embed_dim=96, depth=1, mlp_ratio=(4.0,), num_heads=(0,)),
+        dict(embed_dim=0, depth=1, mlp_ratio=(4.0,), num_heads=(1,)),
+        dict(embed_dim=96.5, depth=1, mlp_ratio=(4.0,), num_heads=(1,)),
+    ],
+)
 def test_malformed_configs_raise_config_error(kwargs):
     with pytest.raises(ConfigError):
         SubnetConfig(**kwargs)

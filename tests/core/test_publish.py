@@ -16,8 +16,11 @@ def test_a_failure_while_staging_keeps_the_whole_old_set(tmp_path):
     with pytest.raises(OSError), publish(out, ["winner.yaml", "winner.onnx"]) as stage:
         (stage / "winner.yaml").write_text("new")
         raise OSError(28, "No space left on device")
-    assert {p.name: p.read_text() for p in out.iterdir()} == {"winner.yaml": "old", "winner.onnx": "old",
-                                                             "notes.txt": "mine"}
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        "winner.yaml": "old",
+        "winner.onnx": "old",
+        "notes.txt": "mine",
+    }
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["search"]
 
 

@@ -3,8 +3,16 @@ import warnings
 import numpy as np
 import pytest
 
-from hwnas.core import (ConfigError, OutOfChoicesWarning, SearchSpace, SubnetConfig, UnknownNameError,
-                        count_params, get_space, presets)
+from hwnas.core import (
+    ConfigError,
+    OutOfChoicesWarning,
+    SearchSpace,
+    SubnetConfig,
+    UnknownNameError,
+    count_params,
+    get_space,
+    presets,
+)
 
 PAPER = {  # preset: (super embed, heads, depth, mlp), embed choices, depth choices, mlp, heads
     "autoformer-tiny": ((256, 4, 14, 4.0), (192, 216, 240), (12, 13, 14), (3.5, 4.0), (3, 4)),
@@ -49,8 +57,18 @@ def test_sampling_is_reproducible_from_a_seed():
 
 
 def test_sample_unique_stops_when_the_space_runs_out():
-    s = SearchSpace(embed_dim=(8,), depth=(1,), mlp_ratio=(1.0, 2.0), num_heads=(1,), super_embed_dim=8,
-                    super_depth=1, super_mlp_ratio=2.0, super_num_heads=1, img_size=8, patch_size=4)
+    s = SearchSpace(
+        embed_dim=(8,),
+        depth=(1,),
+        mlp_ratio=(1.0, 2.0),
+        num_heads=(1,),
+        super_embed_dim=8,
+        super_depth=1,
+        super_mlp_ratio=2.0,
+        super_num_heads=1,
+        img_size=8,
+        patch_size=4,
+    )
     assert s.size() == 2
     assert len(s.sample_unique(10, np.random.default_rng(0))) == 2
 
@@ -80,8 +98,12 @@ def test_subnet_beyond_the_supernet_is_an_error_and_outside_choices_a_warning():
         s.validate(SubnetConfig(192, 15, (4.0,) * 15, (4,) * 15))
     with pytest.raises(ConfigError, match="MLP width"):
         s.validate(SubnetConfig(256, 12, (4.5,) * 12, (4,) * 12))
-    published_t = SubnetConfig(192, 13, (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
-                               (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3))
+    published_t = SubnetConfig(
+        192,
+        13,
+        (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
+        (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3),
+    )
     with pytest.warns(OutOfChoicesWarning):
         assert s.validate(published_t) is published_t
     with warnings.catch_warnings():
@@ -91,8 +113,12 @@ def test_subnet_beyond_the_supernet_is_an_error_and_outside_choices_a_warning():
 
 def test_analytic_params_of_the_published_autoformer_t():
     s = get_space("autoformer-tiny")
-    cfg = SubnetConfig(192, 13, (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
-                       (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3))
+    cfg = SubnetConfig(
+        192,
+        13,
+        (3.5, 3.5, 3.0, 3.5, 3.0, 3.0, 4.0, 4.0, 3.5, 4.0, 3.5, 4.0, 3.5),
+        (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 3),
+    )
     assert count_params(s, cfg) == 5_867_944
 
 

@@ -53,17 +53,24 @@ def test_space_and_subnet_round_trip_with_model_block(tmp_path):
     assert load_space_file(tmp_path / "sub.yaml") == space
 
 
-@pytest.mark.parametrize("text, match", [
-    ("SUPERNET: [1, 2\n", "malformed YAML"),
-    ("- a\n- b\n", "mapping"),
-    ("SEARCH_SPACE: {}\n", "SUPERNET block"),
-    ("SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2}\n", "MLP_RATIO"),
-    ("SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2, MLP_RATIO: 4}\nMODEL: {IMG_SIZ: 32}\n", "unknown MODEL"),
-    ("SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2, MLP_RATIO: 4}\nMODEL: {IMG_SIZE: 30, PATCH_SIZE: 8}\n",
-     "multiple"),
-    ("SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2, MLP_RATIO: 4}\nSEARCH_SPACE: {EMBED_DIM: [96]}\n",
-     "exceed"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("SUPERNET: [1, 2\n", "malformed YAML"),
+        ("- a\n- b\n", "mapping"),
+        ("SEARCH_SPACE: {}\n", "SUPERNET block"),
+        ("SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2}\n", "MLP_RATIO"),
+        ("SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2, MLP_RATIO: 4}\nMODEL: {IMG_SIZ: 32}\n", "unknown MODEL"),
+        (
+            "SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2, MLP_RATIO: 4}\nMODEL: {IMG_SIZE: 30, PATCH_SIZE: 8}\n",
+            "multiple",
+        ),
+        (
+            "SUPERNET: {EMBED_DIM: 64, NUM_HEADS: 1, DEPTH: 2, MLP_RATIO: 4}\nSEARCH_SPACE: {EMBED_DIM: [96]}\n",
+            "exceed",
+        ),
+    ],
+)
 def test_malformed_space_files_raise_config_error(tmp_path, text, match):
     f = tmp_path / "bad.yaml"
     f.write_text(text)

@@ -11,9 +11,21 @@ from hwnas.data.transforms import eval_transform
 
 
 def space(classes: int = 3, chans: int = 3) -> SearchSpace:
-    return SearchSpace(embed_dim=(16,), depth=(1,), mlp_ratio=(1.0,), num_heads=(1,), super_embed_dim=16,
-                       super_depth=1, super_mlp_ratio=1.0, super_num_heads=1, img_size=16, patch_size=8,
-                       in_chans=chans, num_classes=classes, head_dim=8)
+    return SearchSpace(
+        embed_dim=(16,),
+        depth=(1,),
+        mlp_ratio=(1.0,),
+        num_heads=(1,),
+        super_embed_dim=16,
+        super_depth=1,
+        super_mlp_ratio=1.0,
+        super_num_heads=1,
+        img_size=16,
+        patch_size=8,
+        in_chans=chans,
+        num_classes=classes,
+        head_dim=8,
+    )
 
 
 def make_folder(root, classes=("cat", "dog", "eel"), per_class=10, size=(40, 30)):

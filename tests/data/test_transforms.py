@@ -48,7 +48,7 @@ def test_random_affine_keeps_the_digit_and_the_background():
     # the background stays the background value, and the ink is moved, not destroyed
     bg = x.amin()
     assert torch.isclose(a.amin(), bg, atol=1e-5)
-    ink = (x - bg).sum(dim=(1, 2, 3))       # total ink, which a zoom of 1 +- 0.1 scales by 0.81-1.21
+    ink = (x - bg).sum(dim=(1, 2, 3))  # total ink, which a zoom of 1 +- 0.1 scales by 0.81-1.21
     moved_ink = (a - bg).sum(dim=(1, 2, 3))
     assert ((moved_ink / ink > 0.75) & (moved_ink / ink < 1.3)).all()
     # the same generator state gives the same warp; no warp at all is the identity

@@ -52,7 +52,7 @@ def test_toml_file_defines_devices_with_runtime_defaults_and_a_base(tmp_path):
     assert b8.batch_size == 8 and b8.clock == "thread" and b8.threads == 1
     gpu = devices.get("my-gpu")  # TensorRT's defaults fill what the entry leaves out
     assert gpu.precision == "fp16" and gpu.threads == 0 and gpu.provider == "" and gpu.warmup_runs == 50
-    assert devices.names()[:len(devices.builtin_names())] == devices.builtin_names()
+    assert devices.names()[: len(devices.builtin_names())] == devices.builtin_names()
     assert {"cpu-2t-b4", "cpu-b8", "my-gpu"} <= set(devices.names())
     assert devices.source("cpu-2t-b4") == str(tmp_path / "devices.toml") and devices.source("cpu") == "built-in"
 
@@ -80,20 +80,23 @@ def test_default_path_from_env_and_config_folder(tmp_path, monkeypatch):
         devices.names()
 
 
-@pytest.mark.parametrize("text, match", [
-    ('[devices.a]\nruntime = "onnxruntime"\nthread = 2\n', "unknown setting 'thread'"),
-    ('[devices.a]\nruntime = "onnxruntime"\nthreads = "2"\n', "threads must be an integer"),
-    ('[devices.a]\nruntime = "onnxruntime"\nthreads = true\n', "threads must be an integer"),
-    ('[devices.a]\nruntime = "openvino"\n', "unknown runtime 'openvino'"),
-    ("[devices.a]\nthreads = 2\n", "set runtime"),
-    ('[devices.cpu]\nruntime = "onnxruntime"\n', "built-in device has that name"),
-    ('[devices.a]\nbase = "tpu"\n', "base 'tpu' is not a built-in device"),
-    ('[devices.a]\nbase = "cpu"\nthreads = 2\n', "thread clock needs 1 thread"),
-    ('[devices.a]\nruntime = "onnxruntime"\nbatch_size = 0\n', "must be positive"),
-    ('[devices."a b"]\nruntime = "onnxruntime"\n', "device name 'a b'"),
-    ('[devices.a\nruntime = "onnxruntime"\n', "not valid TOML"),
-    ('[gpus.a]\nruntime = "onnxruntime"\n', "one 'devices' table"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ('[devices.a]\nruntime = "onnxruntime"\nthread = 2\n', "unknown setting 'thread'"),
+        ('[devices.a]\nruntime = "onnxruntime"\nthreads = "2"\n', "threads must be an integer"),
+        ('[devices.a]\nruntime = "onnxruntime"\nthreads = true\n', "threads must be an integer"),
+        ('[devices.a]\nruntime = "openvino"\n', "unknown runtime 'openvino'"),
+        ("[devices.a]\nthreads = 2\n", "set runtime"),
+        ('[devices.cpu]\nruntime = "onnxruntime"\n', "built-in device has that name"),
+        ('[devices.a]\nbase = "tpu"\n', "base 'tpu' is not a built-in device"),
+        ('[devices.a]\nbase = "cpu"\nthreads = 2\n', "thread clock needs 1 thread"),
+        ('[devices.a]\nruntime = "onnxruntime"\nbatch_size = 0\n', "must be positive"),
+        ('[devices."a b"]\nruntime = "onnxruntime"\n', "device name 'a b'"),
+        ('[devices.a\nruntime = "onnxruntime"\n', "not valid TOML"),
+        ('[gpus.a]\nruntime = "onnxruntime"\n', "one 'devices' table"),
+    ],
+)
 def test_mistakes_are_one_line_config_errors_naming_the_file(tmp_path, text, match):
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError, match=match) as e:

@@ -13,14 +13,22 @@ from hwnas.core import SubnetConfig, get_space
 from hwnas.pipelines.workdir import RunDir
 
 DATA = Path(__file__).parents[1] / "search" / "data" / "cpu_latency_mnist.json"
-SEARCH_SET = {"winner.yaml": "RETRAIN: old\n", "winner.onnx": "old onnx", "report.json": '{"old": true}\n',
-              "report.md": "# old\n", "pareto.png": "old png"}
+SEARCH_SET = {
+    "winner.yaml": "RETRAIN: old\n",
+    "winner.onnx": "old onnx",
+    "report.json": '{"old": true}\n',
+    "report.md": "# old\n",
+    "pareto.png": "old png",
+}
 
 
 def snapshot(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root`` (what 'nothing lost or changed' compares)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def fill_store(db: Path) -> int:
@@ -31,8 +39,11 @@ def fill_store(db: Path) -> int:
     lat = json.loads(DATA.read_text())["latency_ms"]
     with LatencyStore(db) as store:
         for key, ms in lat.items():
-            store.add(LatencyRecord.for_config(SubnetConfig.from_key(key), dev, space.name, space.digest(),
-                                               latency_ms=ms, median_ms=ms, runs=10))
+            store.add(
+                LatencyRecord.for_config(
+                    SubnetConfig.from_key(key), dev, space.name, space.digest(), latency_ms=ms, median_ms=ms, runs=10
+                )
+            )
     return len(lat)
 
 
@@ -45,8 +56,9 @@ def old_run(tmp_path_factory) -> RunDir:
     fill_store(rd.store)
     space = get_space("mnist-cpu")
     lat = json.loads(DATA.read_text())["latency_ms"]
-    pred = LatencyPredictor(space, device="cpu", family="ridge").fit([SubnetConfig.from_key(k) for k in lat],
-                                                                     list(lat.values()))
+    pred = LatencyPredictor(space, device="cpu", family="ridge").fit(
+        [SubnetConfig.from_key(k) for k in lat], list(lat.values())
+    )
     save_predictor(pred, rd.predictor("cpu"))
     rd.predictor("cpu").with_suffix(".png").write_text("old plot")
     import torch

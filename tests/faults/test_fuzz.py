@@ -20,12 +20,16 @@ from hwnas.core.errors import HwnasError
 from hwnas.core.yaml_io import load_subnet, space_from_dict
 
 COUNT: dict[str, int] = {}
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=400, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
-scalars = st.one_of(st.integers(-10**20, 10**20), st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([0, 1, 2, 3, 4, 96, 192, 3.7, 2.0, "four", "", True, False, None]),
-                    st.text(max_size=6))
+scalars = st.one_of(
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, 2, 3, 4, 96, 192, 3.7, 2.0, "four", "", True, False, None]),
+    st.text(max_size=6),
+)
 values = st.one_of(scalars, st.lists(scalars, max_size=8), st.dictionaries(st.text(max_size=4), scalars, max_size=3))
 RETRAIN_KEYS = ["DEPTH", "EMBED_DIM", "MLP_RATIO", "NUM_HEADS"]
 
@@ -62,10 +66,22 @@ def test_subnet_files_of_any_text(tmp_path_factory, text):
 
 
 @FUZZ
-@given(st.fixed_dictionaries({"SUPERNET": st.one_of(values, st.fixed_dictionaries(
-    {k: values for k in RETRAIN_KEYS})), "SEARCH_SPACE": st.one_of(st.none(), values, st.fixed_dictionaries(
-        {}, optional={k: values for k in RETRAIN_KEYS})), "MODEL": st.one_of(st.none(), st.fixed_dictionaries(
-            {}, optional={k: values for k in ("IMG_SIZE", "PATCH_SIZE", "NUM_CLASSES", "QKV_BIAS", "HEAD_DIM")}))}))
+@given(
+    st.fixed_dictionaries(
+        {
+            "SUPERNET": st.one_of(values, st.fixed_dictionaries({k: values for k in RETRAIN_KEYS})),
+            "SEARCH_SPACE": st.one_of(
+                st.none(), values, st.fixed_dictionaries({}, optional={k: values for k in RETRAIN_KEYS})
+            ),
+            "MODEL": st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {}, optional={k: values for k in ("IMG_SIZE", "PATCH_SIZE", "NUM_CLASSES", "QKV_BIAS", "HEAD_DIM")}
+                ),
+            ),
+        }
+    )
+)
 def test_space_blocks(data):
     tally("space")
     space = accepted_or_refused(space_from_dict, data)
@@ -82,7 +98,8 @@ def saved_predictor(tmp_path_factory) -> dict:
 
     lat = json.loads(DATA.read_text())["latency_ms"]
     pred = LatencyPredictor(get_space("mnist-cpu"), device="cpu", family="ridge").fit(
-        [SubnetConfig.from_key(k) for k in lat], list(lat.values()))
+        [SubnetConfig.from_key(k) for k in lat], list(lat.values())
+    )
     return json.loads(save_predictor(pred, tmp_path_factory.mktemp("p") / "cpu.json").read_text())
 
 
@@ -119,24 +136,47 @@ def test_predictor_files(saved_predictor, tmp_path_factory, data):
         assert y is None or (y > 0).all()
 
 
-NUMBER_OPTIONS = [("search", "--population"), ("search", "--seed"), ("search", "--latency-ms"),
-                  ("search", "--params-m"), ("search", "--budget"), ("search", "--subset"), ("profile", "-n"),
-                  ("profile", "--seed"), ("train", "--epochs"), ("train", "--lr"), ("train", "--drop-path"),
-                  ("export", "--opset"), ("fit", "--seed"), ("run", "--seed")]
+NUMBER_OPTIONS = [
+    ("search", "--population"),
+    ("search", "--seed"),
+    ("search", "--latency-ms"),
+    ("search", "--params-m"),
+    ("search", "--budget"),
+    ("search", "--subset"),
+    ("profile", "-n"),
+    ("profile", "--seed"),
+    ("train", "--epochs"),
+    ("train", "--lr"),
+    ("train", "--drop-path"),
+    ("export", "--opset"),
+    ("fit", "--seed"),
+    ("run", "--seed"),
+]
 
 
 @settings(FUZZ, max_examples=1000)
-@given(st.sampled_from(NUMBER_OPTIONS), st.one_of(st.integers(-2**70, 2**70).map(str),
-                                                  st.floats().map(str), st.text(max_size=8),
-                                                  st.sampled_from(["nan", "inf", "-0", "1e999", "0x10", "1,2",
-                                                                   ",", "cpu=", "cpu=-1", "cpu=nan"])))
+@given(
+    st.sampled_from(NUMBER_OPTIONS),
+    st.one_of(
+        st.integers(-(2**70), 2**70).map(str),
+        st.floats().map(str),
+        st.text(max_size=8),
+        st.sampled_from(["nan", "inf", "-0", "1e999", "0x10", "1,2", ",", "cpu=", "cpu=-1", "cpu=nan"]),
+    ),
+)
 def test_cli_numbers(option, text):
     from hwnas.cli.main import build_parser
 
     tally("cli")
     cmd, flag = option
-    required = {"profile": ["--device", "cpu", "-n", "1"], "fit": ["--device", "cpu"], "search": [],
-                "train": [], "export": [], "run": []}[cmd]
+    required = {
+        "profile": ["--device", "cpu", "-n", "1"],
+        "fit": ["--device", "cpu"],
+        "search": [],
+        "train": [],
+        "export": [],
+        "run": [],
+    }[cmd]
     argv = [cmd, *[a for a in required if a != flag], f"{flag}={text}"]
     try:
         args = build_parser().parse_args(argv)

@@ -56,8 +56,7 @@ def foreign_db(tmp_path) -> Path:
     return db
 
 
-@pytest.mark.parametrize("cmd", [["profile", "--device", "cpu", "-n", "2"], ["records"],
-                                 ["fit", "--device", "cpu"]])
+@pytest.mark.parametrize("cmd", [["profile", "--device", "cpu", "-n", "2"], ["records"], ["fit", "--device", "cpu"]])
 def test_foreign_sqlite_file_is_refused_untouched(cmd, foreign_db, capsys):
     before = sha(foreign_db)
     one_error(capsys, *cmd, "--db", foreign_db, match="not an hwnas latency store")
@@ -78,8 +77,10 @@ def test_concurrent_migrations_of_an_old_store_do_not_collide(tmp_path):
 
     db = tmp_path / "old.db"
     con = sqlite3.connect(db)  # a store as an older hwnas wrote it: fewer columns, no marks
-    con.execute("CREATE TABLE records (key TEXT, device TEXT, space_digest TEXT, latency_ms REAL, status TEXT, "
-                "created_at REAL, PRIMARY KEY (key, device, space_digest))")
+    con.execute(
+        "CREATE TABLE records (key TEXT, device TEXT, space_digest TEXT, latency_ms REAL, status TEXT, "
+        "created_at REAL, PRIMARY KEY (key, device, space_digest))"
+    )
     con.commit()
     con.close()
     errors: list[BaseException] = []
@@ -106,12 +107,22 @@ def test_second_profiler_on_one_store_is_refused(tmp_path, capsys):
 
     db = tmp_path / "latency.db"
     with LatencyStore(db) as store, store.profiling():
-        one_error(capsys, "profile", "--device", "cpu", "--space", "mnist-cpu", "-n", "2", "--db", db,
-                  match="measuring into")
+        one_error(
+            capsys, "profile", "--device", "cpu", "--space", "mnist-cpu", "-n", "2", "--db", db, match="measuring into"
+        )
     # a killed holder leaves a stale lock file that never blocks
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from hwnas.profiling.store_file import "
-                               "profiling_lock; from pathlib import Path\nwith profiling_lock(Path(sys.argv[1])):\n"
-                               " print('held', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from hwnas.profiling.store_file import "
+            "profiling_lock; from pathlib import Path\nwith profiling_lock(Path(sys.argv[1])):\n"
+            " print('held', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     holder.kill()
     holder.wait()
@@ -130,28 +141,41 @@ def files(tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("cmd", [
-    ["export", "--space", "mnist-cpu", "--subnet", "min", "--out", "x.onnx"],
-    ["eval", "--space", "mnist-cpu", "--subnet", "min"],
-    ["search", "--objective", "params", "--device", "cpu", "--no-measure"],
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["export", "--space", "mnist-cpu", "--subnet", "min", "--out", "x.onnx"],
+        ["eval", "--space", "mnist-cpu", "--subnet", "min"],
+        ["search", "--objective", "params", "--device", "cpu", "--no-measure"],
+    ],
+)
 def test_empty_checkpoint(cmd, files, capsys):
     one_error(capsys, *cmd, "--checkpoint", files / "empty.pt", match="is empty, not a checkpoint")
 
 
-@pytest.mark.parametrize("yaml_file, key", [("four.yaml", "RETRAIN.MLP_RATIO[0]"), ("depth.yaml", "RETRAIN.DEPTH"),
-                                            ("heads.yaml", "RETRAIN.NUM_HEADS[0]")])
-@pytest.mark.parametrize("cmd", [["inspect"], ["predict", "--device", "cpu", "--workdir", "."],
-                                 ["eval", "--checkpoint", "CKPT"]])
+@pytest.mark.parametrize(
+    "yaml_file, key",
+    [("four.yaml", "RETRAIN.MLP_RATIO[0]"), ("depth.yaml", "RETRAIN.DEPTH"), ("heads.yaml", "RETRAIN.NUM_HEADS[0]")],
+)
+@pytest.mark.parametrize(
+    "cmd", [["inspect"], ["predict", "--device", "cpu", "--workdir", "."], ["eval", "--checkpoint", "CKPT"]]
+)
 def test_wrong_types_in_a_subnet_file_name_the_file_and_key(cmd, yaml_file, key, files, old_run, capsys):
     cmd = [str(old_run.supernet) if a == "CKPT" else a for a in cmd]
     line = one_error(capsys, *cmd, "--space", "mnist-cpu", "--subnet", files / yaml_file)
     assert str(files / yaml_file) in line and key in line
 
 
-@pytest.mark.parametrize("cmd", [["search", "--objective", "params", "--device", "cpu"],
-                                 ["profile", "--device", "cpu", "-n", "2"], ["fit", "--device", "cpu"],
-                                 ["train"], ["run"]])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["search", "--objective", "params", "--device", "cpu"],
+        ["profile", "--device", "cpu", "-n", "2"],
+        ["fit", "--device", "cpu"],
+        ["train"],
+        ["run"],
+    ],
+)
 def test_negative_seed(cmd, tmp_path, capsys):
     one_error(capsys, *cmd, "--seed", "-1", "--workdir", tmp_path, match="--seed")
     assert not (tmp_path / "latency.db").exists()
@@ -163,7 +187,8 @@ def predictor_file(tmp_path_factory) -> Path:
 
     lat = json.loads(DATA.read_text())["latency_ms"]
     pred = LatencyPredictor(get_space("mnist-cpu"), device="cpu", family="ridge").fit(
-        [SubnetConfig.from_key(k) for k in lat], list(lat.values()))
+        [SubnetConfig.from_key(k) for k in lat], list(lat.values())
+    )
     return save_predictor(pred, tmp_path_factory.mktemp("pred") / "cpu.json")
 
 
@@ -185,19 +210,51 @@ def _scale(d: dict, factor: float) -> None:
             state[k] = v * factor
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda d: d.pop("space_digest"), "space_digest"),
-    (lambda d: d["model"]["state"].update({k: v[:-1] for k, v in d["model"]["state"].items()
-                                           if isinstance(v, list) and len(v) > 1}), "malformed model state"),
-    (lambda d: d.update(n_train="many"), "n_train"),
-    (lambda d: _scale(d, -1.0), "not a finite positive latency"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda d: d.pop("space_digest"), "space_digest"),
+        (
+            lambda d: d["model"]["state"].update(
+                {k: v[:-1] for k, v in d["model"]["state"].items() if isinstance(v, list) and len(v) > 1}
+            ),
+            "malformed model state",
+        ),
+        (lambda d: d.update(n_train="many"), "n_train"),
+        (lambda d: _scale(d, -1.0), "not a finite positive latency"),
+    ],
+)
 def test_bad_predictor_files(edit, match, predictor_file, tmp_path, capsys):
     path = _edited(predictor_file, tmp_path, edit)
-    one_error(capsys, "predict", "--device", "cpu", "--space", "mnist-cpu", "--subnet", "min", "--predictor", path,
-              match=match)
-    one_error(capsys, "search", "--objective", "params", "--space", "mnist-cpu", "--budget", "cpu=5", "--margin",
-              "0.2", "--no-measure", "--workdir", tmp_path, match=match)
+    one_error(
+        capsys,
+        "predict",
+        "--device",
+        "cpu",
+        "--space",
+        "mnist-cpu",
+        "--subnet",
+        "min",
+        "--predictor",
+        path,
+        match=match,
+    )
+    one_error(
+        capsys,
+        "search",
+        "--objective",
+        "params",
+        "--space",
+        "mnist-cpu",
+        "--budget",
+        "cpu=5",
+        "--margin",
+        "0.2",
+        "--no-measure",
+        "--workdir",
+        tmp_path,
+        match=match,
+    )
 
 
 def test_negative_or_nan_prediction_is_refused(predictor_file, monkeypatch, capsys):
@@ -207,6 +264,7 @@ def test_negative_or_nan_prediction_is_refused(predictor_file, monkeypatch, caps
         monkeypatch.setattr(Ridge, "_predict", lambda self, X, v=value: np.full(len(X), v))
         with pytest.raises(Exception, match="not a finite positive latency"):
             from hwnas.predictors import load_predictor
+
             load_predictor(predictor_file, get_space("mnist-cpu"), "cpu")
 
 
@@ -218,18 +276,28 @@ def test_records_out_into_missing_folder_or_onto_a_folder(tmp_path, capsys):
     assert main(["records", "--db", str(db), "--out", str(tmp_path / "x.csv")]) == 0
 
 
-@pytest.mark.parametrize("extra, match", [
-    (["--out", "."], "is a folder"),
-    (["--out", "a-file/x.onnx"], "a-file"),
-    (["--out", "x.onnx", "--opset", "5"], "opset 5"),
-])
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--out", "."], "is a folder"),
+        (["--out", "a-file/x.onnx"], "a-file"),
+        (["--out", "x.onnx", "--opset", "5"], "opset 5"),
+    ],
+)
 def test_export_bad_out_and_opset(extra, match, files, capsys, monkeypatch):
     monkeypatch.chdir(files)
     one_error(capsys, "export", "--space", "mnist-cpu", "--subnet", "min", *extra, match=match)
 
 
-@pytest.mark.parametrize("cmd", [["train"], ["search", "--objective", "params", "--device", "cpu"],
-                                 ["fit", "--device", "cpu"], ["profile", "--device", "cpu", "-n", "1"]])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["train"],
+        ["search", "--objective", "params", "--device", "cpu"],
+        ["fit", "--device", "cpu"],
+        ["profile", "--device", "cpu", "-n", "1"],
+    ],
+)
 def test_workdir_pointing_at_a_file(cmd, files, capsys):
     one_error(capsys, *cmd, "--workdir", files / "a-file")
     assert (files / "a-file").read_text() == "x"
@@ -244,8 +312,19 @@ def test_refused_checkpoint_gives_no_advice_to_disable_the_check(tmp_path, capsy
             return (os.getpid, ())
 
     torch.save({"model": Evil()}, tmp_path / "evil.pt")
-    line = one_error(capsys, "export", "--space", "mnist-cpu", "--subnet", "min", "--checkpoint",
-                     tmp_path / "evil.pt", "--out", tmp_path / "x.onnx", match="refused")
+    line = one_error(
+        capsys,
+        "export",
+        "--space",
+        "mnist-cpu",
+        "--subnet",
+        "min",
+        "--checkpoint",
+        tmp_path / "evil.pt",
+        "--out",
+        tmp_path / "x.onnx",
+        match="refused",
+    )
     assert "weights_only" not in line
 
 
@@ -253,8 +332,13 @@ def test_equal_fitness_history_and_report_name_the_same_best():
     from hwnas.search import Constraints, EvolutionSettings, run_search
 
     space = get_space("mnist-cpu")
-    res = run_search(space, lambda cfg: 1.0, Constraints(space, []), seed=3,
-                     settings=EvolutionSettings(population=8, generations=3, parents=2, mutations=4, crossovers=4))
+    res = run_search(
+        space,
+        lambda cfg: 1.0,
+        Constraints(space, []),
+        seed=3,
+        settings=EvolutionSettings(population=8, generations=3, parents=2, mutations=4, crossovers=4),
+    )
     assert res.history[-1].best_key == res.ranked()[0].key
 
 
@@ -263,8 +347,25 @@ def test_subset_is_recorded_as_the_images_used(old_run, tmp_path, capsys):
 
     wd = tmp_path / "run"
     shutil.copytree(old_run.root, wd)
-    rc = main(["search", "--budget", "cpu=5", "--margin", "0.2", "--no-measure", "--no-onnx", "--subset", "999999",
-               "--population", "4", "--generations", "1", "--workdir", str(wd)])
+    rc = main(
+        [
+            "search",
+            "--budget",
+            "cpu=5",
+            "--margin",
+            "0.2",
+            "--no-measure",
+            "--no-onnx",
+            "--subset",
+            "999999",
+            "--population",
+            "4",
+            "--generations",
+            "1",
+            "--workdir",
+            str(wd),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     report = json.loads((wd / "search" / "report.json").read_text())
     assert 0 < report["subset"] < 999999
@@ -274,9 +375,26 @@ def test_sigterm_removes_the_temporary_onnx_folder(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    p = subprocess.Popen([sys.executable, "-m", "hwnas", "profile", "--device", "cpu", "--space", "mnist-cpu",
-                          "-n", "200", "--db", str(tmp_path / "latency.db")], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hwnas",
+            "profile",
+            "--device",
+            "cpu",
+            "--space",
+            "mnist-cpu",
+            "-n",
+            "200",
+            "--db",
+            str(tmp_path / "latency.db"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not any(tmp.glob("hwnas-profile-*")) and time.time() < deadline and p.poll() is None:
         time.sleep(0.1)

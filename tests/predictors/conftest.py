@@ -41,5 +41,14 @@ def records_frame(space, configs, y, seed=0):  # noqa: ANN001, ANN201
     """A DataFrame shaped like LatencyStore.to_dataframe (the columns the fit pipeline reads)."""
     rng = np.random.default_rng(seed)
     blocks = [json.dumps((v * np.exp(rng.normal(0, 0.02, 8))).tolist()) for v in y]
-    return pd.DataFrame({"key": [c.key() for c in configs], "device": "cpu", "space_digest": space.digest(),
-                         "latency_ms": y, "block_ms": blocks, "spread": 0.02, "status": "ok"})
+    return pd.DataFrame(
+        {
+            "key": [c.key() for c in configs],
+            "device": "cpu",
+            "space_digest": space.digest(),
+            "latency_ms": y,
+            "block_ms": blocks,
+            "spread": 0.02,
+            "status": "ok",
+        }
+    )

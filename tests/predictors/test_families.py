@@ -12,8 +12,15 @@ from hwnas.predictors.metrics import quality
 
 # Held-out MAPE each family must reach on the synthetic target (1 % label noise, 96 training subnets).
 # The MACs baseline cannot see per-layer overheads, so it is allowed more; it must still beat 25 %.
-MAX_MAPE = {"linear-macs": 0.12, "ridge": 0.04, "random-forest": 0.06, "gradient-boosting": 0.06,
-            "xgboost": 0.06, "mlp": 0.08, "additive": 0.03}
+MAX_MAPE = {
+    "linear-macs": 0.12,
+    "ridge": 0.04,
+    "random-forest": 0.06,
+    "gradient-boosting": 0.06,
+    "xgboost": 0.06,
+    "mlp": 0.08,
+    "additive": 0.03,
+}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +74,9 @@ def test_additive_model_recovers_per_layer_costs(space, fitted, data):
     cfgs, y = data
     stem_ms, layer_ms = fitted["additive"].layer_costs_ms(cfgs[96:])
     assert np.all(fitted["additive"].coef_ >= 0)
-    assert np.all(layer_ms >= 0) and np.all(layer_ms[:, space.super_depth - 1][[c.depth < space.super_depth
-                                                                              for c in cfgs[96:]]] == 0)
+    assert np.all(layer_ms >= 0) and np.all(
+        layer_ms[:, space.super_depth - 1][[c.depth < space.super_depth for c in cfgs[96:]]] == 0
+    )
     np.testing.assert_allclose(stem_ms + layer_ms.sum(1), fitted["additive"].predict(cfgs[96:]))
     with pytest.raises(ConfigError, match="target='ms'"):
         fam.make("additive", space, target="log")
@@ -82,8 +90,7 @@ def test_numpy_forest_equals_sklearn(data, space):
     cfgs, y = data
     X = feature_matrix(space, cfgs)
     rf = RandomForestRegressor(n_estimators=20, random_state=0).fit(X[:80], np.log(y[:80]))
-    np.testing.assert_allclose(Forest.from_sklearn(rf.estimators_).leaf_values(X).mean(0), rf.predict(X),
-                               rtol=1e-12)
+    np.testing.assert_allclose(Forest.from_sklearn(rf.estimators_).leaf_values(X).mean(0), rf.predict(X), rtol=1e-12)
     gb = GradientBoostingRegressor(n_estimators=50, random_state=0).fit(X[:80], y[:80])
     forest = Forest.from_sklearn(list(gb.estimators_[:, 0]))
     ours = np.ravel(gb.init_.constant_)[0] + gb.learning_rate * forest.leaf_values(X).sum(0)

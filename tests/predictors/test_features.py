@@ -3,8 +3,7 @@ import pytest
 
 from hwnas.core import SubnetConfig, count_macs, count_params, layer_costs, presets
 from hwnas.core.errors import ConfigError
-from hwnas.predictors.features import (feature_matrix, feature_names, layer_tensor, params_macs, schema,
-                                       to_batch)
+from hwnas.predictors.features import feature_matrix, feature_names, layer_tensor, params_macs, schema, to_batch
 
 
 @pytest.mark.parametrize("name", presets.names())
@@ -21,10 +20,10 @@ def test_analytic_features_equal_core_complexity(name):
     for row, c in zip(X, cfgs):
         costs = layer_costs(space, c)
         attn = [(lc.qkv_macs + lc.attn_matmul_macs + lc.proj_macs) / 1e6 for lc in costs]
-        assert np.allclose(row[names.index("attn_macs_0"):][:c.depth], attn)
-        assert np.allclose(row[names.index("mlp_macs_0"):][:c.depth], [lc.mlp_macs / 1e6 for lc in costs])
-        assert row[names.index("mlp_ratio_0"):][:D].tolist() == list(c.mlp_ratio) + [0.0] * (D - c.depth)
-        assert row[names.index("num_heads_0"):][:D].tolist() == list(c.num_heads) + [0.0] * (D - c.depth)
+        assert np.allclose(row[names.index("attn_macs_0") :][: c.depth], attn)
+        assert np.allclose(row[names.index("mlp_macs_0") :][: c.depth], [lc.mlp_macs / 1e6 for lc in costs])
+        assert row[names.index("mlp_ratio_0") :][:D].tolist() == list(c.mlp_ratio) + [0.0] * (D - c.depth)
+        assert row[names.index("num_heads_0") :][:D].tolist() == list(c.num_heads) + [0.0] * (D - c.depth)
 
 
 def test_layer_tensor_sums_to_macs(space, data):

@@ -22,17 +22,32 @@ def _store(path, space, cfgs, y, failed=0):  # noqa: ANN001, ANN202
     rng = np.random.default_rng(0)
     with LatencyStore(path) as store:
         for i, (c, v) in enumerate(zip(cfgs, y)):
-            rec = LatencyRecord(key=c.key(), device="cpu", space=space.name, space_digest=space.digest(),
-                                embed_dim=c.embed_dim, depth=c.depth, mlp_ratio=list(c.mlp_ratio),
-                                num_heads=list(c.num_heads), latency_ms=float(v),
-                                block_ms=(v * np.exp(rng.normal(0, 0.02, 8))).tolist())
+            rec = LatencyRecord(
+                key=c.key(),
+                device="cpu",
+                space=space.name,
+                space_digest=space.digest(),
+                embed_dim=c.embed_dim,
+                depth=c.depth,
+                mlp_ratio=list(c.mlp_ratio),
+                num_heads=list(c.num_heads),
+                latency_ms=float(v),
+                block_ms=(v * np.exp(rng.normal(0, 0.02, 8))).tolist(),
+            )
             store.add(rec.fail("export failed") if i < failed else rec)
 
 
 def test_fit_records_reports_everything(space, data, tmp_path):
     cfgs, y = data
-    res = fit_records(space, "cpu", records_frame(space, cfgs, y), families=FAMS.split(","), folds=3,
-                      out=tmp_path / "cpu.json", plot=tmp_path / "cpu.png")
+    res = fit_records(
+        space,
+        "cpu",
+        records_frame(space, cfgs, y),
+        families=FAMS.split(","),
+        folds=3,
+        out=tmp_path / "cpu.json",
+        plot=tmp_path / "cpu.png",
+    )
     assert res.path.is_file() and res.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(res.comparison["families"]) == set(FAMS.split(","))
     assert res.noise["n_records"] == 120 and 0 < res.noise["label_noise"] < 0.02
@@ -56,7 +71,7 @@ def test_retest_store_raises_the_floor(space, data):
 def test_too_few_records_says_how_to_make_more(space, data):
     cfgs, y = data
     with pytest.raises(TooFewRecordsError, match="hwnas profile --device cpu") as e:
-        fit_records(space, "cpu", records_frame(space, cfgs[:MIN_RECORDS - 1], y[:MIN_RECORDS - 1]))
+        fit_records(space, "cpu", records_frame(space, cfgs[: MIN_RECORDS - 1], y[: MIN_RECORDS - 1]))
     assert isinstance(e.value, HwnasError)
 
 
@@ -79,8 +94,10 @@ def test_cli_fit_then_predict(space, data, tmp_path, capsys):
     assert main(["predict", "--device", "cpu", "--subnet", "max", "--workdir", str(wd.root), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["latency_ms"] > 0 and got["latency_ms_p95_bound"] >= got["latency_ms"]
-    assert main(["predict", "--device", "cpu", "--subnet", "max", "--space", "autoformer-tiny",
-                 "--workdir", str(wd.root)]) == 2
+    assert (
+        main(["predict", "--device", "cpu", "--subnet", "max", "--space", "autoformer-tiny", "--workdir", str(wd.root)])
+        == 2
+    )
     assert "not for 'autoformer-tiny'" in capsys.readouterr().err
 
 
@@ -88,8 +105,10 @@ def test_cli_fit_json(space, data, tmp_path, capsys):
     cfgs, y = data
     wd = RunDir(tmp_path / "run").ensure()
     _store(wd.store, space, cfgs, y)
-    assert main(["fit", "--device", "cpu", "--families", "additive", "--no-curve", "--json",
-                 "--workdir", str(wd.root)]) == 0
+    assert (
+        main(["fit", "--device", "cpu", "--families", "additive", "--no-curve", "--json", "--workdir", str(wd.root)])
+        == 0
+    )
     got = json.loads(capsys.readouterr().out)
     assert got["chosen"] == "additive" and got["metrics"]["p95_rel_err"] > 0
     assert got["noise_floor"]["ref_drift"] is None and got["noise_floor"]["floor"] > 0

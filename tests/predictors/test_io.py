@@ -23,6 +23,7 @@ def saved(space, data, tmp_path_factory):
 
 def test_file_is_json_with_metadata(saved, space):
     pred, path = saved
+
     def no_nan(name):
         raise AssertionError(f"non-standard JSON constant {name}")
 
@@ -70,11 +71,13 @@ def test_unfitted_cannot_be_saved(tmp_path, space):
 
 def test_predicts_from_a_saved_file_without_torch(saved):
     _, path = saved
-    code = ("import sys; sys.modules['torch'] = None\n"  # any torch import would now fail
-            "from hwnas.core import presets\n"
-            "from hwnas.predictors import load_predictor\n"
-            f"p = load_predictor({str(path)!r}, space=presets.get('mnist-cpu'), device='cpu')\n"
-            "print(p.predict_one(presets.get('mnist-cpu').max_config()))\n")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # any torch import would now fail
+        "from hwnas.core import presets\n"
+        "from hwnas.predictors import load_predictor\n"
+        f"p = load_predictor({str(path)!r}, space=presets.get('mnist-cpu'), device='cpu')\n"
+        "print(p.predict_one(presets.get('mnist-cpu').max_config()))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) > 0

@@ -13,8 +13,8 @@ def test_quality_on_known_errors():
     q = quality(y, p)
     assert set(q) == set(METRICS)
     assert q["mape"] == pytest.approx((0.02 + 0.1 + 0.1) / 4)
-    assert q["rmspe"] == pytest.approx(np.sqrt((0.02 ** 2 + 0.01 + 0.01) / 4))
-    assert q["rmse_ms"] == pytest.approx(np.sqrt((0.02 ** 2 + 0.2 ** 2 + 0.4 ** 2) / 4))
+    assert q["rmspe"] == pytest.approx(np.sqrt((0.02**2 + 0.01 + 0.01) / 4))
+    assert q["rmse_ms"] == pytest.approx(np.sqrt((0.02**2 + 0.2**2 + 0.4**2) / 4))
     assert q["within_5"] == 0.5 and q["within_10"] == 1.0
     assert q["kendall_tau"] == pytest.approx(1.0) and q["spearman_rho"] == pytest.approx(1.0)
     assert q["p95_rel_err"] == pytest.approx(0.1)
@@ -33,7 +33,7 @@ def test_noise_floor_from_block_columns():
     nf = noise_floor(blocks)
     assert nf["n_records"] == 2 and nf["blocks_per_record"] == 4
     assert nf["rel_mad_median"] == pytest.approx(0.05)  # mean |b - median| / median, both records
-    assert nf["label_noise"] == pytest.approx(0.025)    # / sqrt(4 blocks)
+    assert nf["label_noise"] == pytest.approx(0.025)  # / sqrt(4 blocks)
     assert nf["floor"] == nf["label_noise"] and nf["n_ref"] == 0
     assert noise_floor([None, "[]"])["n_records"] == 0 and noise_floor([])["floor"] is None
 

@@ -18,9 +18,12 @@ from hwnas.profiling.record import LatencyRecord
 
 
 def _relu_model(path, batch="N"):
-    graph = helper.make_graph([helper.make_node("Relu", ["image"], ["out"])], "relu",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 8])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 8])])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["image"], ["out"])],
+        "relu",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 8])],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 

@@ -92,10 +92,10 @@ def test_sigkill_mid_run_loses_nothing_and_measures_nothing_twice(tiny_space, tm
 
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     remeasured = [ln.split()[1] for ln in out.splitlines() if ln.startswith("done")]
-    assert not set(remeasured) & set(before)            # nothing measured twice
+    assert not set(remeasured) & set(before)  # nothing measured twice
     with LatencyStore(db) as store:
         after = {r.key: (r.latency_ms, r.created_at) for r in store.records()}
-    assert {k: after[k] for k in before} == before       # nothing lost or changed
+    assert {k: after[k] for k in before} == before  # nothing lost or changed
     assert set(after) == {c.key() for c in plan(tiny_space, n)} and len(remeasured) == n - len(before)
 
 
@@ -105,8 +105,9 @@ def test_cli_profile_records_and_gpu_trt_message(tiny_space, tmp_path, capsys):
     assert main(["profile", "--device", "cpu", "--space", str(space_file), "-n", "3", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "measured 3 (3 ok, 0 failed)" in out and "subnets/min" in out
-    assert main(["records", "--db", str(db), "--device", "cpu", "--format", "csv", "--out",
-                 str(tmp_path / "r.csv")]) == 0
+    assert (
+        main(["records", "--db", str(db), "--device", "cpu", "--format", "csv", "--out", str(tmp_path / "r.csv")]) == 0
+    )
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "r.csv")

@@ -16,14 +16,22 @@ def _matmul_chain(path, width, layers):
     rng = np.random.default_rng(0)
     nodes, inits, prev = [], [], "image"
     for i in range(layers):
-        w = helper.make_tensor(f"w{i}", TensorProto.FLOAT, [width, width],
-                               rng.standard_normal(width * width).astype(np.float32).tolist())
+        w = helper.make_tensor(
+            f"w{i}", TensorProto.FLOAT, [width, width], rng.standard_normal(width * width).astype(np.float32).tolist()
+        )
         inits.append(w)
-        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]),
-                  helper.make_node("Relu", [f"m{i}"], [f"r{i}"])]
+        nodes += [
+            helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]),
+            helper.make_node("Relu", [f"m{i}"], [f"r{i}"]),
+        ]
         prev = f"r{i}"
-    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, width])],
-                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, width])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, width])],
+        inits,
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 
@@ -56,8 +64,13 @@ def test_model_that_fails_at_run_time_is_reported_and_others_measured(tmp_path, 
     # Reshape to a shape fixed by a second graph input: 4 values cannot become 3x3 -> fails in run().
     node = helper.make_node("Reshape", ["image", "shape"], ["out"])
     shape = helper.make_tensor("shape", TensorProto.INT64, [2], [3, 3])
-    graph = helper.make_graph([node], "bad", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [shape])
+    graph = helper.make_graph(
+        [node],
+        "bad",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+        [shape],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     path = tmp_path / "reshape.onnx"
     onnx.save(model, path)

@@ -7,9 +7,30 @@ from hwnas.profiling.record import LatencyRecord
 from hwnas.profiling.store import LatencyStore, decode_lists
 
 CFG = SubnetConfig(96, 2, (2.0, 3.0), (2, 4))
-REQUIRED = ["key", "device", "space", "space_digest", "embed_dim", "depth", "mlp_ratio", "num_heads",
-            "latency_ms", "block_ms", "spread", "runs", "status", "reason", "threads", "batch_size",
-            "runtime", "runtime_version", "exporter_version", "opset", "precision", "created_at"]
+REQUIRED = [
+    "key",
+    "device",
+    "space",
+    "space_digest",
+    "embed_dim",
+    "depth",
+    "mlp_ratio",
+    "num_heads",
+    "latency_ms",
+    "block_ms",
+    "spread",
+    "runs",
+    "status",
+    "reason",
+    "threads",
+    "batch_size",
+    "runtime",
+    "runtime_version",
+    "exporter_version",
+    "opset",
+    "precision",
+    "created_at",
+]
 
 
 def _rec(cfg=CFG, device="cpu", digest="d1", lat=1.5):

@@ -99,16 +99,20 @@ def test_warm_timing_cache_builds_faster_than_cold(tiny_space, export, cache):
     assert max(warm) < cold, (cold, warm)
 
 
-@pytest.mark.parametrize("device, gpu_timing", [("gpu-trt", "graph"), ("gpu-trt", "enqueue"),
-                                                ("gpu-trt-tf32", "graph"), ("gpu-trt-fp16", "graph")])
+@pytest.mark.parametrize(
+    "device, gpu_timing",
+    [("gpu-trt", "graph"), ("gpu-trt", "enqueue"), ("gpu-trt-tf32", "graph"), ("gpu-trt-fp16", "graph")],
+)
 def test_every_figure_is_positive_and_spread_within_the_device_limit(tiny_space, export, cache, device, gpu_timing):
     from hwnas.profiling.backends.trt import TrtRunner
     from hwnas.profiling.protocol import measure_batch
 
     dev = get(device).with_(gpu_timing=gpu_timing, rounds=5)
     fp16 = dev.precision == "fp16"
-    runners = {"min": TrtRunner(export(tiny_space.min_config(), fp16=fp16, name="a"), dev),
-               "max": TrtRunner(export(tiny_space.max_config(), fp16=fp16, name="b"), dev)}
+    runners = {
+        "min": TrtRunner(export(tiny_space.min_config(), fp16=fp16, name="a"), dev),
+        "max": TrtRunner(export(tiny_space.max_config(), fp16=fp16, name="b"), dev),
+    }
     try:
         res = measure_batch(runners, dev, np.random.default_rng(0))
     finally:

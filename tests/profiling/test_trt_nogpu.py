@@ -30,6 +30,7 @@ KEY = trtb.CacheKey("NVIDIA A100-SXM4-40GB", "8.0", "CUDA 12.4, driver 550.54.14
 
 # ---------------------------------------------------------------- fakes (build and allocation only)
 
+
 class FakeTrt(types.ModuleType):
     """Just enough of the tensorrt module for build_engine and TrtRunner; ``fail`` names a step to fail."""
 
@@ -245,6 +246,7 @@ def _onnx(tmp_path):
 
 # ---------------------------------------------------------------- timing cache
 
+
 @pytest.mark.parametrize("field", ["gpu", "compute_capability", "driver", "tensorrt"])
 def test_cache_key_changes_with_each_component(field, tmp_path):
     other = trtb.CacheKey(**{**KEY.__dict__, field: KEY.__dict__[field] + "x"})
@@ -334,6 +336,7 @@ def test_atomic_write_leaves_no_torn_file(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- build: profile, precision, errors
 
+
 def test_static_model_gets_no_profile_and_fp32_clears_tf32(fake_gpu, tmp_path):
     trtb.build_engine(_onnx(tmp_path), _dev())
     assert not [c for c in fake_gpu.calls if c[0] == "set_shape"]
@@ -345,8 +348,9 @@ def test_tf32_device_sets_the_flag(fake_gpu, tmp_path):
     assert ("set_flag", "TF32") in fake_gpu.calls
 
 
-@pytest.mark.parametrize("kw, want", [({"batch_size": 4}, (4, 4, 4)),
-                                      ({"batch_size": 4, "min_batch": 1, "max_batch": 8}, (1, 4, 8))])
+@pytest.mark.parametrize(
+    "kw, want", [({"batch_size": 4}, (4, 4, 4)), ({"batch_size": 4, "min_batch": 1, "max_batch": 8}, (1, 4, 8))]
+)
 def test_dynamic_batch_gets_a_profile_from_the_device(fake_gpu, tmp_path, kw, want):
     fake_gpu.in_specs = [("image", (-1, 1, 8, 8))]
     trtb.build_engine(_onnx(tmp_path), _dev(**kw))
@@ -360,9 +364,14 @@ def test_dynamic_non_batch_dimension_is_refused(fake_gpu, tmp_path):
         trtb.build_engine(_onnx(tmp_path), _dev())
 
 
-@pytest.mark.parametrize("step, match", [("parse", r"parsing m.onnx failed: In node 3 \(Gather\): unsupported axis"),
-                                         ("build", "build_serialized_network"),
-                                         ("profile", "optimization profile for 'image'")])
+@pytest.mark.parametrize(
+    "step, match",
+    [
+        ("parse", r"parsing m.onnx failed: In node 3 \(Gather\): unsupported axis"),
+        ("build", "build_serialized_network"),
+        ("profile", "optimization profile for 'image'"),
+    ],
+)
 def test_build_failures_are_one_line_errors_naming_the_step(fake_gpu, tmp_path, step, match):
     fake_gpu.in_specs = [("image", (-1, 1, 8, 8))]
     fake_gpu.fail.add(step)
@@ -380,9 +389,9 @@ def test_one_logger_for_every_builder_and_runtime(fake_gpu, tmp_path):
 
 # ---------------------------------------------------------------- runner: checked results, cleanup
 
+
 def _runner(fake, tmp_path, **kw):
-    return trtb.TrtRunner(_onnx(tmp_path), _dev(gpu_timing="enqueue", **kw),
-                          cache=trtb.TimingCache(KEY, tmp_path))
+    return trtb.TrtRunner(_onnx(tmp_path), _dev(gpu_timing="enqueue", **kw), cache=trtb.TimingCache(KEY, tmp_path))
 
 
 def test_runner_binds_every_tensor_and_releases_everything(fake_gpu, tmp_path):
@@ -394,10 +403,15 @@ def test_runner_binds_every_tensor_and_releases_everything(fake_gpu, tmp_path):
     assert fake_gpu.cudart.live == set()
 
 
-@pytest.mark.parametrize("step, match", [("set_tensor_address:logits", r"set_tensor_address\('logits'\)"),
-                                         ("set_input_shape", r"set_input_shape\('image', \(8, 1, 8, 8\)\)"),
-                                         ("deserialize", "deserialize_cuda_engine"),
-                                         ("execute", r"execute_async_v3 \(first run\)")])
+@pytest.mark.parametrize(
+    "step, match",
+    [
+        ("set_tensor_address:logits", r"set_tensor_address\('logits'\)"),
+        ("set_input_shape", r"set_input_shape\('image', \(8, 1, 8, 8\)\)"),
+        ("deserialize", "deserialize_cuda_engine"),
+        ("execute", r"execute_async_v3 \(first run\)"),
+    ],
+)
 def test_constructor_failing_part_way_releases_what_it_made(fake_gpu, tmp_path, step, match):
     fake_gpu.in_specs = [("image", (-1, 1, 8, 8))]
     fake_gpu.out_specs = [("logits", (-1, 3))]
@@ -421,6 +435,7 @@ def test_failed_enqueue_while_timing_names_the_step(fake_gpu, tmp_path, monkeypa
 
 # ---------------------------------------------------------------- installation checks, cuda-python API
 
+
 def test_stubs_alone_are_not_tensorrt(tmp_path, monkeypatch):
     """tensorrt-stubs installs tensorrt/__init__.pyi only: that imports as an empty namespace package."""
     (tmp_path / "tensorrt").mkdir()
@@ -440,9 +455,11 @@ def test_stubs_alone_are_not_tensorrt(tmp_path, monkeypatch):
 
 def _cudart_names(path):
     tree = ast.parse(Path(path).read_text())
+
     def is_cudart(v):  # cudart.X, rt.X, self._cudart.X
-        return ((isinstance(v, ast.Name) and v.id in ("cudart", "rt"))
-                or (isinstance(v, ast.Attribute) and v.attr == "_cudart"))
+        return (isinstance(v, ast.Name) and v.id in ("cudart", "rt")) or (
+            isinstance(v, ast.Attribute) and v.attr == "_cudart"
+        )
 
     return {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and is_cudart(n.value)}
 
@@ -459,6 +476,7 @@ def test_every_cuda_runtime_call_exists_in_cuda_python():
 
 # ---------------------------------------------------------------- devices
 
+
 def test_gpu_devices_name_their_figure_and_precision():
     assert (get("gpu-trt").latency, get("gpu-trt").gpu_timing, get("gpu-trt").precision) == ("compute", "graph", "fp32")
     assert get("gpu-trt-tf32").precision == "tf32" and get("gpu-trt-fp16").precision == "fp16"
@@ -467,14 +485,17 @@ def test_gpu_devices_name_their_figure_and_precision():
     assert (d.latency, d.gpu_timing, d.batch_range) == ("compute", "graph", (4, 4))
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"runtime": "onnxruntime", "latency": "e2e"}, "apply to GPU runtimes"),
-    ({"runtime": "onnxruntime", "precision": "tf32"}, "apply to GPU runtimes"),
-    ({"runtime": "tensorrt", "latency": "wall"}, "latency must be one of"),
-    ({"runtime": "tensorrt", "gpu_timing": "events"}, "gpu_timing must be one of"),
-    ({"runtime": "tensorrt", "batch_size": 4, "min_batch": 8}, "min_batch <= batch_size"),
-    ({"runtime": "tensorrt", "batch_size": 4, "max_batch": 2}, "min_batch <= batch_size"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"runtime": "onnxruntime", "latency": "e2e"}, "apply to GPU runtimes"),
+        ({"runtime": "onnxruntime", "precision": "tf32"}, "apply to GPU runtimes"),
+        ({"runtime": "tensorrt", "latency": "wall"}, "latency must be one of"),
+        ({"runtime": "tensorrt", "gpu_timing": "events"}, "gpu_timing must be one of"),
+        ({"runtime": "tensorrt", "batch_size": 4, "min_batch": 8}, "min_batch <= batch_size"),
+        ({"runtime": "tensorrt", "batch_size": 4, "max_batch": 2}, "min_batch <= batch_size"),
+    ],
+)
 def test_gpu_settings_are_validated(kw, match):
     with pytest.raises(ConfigError, match=match):
         Device("x", **kw)
@@ -497,8 +518,9 @@ CFG = SubnetConfig(16, 1, (1.0,), (1,))
 
 def test_record_says_what_latency_ms_is():
     rec = LatencyRecord.for_config(CFG, get("gpu-trt"), "s", "d")
-    assert rec.timing.startswith("latency_ms=compute_ms; compute_ms: CUDA events between back-to-back "
-                                 "CUDA-graph launches; e2e_ms: perf_counter")
+    assert rec.timing.startswith(
+        "latency_ms=compute_ms; compute_ms: CUDA events between back-to-back CUDA-graph launches; e2e_ms: perf_counter"
+    )
     assert rec.clock == "cuda-event" and math.isnan(rec.compute_ms) and math.isnan(rec.e2e_ms)
     assert LatencyRecord.for_config(CFG, get("cpu"), "s", "d").timing == "latency_ms: thread clock around each run"
     rec.take_figures({"compute_ms": 1.5, "e2e_ms": 2.5, "other": 9.0})
@@ -512,15 +534,18 @@ def test_old_store_gains_the_new_columns(tmp_path):
     con = sqlite3.connect(db)
     con.execute(f"CREATE TABLE records ({', '.join(old_cols)}, PRIMARY KEY (key, device, space_digest))")
     old = LatencyRecord.for_config(CFG, get("cpu"), "s", "d", latency_ms=1.0).to_row()
-    con.execute(f"INSERT INTO records ({', '.join(old_cols)}) VALUES ({', '.join('?' * len(old_cols))})",
-                [old[c] for c in old_cols])
+    con.execute(
+        f"INSERT INTO records ({', '.join(old_cols)}) VALUES ({', '.join('?' * len(old_cols))})",
+        [old[c] for c in old_cols],
+    )
     con.commit()
     con.close()
     with LatencyStore(db) as store:
         (rec,) = store.records()
         assert rec.latency_ms == 1.0 and math.isnan(rec.e2e_ms) and rec.timing == ""
         new = LatencyRecord.for_config(CFG, get("gpu-trt"), "s", "d", latency_ms=0.5).take_figures(
-            {"compute_ms": 0.5, "e2e_ms": 0.9})
+            {"compute_ms": 0.5, "e2e_ms": 0.9}
+        )
         assert store.add(new)
         got = [r for r in store.records(device="gpu-trt")][0]
         assert (got.compute_ms, got.e2e_ms, got.timing) == (0.5, 0.9, new.timing)
@@ -530,12 +555,21 @@ def test_old_store_gains_the_new_columns(tmp_path):
 
 # ---------------------------------------------------------------- protocol: extra figures of real runs
 
+
 def _matmul(path, width=64):
-    w = helper.make_tensor("w", TensorProto.FLOAT, [width, width],
-                           np.random.default_rng(0).standard_normal(width * width).astype(np.float32).tolist())
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "m",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, width])], [w])
+    w = helper.make_tensor(
+        "w",
+        TensorProto.FLOAT,
+        [width, width],
+        np.random.default_rng(0).standard_normal(width * width).astype(np.float32).tolist(),
+    )
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "m",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, width])],
+        [w],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 

@@ -9,8 +9,10 @@ from hwnas.core.yaml_io import save_space
 from hwnas.devices import physical_cores
 from hwnas.profiling.store import LatencyStore
 
-pytestmark = [pytest.mark.usefixtures("no_user_devices"),
-              pytest.mark.skipif(physical_cores() < 2, reason="cpu-2t-b4 needs 2 physical cores")]
+pytestmark = [
+    pytest.mark.usefixtures("no_user_devices"),
+    pytest.mark.skipif(physical_cores() < 2, reason="cpu-2t-b4 needs 2 physical cores"),
+]
 
 # quick protocol settings, also from the file
 DEVICES = """
@@ -36,14 +38,16 @@ def files(tiny_space, tmp_path):
 def test_cpu_2t_b4_from_a_file_profiles_with_its_threads_and_batch(files, tmp_path, capsys):
     space, dev = files
     db = tmp_path / "l.db"
-    assert main(["profile", "--devices", dev, "--device", "cpu-2t-b4", "--space", space, "-n", "3",
-                 "--db", str(db)]) == 0
+    assert (
+        main(["profile", "--devices", dev, "--device", "cpu-2t-b4", "--space", space, "-n", "3", "--db", str(db)]) == 0
+    )
     assert "measured 3 (3 ok, 0 failed)" in capsys.readouterr().out
     with LatencyStore(db) as store:
         recs = list(store.records(device="cpu-2t-b4"))
     assert len(recs) == 3 and all(r.ok and r.latency_ms > 0 for r in recs)
     assert {(r.threads, r.batch_size, r.clock, r.runtime, r.provider) for r in recs} == {
-        (2, 4, "wall", "onnxruntime", "CPUExecutionProvider")}
+        (2, 4, "wall", "onnxruntime", "CPUExecutionProvider")
+    }
     assert all(len(r.block_ms) == 3 for r in recs)  # rounds = 3, from the file
 
 
@@ -62,8 +66,26 @@ def test_user_device_profiles_fits_and_searches_end_to_end(files, tmp_path, caps
 
     budget = 3 * max(lat)  # loose: the search must find a subnet the device really meets
     capsys.readouterr()
-    rc = main(["search", "--device", "cpu-2t-b4", "--latency-ms", f"{budget:.3f}", "--objective", "params",
-               "--margin", "0.1", "--population", "4", "--generations", "2", "--seed", "0", *common])
+    rc = main(
+        [
+            "search",
+            "--device",
+            "cpu-2t-b4",
+            "--latency-ms",
+            f"{budget:.3f}",
+            "--objective",
+            "params",
+            "--margin",
+            "0.1",
+            "--population",
+            "4",
+            "--generations",
+            "2",
+            "--seed",
+            "0",
+            *common,
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     report = json.loads((run / "search" / "report.json").read_text())
     measured = report["winner"]["latency"]["cpu-2t-b4"]

@@ -16,15 +16,23 @@ from hwnas.pipelines.workdir import RunDir
 class MacsLatency:
     """Latency grows with MACs and depth; two heads per layer are slow (so min_config is not fastest)."""
 
-    def __init__(self, space: SearchSpace, scale: float = 0.03, slow_two_heads: float = 0.0,
-                 offset: float = 0.3) -> None:
+    def __init__(
+        self, space: SearchSpace, scale: float = 0.03, slow_two_heads: float = 0.0, offset: float = 0.3
+    ) -> None:
         self.space, self.scale, self.slow, self.offset = space, scale, slow_two_heads, offset
         self.calls = 0
 
     def predict(self, configs):
         self.calls += 1
-        return np.array([self.offset + self.scale * count_macs(self.space, c) / 1e6 + 0.05 * c.depth
-                         + self.slow * sum(h == 2 for h in c.num_heads) for c in configs])
+        return np.array(
+            [
+                self.offset
+                + self.scale * count_macs(self.space, c) / 1e6
+                + 0.05 * c.depth
+                + self.slow * sum(h == 2 for h in c.num_heads)
+                for c in configs
+            ]
+        )
 
 
 def size_fitness(cfg) -> float:
@@ -45,9 +53,22 @@ def space() -> SearchSpace:
 @pytest.fixture
 def tiny_space() -> SearchSpace:
     """27 configs in all: exhausting it exercises every cap."""
-    return SearchSpace(embed_dim=(96, 128, 160), depth=(1,), mlp_ratio=(2.0, 3.0, 4.0), num_heads=(2, 3, 4),
-                       super_embed_dim=192, super_depth=8, super_mlp_ratio=4.0, super_num_heads=4, img_size=28,
-                       patch_size=4, in_chans=1, num_classes=10, head_dim=32, name="tiny")
+    return SearchSpace(
+        embed_dim=(96, 128, 160),
+        depth=(1,),
+        mlp_ratio=(2.0, 3.0, 4.0),
+        num_heads=(2, 3, 4),
+        super_embed_dim=192,
+        super_depth=8,
+        super_mlp_ratio=4.0,
+        super_num_heads=4,
+        img_size=28,
+        patch_size=4,
+        in_chans=1,
+        num_classes=10,
+        head_dim=32,
+        name="tiny",
+    )
 
 
 DATA = Path(__file__).parent / "data" / "cpu_latency_mnist.json"

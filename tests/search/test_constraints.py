@@ -52,8 +52,11 @@ def test_wrong_predictor_output_refused(space):
 
 
 def _brute_fastest(space, lat):
-    cfgs = [SubnetConfig(96, 4, m, h) for m in itertools.product((2.0,), repeat=4)
-            for h in itertools.product(space.num_heads, repeat=4)]
+    cfgs = [
+        SubnetConfig(96, 4, m, h)
+        for m in itertools.product((2.0,), repeat=4)
+        for h in itertools.product(space.num_heads, repeat=4)
+    ]
     y = lat.predict(cfgs)
     return float(y.min())
 

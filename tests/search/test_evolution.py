@@ -39,8 +39,13 @@ def test_every_candidate_unique_and_scored_once(space):
 
 def test_reproducible_from_seed(space):
     lat = MacsLatency(space)
-    run = lambda seed: evolve(space, size_fitness, Constraints(space, [LatencyBudget("cpu", lat, 2.0)]),
-                              settings=EvolutionSettings(generations=5), seed=seed)
+    run = lambda seed: evolve(
+        space,
+        size_fitness,
+        Constraints(space, [LatencyBudget("cpu", lat, 2.0)]),
+        settings=EvolutionSettings(generations=5),
+        seed=seed,
+    )
     a, b, c = run(7), run(7), run(8)
     assert [x.key for x in a.candidates] == [x.key for x in b.candidates]
     assert [x.fitness for x in a.candidates] == [x.fitness for x in b.candidates]
@@ -77,8 +82,13 @@ def test_several_devices_at_once(space):
 
 def test_predictions_are_batched(space):
     lat = MacsLatency(space)
-    res = evolve(space, size_fitness, Constraints(space, [LatencyBudget("cpu", lat, 2.0)]),
-                 settings=EvolutionSettings(generations=5), seed=0)
+    res = evolve(
+        space,
+        size_fitness,
+        Constraints(space, [LatencyBudget("cpu", lat, 2.0)]),
+        settings=EvolutionSettings(generations=5),
+        seed=0,
+    )
     assert lat.calls < len(res.candidates) / 5
 
 
@@ -119,6 +129,5 @@ def test_search_package_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, hwnas.search, hwnas.search.report; "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    code = "import sys, hwnas.search, hwnas.search.report; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

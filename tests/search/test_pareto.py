@@ -2,8 +2,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.search import (Constraints, EvolutionSettings, LatencyBudget, crowding_distance, evolve,
-                          non_dominated_sort, nsga2_select, pareto_front)
+from hwnas.search import (
+    Constraints,
+    EvolutionSettings,
+    LatencyBudget,
+    crowding_distance,
+    evolve,
+    non_dominated_sort,
+    nsga2_select,
+    pareto_front,
+)
 from hwnas.search.pareto import dominates
 
 from .conftest import MacsLatency, macs_fitness
@@ -51,8 +59,14 @@ def _hypervolume(pts, ref):
 
 def test_pareto_search_front_is_non_dominated_and_spread(space):
     lat = MacsLatency(space)
-    res = evolve(space, macs_fitness, Constraints(space, [LatencyBudget("cpu", lat)]), pareto=True,
-                 settings=EvolutionSettings(generations=6), seed=0)
+    res = evolve(
+        space,
+        macs_fitness,
+        Constraints(space, [LatencyBudget("cpu", lat)]),
+        pareto=True,
+        settings=EvolutionSettings(generations=6),
+        seed=0,
+    )
     front = res.front()
     pts = np.array([[-c.fitness, c.latency_ms["cpu"]] for c in front])
     allpts = np.array([[-c.fitness, c.latency_ms["cpu"]] for c in res.candidates])

@@ -33,8 +33,9 @@ def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
         return SimpleNamespace(status="ok", latency_ms=ms, spread=0.01)
 
     monkeypatch.setattr(profile, "measure_subnet", measure)
-    rc = main(["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--workdir",
-               str(run_dir.root), *TINY])
+    rc = main(
+        ["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--workdir", str(run_dir.root), *TINY]
+    )
     out = capsys.readouterr()
     assert rc == 0, out.err
     report = json.loads((run_dir.search / "report.json").read_text())
@@ -82,8 +83,9 @@ def test_margin_is_the_predictors_p95_error(run_dir, tmp_path):
 
 
 def test_infeasible_budget_is_one_line_exit_2(run_dir, capsys):
-    rc = main(["search", "--latency-ms", "0.05", "--device", "cpu", "--margin", "0.1", "--workdir",
-               str(run_dir.root), *TINY])
+    rc = main(
+        ["search", "--latency-ms", "0.05", "--device", "cpu", "--margin", "0.1", "--workdir", str(run_dir.root), *TINY]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err
     assert "no subnet of mnist-cpu is predicted under 0.05 ms on cpu" in err and "the fastest is" in err

@@ -14,18 +14,22 @@ def _args(*argv: str):
 
 
 def test_latency_device_pairs_in_order_and_budget_form():
-    a = _args("--latency-ms", "5", "--device", "cpu", "--latency-ms", "2", "--device", "gpu-trt",
-              "--budget", "cpu-mt=3")
+    a = _args(
+        "--latency-ms", "5", "--device", "cpu", "--latency-ms", "2", "--device", "gpu-trt", "--budget", "cpu-mt=3"
+    )
     assert budgets_of(a) == [("cpu", 5.0), ("gpu-trt", 2.0), ("cpu-mt", 3.0)]
     assert budgets_of(_args("--pareto", "--device", "cpu")) == [("cpu", None)]
     assert budgets_of(_args("--budget", "cpu")) == [("cpu", None)]
 
 
-@pytest.mark.parametrize("argv, err", [
-    (("--latency-ms", "5", "--latency-ms", "2", "--device", "cpu"), ConfigError),
-    (("--budget", "cpu=5", "--device", "cpu"), ConfigError),
-    (("--budget", "tpu=5"), UnknownNameError),
-])
+@pytest.mark.parametrize(
+    "argv, err",
+    [
+        (("--latency-ms", "5", "--latency-ms", "2", "--device", "cpu"), ConfigError),
+        (("--budget", "cpu=5", "--device", "cpu"), ConfigError),
+        (("--budget", "tpu=5"), UnknownNameError),
+    ],
+)
 def test_bad_pairs_refused(argv, err):
     with pytest.raises(err):
         budgets_of(_args(*argv))

@@ -19,10 +19,21 @@ def autoformer_reference() -> dict:
 def reference_space(autoformer_reference) -> SearchSpace:
     kw = autoformer_reference["constructor_kwargs"]
     return SearchSpace(
-        embed_dim=(64, 96, 112, 128), depth=(1, 2, 3), mlp_ratio=(2.0, 3.0, 4.0), num_heads=(1, 2),
-        super_embed_dim=kw["embed_dim"], super_depth=kw["depth"], super_mlp_ratio=kw["mlp_ratio"],
-        super_num_heads=kw["num_heads"], img_size=kw["img_size"], patch_size=kw["patch_size"],
-        in_chans=kw["in_chans"], num_classes=kw["num_classes"], qkv_bias=kw["qkv_bias"],
-        relative_position=kw["relative_position"], max_relative_position=kw["max_relative_position"],
-        global_pool=kw["gp"], name="autoformer-reference",
+        embed_dim=(64, 96, 112, 128),
+        depth=(1, 2, 3),
+        mlp_ratio=(2.0, 3.0, 4.0),
+        num_heads=(1, 2),
+        super_embed_dim=kw["embed_dim"],
+        super_depth=kw["depth"],
+        super_mlp_ratio=kw["mlp_ratio"],
+        super_num_heads=kw["num_heads"],
+        img_size=kw["img_size"],
+        patch_size=kw["patch_size"],
+        in_chans=kw["in_chans"],
+        num_classes=kw["num_classes"],
+        qkv_bias=kw["qkv_bias"],
+        relative_position=kw["relative_position"],
+        max_relative_position=kw["max_relative_position"],
+        global_pool=kw["gp"],
+        name="autoformer-reference",
     )

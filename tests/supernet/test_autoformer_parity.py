@@ -36,7 +36,8 @@ def _cases(ref):
 
 
 def test_every_case_matches_through_supernet_static_module_and_onnx(
-        supernet, autoformer_reference, reference_space, tmp_path):
+    supernet, autoformer_reference, reference_space, tmp_path
+):
     x = autoformer_reference["input"]
     for cfg, case in _cases(autoformer_reference):
         with warnings.catch_warnings():
@@ -56,7 +57,8 @@ def test_every_case_matches_through_supernet_static_module_and_onnx(
 
 
 def test_parameter_counts_match_autoformer_analytically_and_in_the_static_module(
-        supernet, autoformer_reference, reference_space):
+    supernet, autoformer_reference, reference_space
+):
     for cfg, case in _cases(autoformer_reference):
         static = supernet.extract(cfg)
         assert count_params(reference_space, cfg) == case["params"]

@@ -50,6 +50,7 @@ def test_weight_slicing_detector_sees_through_reshapes_in_a_dynamo_graph(tmp_pat
         def forward(self, x):
             return x @ self.w.t()[:, :4]
 
-    program = torch.onnx.export(Sliced(), (torch.randn(2, 8),), None, dynamo=True, optimize=False,
-                                external_data=False, verbose=False)
+    program = torch.onnx.export(
+        Sliced(), (torch.randn(2, 8),), None, dynamo=True, optimize=False, external_data=False, verbose=False
+    )
     assert weight_slicing_nodes(program.model_proto) != []

@@ -49,8 +49,9 @@ def test_depth_n_runs_exactly_the_first_n_blocks(net, space):
     cfg = space.min_config()
     static = net.extract(cfg)
     assert len(static.blocks) == cfg.depth
-    torch.testing.assert_close(static.blocks[0].fc1.weight,
-                               net.blocks[0].fc1.weight[: cfg.mlp_hidden(0), : cfg.embed_dim])
+    torch.testing.assert_close(
+        static.blocks[0].fc1.weight, net.blocks[0].fc1.weight[: cfg.mlp_hidden(0), : cfg.embed_dim]
+    )
 
 
 def test_onnx_export_checks_matches_torch_and_slices_no_weight(net, space, configs, tmp_path):
@@ -90,8 +91,7 @@ def test_weight_slicing_detector_really_detects(tmp_path):
         def forward(self, x, n: int = 4):
             return x @ self.w[:, :4]
 
-    torch.onnx.export(Sliced(), (torch.randn(2, 8),), tmp_path / "s.onnx", dynamo=False,
-                      do_constant_folding=False)
+    torch.onnx.export(Sliced(), (torch.randn(2, 8),), tmp_path / "s.onnx", dynamo=False, do_constant_folding=False)
     assert weight_slicing_nodes(onnx.load(tmp_path / "s.onnx")) != []
 
 

@@ -14,9 +14,23 @@ from hwnas.supernet.train import TrainConfig, lr_at, step_subnets, train_superne
 
 def tiny() -> SearchSpace:
     """Fits the bundled MNIST (28x28, 1 channel, 10 classes) and trains in milliseconds per step."""
-    return SearchSpace(embed_dim=(16, 24, 32), depth=(1, 2), mlp_ratio=(1.0, 2.0), num_heads=(1, 2),
-                       super_embed_dim=32, super_depth=2, super_mlp_ratio=2.0, super_num_heads=2, img_size=28,
-                       patch_size=7, in_chans=1, num_classes=10, head_dim=8, max_relative_position=4, name="tiny")
+    return SearchSpace(
+        embed_dim=(16, 24, 32),
+        depth=(1, 2),
+        mlp_ratio=(1.0, 2.0),
+        num_heads=(1, 2),
+        super_embed_dim=32,
+        super_depth=2,
+        super_mlp_ratio=2.0,
+        super_num_heads=2,
+        img_size=28,
+        patch_size=7,
+        in_chans=1,
+        num_classes=10,
+        head_dim=8,
+        max_relative_position=4,
+        name="tiny",
+    )
 
 
 def test_lr_warms_up_linearly_then_follows_a_cosine():
@@ -64,8 +78,17 @@ def test_training_learns_and_checkpoints_every_epoch(tmp_path, strategy):
 
 
 def test_resume_takes_exactly_the_same_steps(tmp_path):
-    cfg = TrainConfig(threads=1, epochs=2, batch_size=64, strategy="sandwich", num_random=1, drop_path=0.1,
-                      mixup=0.8, cutmix=1.0, warmup_epochs=0.5)
+    cfg = TrainConfig(
+        threads=1,
+        epochs=2,
+        batch_size=64,
+        strategy="sandwich",
+        num_random=1,
+        drop_path=0.1,
+        mixup=0.8,
+        cutmix=1.0,
+        warmup_epochs=0.5,
+    )
     straight, split = tmp_path / "straight.pt", tmp_path / "split.pt"
     train_supernet(tiny(), "mnist", straight, cfg, max_steps=10)
     train_supernet(tiny(), "mnist", split, cfg, max_steps=5)
@@ -87,7 +110,9 @@ def test_resume_keeps_the_saved_recipe(tmp_path):
     out = tmp_path / "s.pt"
     train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=200), max_steps=2)
     with pytest.warns(UserWarning, match="batch_size"):
-        r = train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=100), resume=True, max_steps=3)
+        r = train_supernet(
+            tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=100), resume=True, max_steps=3
+        )
     assert r["config"]["batch_size"] == 200 and r["step"] == 3
 
 
@@ -122,8 +147,16 @@ def test_single_strategy_trains_exactly_the_static_subnet_alone(tmp_path):
 
     space = tiny()
     sub = space.min_config()
-    cfg = TrainConfig(threads=1, epochs=1, batch_size=100, strategy="single", subnet=sub.key(), lr=3e-3,
-                      warmup_epochs=0.5, eval_every=0)
+    cfg = TrainConfig(
+        threads=1,
+        epochs=1,
+        batch_size=100,
+        strategy="single",
+        subnet=sub.key(),
+        lr=3e-3,
+        warmup_epochs=0.5,
+        eval_every=0,
+    )
     train_supernet(space, "mnist", tmp_path / "s.pt", cfg, max_steps=6)
     trained, _ = load_supernet(tmp_path / "s.pt")
 
@@ -132,8 +165,9 @@ def test_single_strategy_trains_exactly_the_static_subnet_alone(tmp_path):
     groups = [[], []]
     for name, p in alone.named_parameters():
         groups[p.ndim <= 1 or any(k in name for k in NO_WEIGHT_DECAY)].append(p)
-    opt = torch.optim.AdamW([{"params": groups[0], "weight_decay": cfg.weight_decay},
-                             {"params": groups[1], "weight_decay": 0.0}], lr=cfg.lr)
+    opt = torch.optim.AdamW(
+        [{"params": groups[0], "weight_decay": cfg.weight_decay}, {"params": groups[1], "weight_decay": 0.0}], lr=cfg.lr
+    )
     train = load_split("mnist", "train", space)
     sampler = ResumableSampler(train, seed=cfg.seed)
     sampler.set_position(0)

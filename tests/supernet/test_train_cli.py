@@ -6,17 +6,44 @@ from hwnas.core.yaml_io import save_space, save_subnet
 
 
 def tiny() -> SearchSpace:
-    return SearchSpace(embed_dim=(16, 32), depth=(1, 2), mlp_ratio=(1.0, 2.0), num_heads=(1, 2),
-                       super_embed_dim=32, super_depth=2, super_mlp_ratio=2.0, super_num_heads=2, img_size=28,
-                       patch_size=7, in_chans=1, num_classes=10, head_dim=8, max_relative_position=4, name="tiny")
+    return SearchSpace(
+        embed_dim=(16, 32),
+        depth=(1, 2),
+        mlp_ratio=(1.0, 2.0),
+        num_heads=(1, 2),
+        super_embed_dim=32,
+        super_depth=2,
+        super_mlp_ratio=2.0,
+        super_num_heads=2,
+        img_size=28,
+        patch_size=7,
+        in_chans=1,
+        num_classes=10,
+        head_dim=8,
+        max_relative_position=4,
+        name="tiny",
+    )
 
 
 def test_train_then_eval_from_the_command_line(tmp_path, capsys):
     space = tmp_path / "tiny.yaml"
     save_space(tiny(), space)
     work = tmp_path / "run"
-    argv = ["train", "--space", str(space), "--epochs", "1", "--batch-size", "200", "--max-steps", "3",
-            "--threads", "1", "--workdir", str(work)]
+    argv = [
+        "train",
+        "--space",
+        str(space),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "200",
+        "--max-steps",
+        "3",
+        "--threads",
+        "1",
+        "--workdir",
+        str(work),
+    ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "wrote" in out and "step 3/20" in err  # plain progress lines when not on a terminal

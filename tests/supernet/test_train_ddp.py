@@ -10,19 +10,56 @@ from hwnas.supernet.checkpoint import safe_load
 
 
 def tiny() -> SearchSpace:
-    return SearchSpace(embed_dim=(16, 32), depth=(1, 2), mlp_ratio=(1.0, 2.0), num_heads=(1, 2),
-                       super_embed_dim=32, super_depth=2, super_mlp_ratio=2.0, super_num_heads=2, img_size=28,
-                       patch_size=7, in_chans=1, num_classes=10, head_dim=8, max_relative_position=4, name="tiny")
+    return SearchSpace(
+        embed_dim=(16, 32),
+        depth=(1, 2),
+        mlp_ratio=(1.0, 2.0),
+        num_heads=(1, 2),
+        super_embed_dim=32,
+        super_depth=2,
+        super_mlp_ratio=2.0,
+        super_num_heads=2,
+        img_size=28,
+        patch_size=7,
+        in_chans=1,
+        num_classes=10,
+        head_dim=8,
+        max_relative_position=4,
+        name="tiny",
+    )
 
 
 def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(tmp_path):
     space = tmp_path / "tiny.yaml"
     save_space(tiny(), space)
     out = tmp_path / "ckpt" / "s.pt"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "hwnas", "train", "--space", str(space), "--data", "mnist", "--epochs", "1",
-           "--batch-size", "32", "--strategy", "sandwich", "--max-steps", "4", "--threads", "1",
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "hwnas",
+        "train",
+        "--space",
+        str(space),
+        "--data",
+        "mnist",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--strategy",
+        "sandwich",
+        "--max-steps",
+        "4",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -12,8 +12,9 @@ from hwnas.predictors.families.linear import Additive, LinearMacs, Ridge
 from hwnas.predictors.families.mlp import MLP
 from hwnas.predictors.families.trees import GradientBoosting, RandomForest
 
-FAMILIES: dict[str, type[Family]] = {c.name: c for c in (
-    LinearMacs, Ridge, RandomForest, GradientBoosting, XGBoost, MLP, Additive)}
+FAMILIES: dict[str, type[Family]] = {
+    c.name: c for c in (LinearMacs, Ridge, RandomForest, GradientBoosting, XGBoost, MLP, Additive)
+}
 BASELINE = LinearMacs.name
 
 

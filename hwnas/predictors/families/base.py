@@ -63,8 +63,13 @@ class Family:
 
     # JSON -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.name, "target": self.target, "seed": self.seed,
-                "n_train": int(self.n_train_), "state": self._state()}
+        return {
+            "family": self.name,
+            "target": self.target,
+            "seed": self.seed,
+            "n_train": int(self.n_train_),
+            "state": self._state(),
+        }
 
     @classmethod
     def from_dict(cls, space: SearchSpace, d: dict[str, Any]) -> Family:

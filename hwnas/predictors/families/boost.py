@@ -18,8 +18,15 @@ class XGBoost(Family):
     def _fit(self, X: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
         import xgboost as xgb
 
-        m = xgb.XGBRegressor(n_estimators=400, max_depth=3, learning_rate=0.05, subsample=0.8,
-                             colsample_bytree=0.8, random_state=self.seed, n_jobs=1)  # threads only add overhead on trees this small
+        m = xgb.XGBRegressor(
+            n_estimators=400,
+            max_depth=3,
+            learning_rate=0.05,
+            subsample=0.8,
+            colsample_bytree=0.8,
+            random_state=self.seed,
+            n_jobs=1,
+        )  # threads only add overhead on trees this small
         self.booster_ = m.fit(X, t).get_booster()
 
     def _predict(self, X: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ class Ridge(Family):
         from sklearn.linear_model import RidgeCV
 
         self.std_ = Standardizer().fit(X)
-        sw = None if self.target == "log" else 1.0 / y ** 2
+        sw = None if self.target == "log" else 1.0 / y**2
         m = RidgeCV(alphas=self.alphas).fit(self.std_(X), t, sample_weight=sw)
         self.coef_, self.intercept_, self.alpha_ = m.coef_.astype(np.float64), float(m.intercept_), float(m.alpha_)
 
@@ -63,8 +63,12 @@ class Ridge(Family):
         return self.std_(X) @ self.coef_ + self.intercept_
 
     def _state(self) -> dict[str, Any]:
-        return {"standardizer": self.std_.to_dict(), "coef": self.coef_.tolist(),
-                "intercept": self.intercept_, "alpha": self.alpha_}
+        return {
+            "standardizer": self.std_.to_dict(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_,
+            "alpha": self.alpha_,
+        }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.std_ = Standardizer.from_dict(state["standardizer"])

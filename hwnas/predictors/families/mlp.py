@@ -20,8 +20,9 @@ class MLP(Family):
 
         self.std_ = Standardizer().fit(X)
         self.t_mean_, self.t_scale_ = float(t.mean()), float(t.std()) or 1.0
-        m = MLPRegressor(hidden_layer_sizes=self.hidden, solver="lbfgs", alpha=1e-3, max_iter=3000,
-                         random_state=self.seed)
+        m = MLPRegressor(
+            hidden_layer_sizes=self.hidden, solver="lbfgs", alpha=1e-3, max_iter=3000, random_state=self.seed
+        )
         m.fit(self.std_(X), (t - self.t_mean_) / self.t_scale_)
         self.coefs_ = [np.asarray(w, dtype=np.float64) for w in m.coefs_]
         self.intercepts_ = [np.asarray(b, dtype=np.float64) for b in m.intercepts_]
@@ -35,8 +36,13 @@ class MLP(Family):
         return h[:, 0] * self.t_scale_ + self.t_mean_
 
     def _state(self) -> dict[str, Any]:
-        return {"standardizer": self.std_.to_dict(), "t_mean": self.t_mean_, "t_scale": self.t_scale_,
-                "coefs": [w.tolist() for w in self.coefs_], "intercepts": [b.tolist() for b in self.intercepts_]}
+        return {
+            "standardizer": self.std_.to_dict(),
+            "t_mean": self.t_mean_,
+            "t_scale": self.t_scale_,
+            "coefs": [w.tolist() for w in self.coefs_],
+            "intercepts": [b.tolist() for b in self.intercepts_],
+        }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.std_ = Standardizer.from_dict(state["standardizer"])

@@ -12,8 +12,15 @@ from hwnas.predictors.families.base import Family
 class Forest:
     """Regression trees packed into (n_trees, max_nodes) arrays; leaves point to themselves."""
 
-    def __init__(self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray,
-                 value: np.ndarray, depth: np.ndarray) -> None:
+    def __init__(
+        self,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        left: np.ndarray,
+        right: np.ndarray,
+        value: np.ndarray,
+        depth: np.ndarray,
+    ) -> None:
         self.feature, self.threshold, self.left, self.right = feature, threshold, left, right
         self.value, self.depth = value, depth
 
@@ -55,14 +62,17 @@ class Forest:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k).tolist()
-                for k in ("feature", "threshold", "left", "right", "value", "depth")}
+        return {k: getattr(self, k).tolist() for k in ("feature", "threshold", "left", "right", "value", "depth")}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Forest:
         ints = ("feature", "left", "right", "depth")
-        return cls(**{k: np.asarray(d[k], dtype=np.int64 if k in ints else np.float64)
-                      for k in ("feature", "threshold", "left", "right", "value", "depth")})
+        return cls(
+            **{
+                k: np.asarray(d[k], dtype=np.int64 if k in ints else np.float64)
+                for k in ("feature", "threshold", "left", "right", "value", "depth")
+            }
+        )
 
 
 class RandomForest(Family):
@@ -74,8 +84,9 @@ class RandomForest(Family):
     def _fit(self, X: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
         from sklearn.ensemble import RandomForestRegressor
 
-        m = RandomForestRegressor(n_estimators=self.n_estimators, max_features=0.5, min_samples_leaf=1,
-                                  random_state=self.seed, n_jobs=1).fit(X, t)
+        m = RandomForestRegressor(
+            n_estimators=self.n_estimators, max_features=0.5, min_samples_leaf=1, random_state=self.seed, n_jobs=1
+        ).fit(X, t)
         self.forest_ = Forest.from_sklearn(m.estimators_)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -96,8 +107,9 @@ class GradientBoosting(Family):
     def _fit(self, X: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
         from sklearn.ensemble import GradientBoostingRegressor
 
-        m = GradientBoostingRegressor(n_estimators=400, max_depth=3, learning_rate=0.05, subsample=0.8,
-                                      random_state=self.seed).fit(X, t)
+        m = GradientBoostingRegressor(
+            n_estimators=400, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=self.seed
+        ).fit(X, t)
         self.init_ = float(np.ravel(m.init_.constant_)[0])
         self.learning_rate_ = float(m.learning_rate)
         self.forest_ = Forest.from_sklearn(list(m.estimators_[:, 0]))

@@ -17,8 +17,17 @@ from hwnas.profiling.backends.base import Backend, Runner
 if TYPE_CHECKING:
     from hwnas.devices.device import Device
 
-__all__ = ["Backend", "Runner", "backend", "backend_for", "fingerprint", "names", "open_runner",
-           "register_backend", "require_available"]
+__all__ = [
+    "Backend",
+    "Runner",
+    "backend",
+    "backend_for",
+    "fingerprint",
+    "names",
+    "open_runner",
+    "register_backend",
+    "require_available",
+]
 
 # runtime name -> "module:Class"; the module is imported on first use
 _TARGETS: dict[str, str] = {

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class Runner(ABC):
     """A model loaded on a device with one fixed input, ready to be timed; close it (or use ``with``)."""
 
-    setup_s: float = math.nan        # session creation / engine build, seconds
+    setup_s: float = math.nan  # session creation / engine build, seconds
     runtime_version: str = ""
 
     @abstractmethod
@@ -64,5 +64,4 @@ class Backend(ABC):
     def host(self, device: Device) -> dict[str, str]:
         """What of this machine a measurement on ``device`` depends on (GPU backends add the GPU)."""
         v = self.version()
-        return {"cpu": cpu_model(), "cores": str(physical_cores()),
-                "runtime": f"{self.name} {v}" if v else self.name}
+        return {"cpu": cpu_model(), "cores": str(physical_cores()), "runtime": f"{self.name} {v}" if v else self.name}

@@ -100,5 +100,8 @@ def gpu_identity(index: int = 0) -> dict[str, str]:
     name = props.name
     name = name.split(b"\0", 1)[0].decode() if isinstance(name, bytes) else str(name)
     build = driver_build()
-    return {"gpu": name, "compute_capability": f"{props.major}.{props.minor}",
-            "driver": f"CUDA {driver // 1000}.{driver % 1000 // 10}" + (f", driver {build}" if build else "")}
+    return {
+        "gpu": name,
+        "compute_capability": f"{props.major}.{props.minor}",
+        "driver": f"CUDA {driver // 1000}.{driver % 1000 // 10}" + (f", driver {build}" if build else ""),
+    }

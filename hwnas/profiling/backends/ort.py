@@ -49,11 +49,11 @@ class OrtRunner(Runner):
             # ONNX Runtime would silently use its default (all cores) and the record would lie
             raise ValueError(f"unusable thread count {device.threads} (must be at least 1)")
         t0 = time.perf_counter()
-        self.session: Any = ort.InferenceSession(str(onnx_path), session_options(device),
-                                                 providers=[device.provider])
+        self.session: Any = ort.InferenceSession(str(onnx_path), session_options(device), providers=[device.provider])
         if self.session.get_providers()[0] != device.provider:  # ORT falls back to CPU with a warning
-            raise RuntimeError(f"{device.provider} did not load; ONNX Runtime fell back to "
-                               f"{self.session.get_providers()[0]}")
+            raise RuntimeError(
+                f"{device.provider} did not load; ONNX Runtime fell back to {self.session.get_providers()[0]}"
+            )
         inp = self.session.get_inputs()[0]
         shape = [d if isinstance(d, int) else device.batch_size for d in inp.shape]
         x = np.random.default_rng(seed).standard_normal(shape).astype(_NP_TYPES.get(inp.type, np.float32))
@@ -85,8 +85,10 @@ class OrtBackend(Backend):
 
     def check(self, device: Device) -> None:
         if device.clock == "thread" and (device.threads != 1 or device.provider != CPU):
-            raise ConfigError(f"device {device.name!r}: the thread clock needs 1 thread on the CPU provider "
-                              "(only then does the whole run happen on the timing thread)")
+            raise ConfigError(
+                f"device {device.name!r}: the thread clock needs 1 thread on the CPU provider "
+                "(only then does the whole run happen on the timing thread)"
+            )
 
     def available(self, device: Device) -> tuple[bool, str]:
         if importlib.util.find_spec("onnxruntime") is None:

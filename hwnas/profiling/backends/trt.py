@@ -127,6 +127,7 @@ def logger() -> tensorrt.ILogger:
 
 # ---------------------------------------------------------------- timing cache
 
+
 @dataclass(frozen=True)
 class CacheKey:
     """What a TensorRT timing cache is valid for."""
@@ -171,15 +172,18 @@ class TimingCache:
         except FileNotFoundError:
             return b""
         except OSError as e:
-            warnings.warn(f"TensorRT timing cache {self.path} not read: {e.strerror}", TimingCacheWarning,
-                          stacklevel=2)
+            warnings.warn(f"TensorRT timing cache {self.path} not read: {e.strerror}", TimingCacheWarning, stacklevel=2)
             return b""
         header = self.key.header()
         if not data.startswith(header):
-            warnings.warn(f"TensorRT timing cache {self.path} was written for another GPU, driver or "
-                          "TensorRT version; not loaded", TimingCacheWarning, stacklevel=2)
+            warnings.warn(
+                f"TensorRT timing cache {self.path} was written for another GPU, driver or "
+                "TensorRT version; not loaded",
+                TimingCacheWarning,
+                stacklevel=2,
+            )
             return b""
-        return data[len(header):]
+        return data[len(header) :]
 
     def save(self, blob: bytes) -> bool:
         """Write header + blob atomically; False (with a warning) if it cannot be written."""
@@ -187,24 +191,28 @@ class TimingCache:
         try:
             atomic_write(self.path, lambda f: (f.write(header), f.write(blob)))
         except OSError as e:
-            warnings.warn(f"TensorRT timing cache {self.path} not written ({_one_line(e)}); "
-                          "the engine is kept", TimingCacheWarning, stacklevel=2)
+            warnings.warn(
+                f"TensorRT timing cache {self.path} not written ({_one_line(e)}); the engine is kept",
+                TimingCacheWarning,
+                stacklevel=2,
+            )
             return False
         return True
 
 
 # ---------------------------------------------------------------- build
 
+
 def _dims(dims: tensorrt.Dims) -> tuple[int, ...]:
     return tuple(int(dims[i]) for i in range(len(dims)))
 
 
-def _profile_shapes(name: str, shape: tuple[int, ...], device: Device
-                    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def _profile_shapes(
+    name: str, shape: tuple[int, ...], device: Device
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """(min, opt, max) of input ``name`` whose dims may be dynamic (-1) in the batch dimension only."""
     if any(d < 0 for d in shape[1:]):
-        raise TensorRTError(f"TensorRT: input {name!r} has shape {shape}: only the batch dimension (0) may "
-                            "be dynamic")
+        raise TensorRTError(f"TensorRT: input {name!r} has shape {shape}: only the batch dimension (0) may be dynamic")
     lo, hi = device.batch_range
     return (lo, *shape[1:]), (device.batch_size, *shape[1:]), (hi, *shape[1:])
 
@@ -253,8 +261,11 @@ def build_engine(onnx_path: str | Path, device: Device, cache: TimingCache | Non
         if not config.set_timing_cache(timing, ignore_mismatch=False):
             if not blob:
                 raise TensorRTError("TensorRT: set_timing_cache (an empty cache) failed")
-            warnings.warn(f"TensorRT rejected the timing cache {cache.path}; building without it",
-                          TimingCacheWarning, stacklevel=2)
+            warnings.warn(
+                f"TensorRT rejected the timing cache {cache.path}; building without it",
+                TimingCacheWarning,
+                stacklevel=2,
+            )
             timing = config.create_timing_cache(b"")
             _ok(timing, "creating an empty timing cache")
             _ok(config.set_timing_cache(timing, ignore_mismatch=False), "set_timing_cache (an empty cache)")
@@ -266,12 +277,16 @@ def build_engine(onnx_path: str | Path, device: Device, cache: TimingCache | Non
         try:
             cache.save(bytes(memoryview(config.get_timing_cache().serialize())))
         except Exception as e:  # the engine is worth more than the cache
-            warnings.warn(f"TensorRT timing cache not saved ({type(e).__name__}: {_one_line(e)}); "
-                          "the engine is kept", TimingCacheWarning, stacklevel=2)
+            warnings.warn(
+                f"TensorRT timing cache not saved ({type(e).__name__}: {_one_line(e)}); the engine is kept",
+                TimingCacheWarning,
+                stacklevel=2,
+            )
     return out
 
 
 # ---------------------------------------------------------------- run
+
 
 class TrtRunner(Runner):
     """An engine and its execution context with device buffers, a stream, CUDA events and (for
@@ -280,8 +295,7 @@ class TrtRunner(Runner):
 
     FIGURES: ClassVar[tuple[str, str]] = ("compute_ms", "e2e_ms")
 
-    def __init__(self, onnx_path: str | Path, device: Device, seed: int = 0,
-                 cache: TimingCache | None = None) -> None:
+    def __init__(self, onnx_path: str | Path, device: Device, seed: int = 0, cache: TimingCache | None = None) -> None:
         self._cudart = cuda.cudart()
         self.stream: Any = None
         self._events: list[Any] = []
@@ -362,8 +376,9 @@ class TrtRunner(Runner):
     def _capture(self) -> None:
         """Capture one ``execute_async_v3`` into a CUDA graph (TensorRT ran once before, as it asks)."""
         cudart = self._cudart
-        cuda.check(cudart.cudaStreamBeginCapture(
-            self.stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal))
+        cuda.check(
+            cudart.cudaStreamBeginCapture(self.stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal)
+        )
         try:
             ok = self._context().execute_async_v3(self._stream_handle)
         finally:
@@ -373,8 +388,11 @@ class TrtRunner(Runner):
 
     def _copy_in(self, name: str, host: np.ndarray) -> None:
         host = np.ascontiguousarray(host)
-        cuda.check(self._cudart.cudaMemcpy(self._ptr[name], host.ctypes.data, host.nbytes,
-                                           self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice))
+        cuda.check(
+            self._cudart.cudaMemcpy(
+                self._ptr[name], host.ctypes.data, host.nbytes, self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+            )
+        )
 
     def _launch(self) -> None:
         if self._graph_exec is not None:
@@ -398,8 +416,7 @@ class TrtRunner(Runner):
             self._launch()
             cuda.check(cudart.cudaEventRecord(events[i], stream))
         cuda.check(cudart.cudaEventSynchronize(events[k]))
-        compute = [float(cuda.check(cudart.cudaEventElapsedTime(events[i - 1], events[i])))
-                   for i in range(1, k + 1)]
+        compute = [float(cuda.check(cudart.cudaEventElapsedTime(events[i - 1], events[i]))) for i in range(1, k + 1)]
         e2e = []
         clock = time.perf_counter_ns
         for _ in range(k):
@@ -423,8 +440,11 @@ class TrtRunner(Runner):
         out = {}
         for name, (shape, dtype) in self.outputs.items():
             host = np.empty(shape, dtype)
-            cuda.check(cudart.cudaMemcpy(host.ctypes.data, self._ptr[name], host.nbytes,
-                                         cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost))
+            cuda.check(
+                cudart.cudaMemcpy(
+                    host.ctypes.data, self._ptr[name], host.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+                )
+            )
             out[name] = host
         return out
 
@@ -456,14 +476,23 @@ class TrtBackend(Backend):
     name = "tensorrt"
     # GPU runs are short and their first ones slow: more warm-up, shorter blocks of more runs.
     # latency_ms is GPU compute time unless a device says e2e; compute time from CUDA-graph launches.
-    defaults: ClassVar[dict[str, object]] = {"provider": "", "threads": 0, "warmup_runs": 50,
-                                             "block_ms": 10.0, "min_block_runs": 10, "max_block_runs": 200,
-                                             "latency": "compute", "gpu_timing": "graph"}
+    defaults: ClassVar[dict[str, object]] = {
+        "provider": "",
+        "threads": 0,
+        "warmup_runs": 50,
+        "block_ms": 10.0,
+        "min_block_runs": 10,
+        "max_block_runs": 200,
+        "latency": "compute",
+        "gpu_timing": "graph",
+    }
 
     def check(self, device: Device) -> None:
         if device.clock == "thread":
-            raise ConfigError(f"device {device.name!r}: TensorRT runs are timed with CUDA events and the "
-                              "host clock; the thread clock is for 1-thread CPU devices")
+            raise ConfigError(
+                f"device {device.name!r}: TensorRT runs are timed with CUDA events and the "
+                "host clock; the thread clock is for 1-thread CPU devices"
+            )
 
     def available(self, device: Device) -> tuple[bool, str]:
         missing = []
@@ -471,8 +500,15 @@ class TrtBackend(Backend):
             missing.append(INSTALL_HINT)
         count, why = cuda.device_count()
         if not count:
-            missing.append("a CUDA GPU (" + ("cuda-python, which hwnas uses to reach it, is not installed: "
-                                             "pip install cuda-python" if "cuda-python" in why else why) + ")")
+            missing.append(
+                "a CUDA GPU ("
+                + (
+                    "cuda-python, which hwnas uses to reach it, is not installed: pip install cuda-python"
+                    if "cuda-python" in why
+                    else why
+                )
+                + ")"
+            )
         if missing:
             return False, "missing " + "; and ".join(missing)
         try:
@@ -493,9 +529,11 @@ class TrtBackend(Backend):
     def timing(self, device: Device) -> str:
         """What latency_ms, compute_ms and e2e_ms of a record on ``device`` are (recorded with it)."""
         launch = "CUDA-graph launches" if device.gpu_timing == "graph" else "execute_async_v3 enqueues"
-        return (f"latency_ms={'compute_ms' if device.latency != 'e2e' else 'e2e_ms'}; compute_ms: CUDA "
-                f"events between back-to-back {launch}; e2e_ms: perf_counter around one launch + stream "
-                f"synchronize; precision {device.precision}")
+        return (
+            f"latency_ms={'compute_ms' if device.latency != 'e2e' else 'e2e_ms'}; compute_ms: CUDA "
+            f"events between back-to-back {launch}; e2e_ms: perf_counter around one launch + stream "
+            f"synchronize; precision {device.precision}"
+        )
 
     def version(self) -> str:
         if not tensorrt_installed():
