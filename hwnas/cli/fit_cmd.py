@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from hwnas.cli.common import add_space, add_workdir, print_json, space_of, workdir, seed
+from hwnas.cli.common import add_space, add_workdir, print_json, seed, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 
 if TYPE_CHECKING:

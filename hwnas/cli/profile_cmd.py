@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hwnas.cli.agent_cmd import add_agent_options, clients_of
-from hwnas.cli.common import add_space, add_workdir, positive_int, space_of, workdir, seed
+from hwnas.cli.common import add_space, add_workdir, positive_int, seed, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.present import Progress, text_table
 from hwnas.profiling.record import LatencyRecord

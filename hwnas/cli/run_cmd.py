@@ -19,7 +19,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, space_of, workdir, seed
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, seed, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.cli.train_cmd import DEFAULT_EPOCHS
 from hwnas.present import key_values, log

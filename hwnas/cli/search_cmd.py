@@ -34,7 +34,7 @@ import os
 from typing import TYPE_CHECKING, Callable
 
 from hwnas.cli.agent_cmd import add_agent_options, route_agents
-from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, workdir, seed
+from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, seed, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.core.errors import ConfigError
 from hwnas.present import Progress, log, table

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, workdir, seed
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, seed, workdir
 from hwnas.present import Progress, log
 
 # The recipe's choices and default, repeated here so that --help needs no torch (a test keeps them equal).
@@ -156,8 +156,8 @@ def reporter() -> tuple[Callable[[int, int, float, float], None], Callable[[dict
 
 def run(args: argparse.Namespace) -> int:
     from hwnas.cli.common import print_json, space_of
-    from hwnas.core.publish import check_writable
     from hwnas.core.errors import ConfigError
+    from hwnas.core.publish import check_writable
     from hwnas.supernet.train import TrainConfig, train_supernet
 
     if args.resume and args.force:

@@ -13,7 +13,6 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.resolve import resolve_subnet
 from hwnas.core.space import SearchSpace
 
-
 OPSETS = (17, 20)  # the opsets the exported graphs are tested in (ONNX Runtime and TensorRT 10 read them)
 
 

@@ -22,10 +22,10 @@ from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.devices import get as get_device
 from hwnas.profiling import sampling
-from hwnas.profiling.protocol import Measurement, measure_batch
-from hwnas.profiling.record import LatencyRecord, load_average
 from hwnas.profiling.backends import open_runner, require_available
 from hwnas.profiling.backends.base import Runner
+from hwnas.profiling.protocol import Measurement, measure_batch
+from hwnas.profiling.record import LatencyRecord, load_average
 from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet, measured in every batch to expose drift
@@ -63,8 +63,8 @@ class Exporter:
     def __init__(self, space: SearchSpace, checkpoint: str | Path | None = None, seed: int = 0) -> None:
         import torch
 
-        from hwnas.supernet.resolve import supernet_for
         from hwnas.supernet.export import DEFAULT_OPSET
+        from hwnas.supernet.resolve import supernet_for
 
         self.space, self.opset = space, DEFAULT_OPSET
         self.version = f"torch {torch.__version__}"

@@ -4,13 +4,10 @@ nothing else may escape. ``COUNT`` tallies the inputs generated (at least 2,000 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,6 @@ import math
 import sqlite3
 import sys
 import types
-import warnings
 from pathlib import Path
 
 import numpy as np

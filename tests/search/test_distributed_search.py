@@ -11,7 +11,6 @@ import sys
 
 import pytest
 
-
 ARGS = [
     "search",
     "--latency-ms",

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hwnas.cli.main import main
-from hwnas.core import SubnetConfig, get_space
+from hwnas.core import get_space
 from hwnas.core.yaml_io import load_subnet
 from hwnas.pipelines.workdir import RunDir
 

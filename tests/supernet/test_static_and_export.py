@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hwnas.core import ConfigError, count_params, get_space
-from hwnas.supernet import Supernet, StaticViT, export_onnx, load_supernet, save_checkpoint
+from hwnas.supernet import StaticViT, Supernet, export_onnx, load_supernet, save_checkpoint
 from hwnas.supernet.export import weight_slicing_nodes
 
 
