@@ -118,7 +118,8 @@ def main() -> None:
         f"local test-retest (worst pair): median {100 * statistics.median(noise):.1f} %, worst {100 * max(noise):.1f} %"
     )
     print(
-        f"agent vs local (medians):       median {100 * statistics.median(agree):.1f} %, worst {100 * max(agree):.1f} %;"
+        f"agent vs local (medians):       median {100 * statistics.median(agree):.1f} %,"
+        f" worst {100 * max(agree):.1f} %;"
         f" within the subnet's own retest noise for {sum(a <= n for a, n in zip(agree, noise))}/{len(keys)}"
     )
     print(

@@ -186,7 +186,8 @@ def report(rows: list[dict], tau: dict, margin: float) -> None:
     within = sum(r["within"] for r in won)
     print(
         f"\nwinners within budget when re-measured in a fresh process: {within}/{len(rows)} "
-        f"({100 * within / len(rows):.0f} %); median overshoot {100 * statistics.median(r['overshoot'] for r in won):.1f} %"
+        f"({100 * within / len(rows):.0f} %); "
+        f"median overshoot {100 * statistics.median(r['overshoot'] for r in won):.1f} %"
         f"; median measured/budget {statistics.median(r['fresh_ms'] / r['budget_ms'] for r in won):.2f}"
     )
     acc_s = statistics.median(r["search_acc_s"] for r in rows)

@@ -67,7 +67,6 @@ def measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[di
     """Open every model, measure them together, close them; one result per path, in order."""
     runners: dict[str, Any] = {}
     results: dict[str, dict[str, Any]] = {}
-    t0 = time.perf_counter()
     try:
         for i, p in enumerate(paths):
             try:

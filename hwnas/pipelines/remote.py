@@ -215,8 +215,8 @@ def profile_remote(
                 events.put(("fatal", client, f"{type(e).__name__}: {e}"))
             finally:
                 batches.done(job, lost)
-                if batches.stop or lost:
-                    return
+            if batches.stop or lost:
+                return
 
     threads = {
         c.url: threading.Thread(target=work, args=(c,), daemon=True, name=f"agent {c.url}")

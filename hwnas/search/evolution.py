@@ -10,6 +10,7 @@ satisfies the constraints; every draw-until-new loop is capped; one seed fixes t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Sequence
 
 import numpy as np
@@ -238,8 +239,8 @@ def evolve(
             break
         parents = run.parents()
         population = {
-            "mutation": run.propose(lambda: run.mutant(parents), s.mutations),
-            "crossover": run.propose(lambda: run.child(parents), s.crossovers) if len(parents) > 1 else [],
+            "mutation": run.propose(partial(run.mutant, parents), s.mutations),
+            "crossover": run.propose(partial(run.child, parents), s.crossovers) if len(parents) > 1 else [],
         }
         population["random"] = run.propose(
             lambda: space.sample(run.rng), s.population - sum(len(v) for v in population.values())

@@ -39,7 +39,7 @@ def plot_front(
     fig, axes = plt.subplots(1, len(axes_of), figsize=(6 * len(axes_of), 4.5), squeeze=False)
     front = {c.key for c in result.front()}
     for ax, dev in zip(axes[0], axes_of):
-        x_of = (lambda c: c.latency_ms[dev]) if result.devices else (lambda c: c.macs / 1e6)
+        x_of = (lambda c, dev=dev: c.latency_ms[dev]) if result.devices else (lambda c: c.macs / 1e6)
         ax.scatter(
             [x_of(c) for c in result.candidates],
             [c.fitness for c in result.candidates],

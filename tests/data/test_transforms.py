@@ -8,8 +8,8 @@ from hwnas.data.transforms import eval_transform, mix_batch, one_hot, random_res
 def test_random_resized_box_stays_inside_the_image():
     rng = np.random.default_rng(0)
     for _ in range(200):
-        l, t, r, b = random_resized_box(50, 30, rng)
-        assert 0 <= l < r <= 50 and 0 <= t < b <= 30
+        left, top, right, bottom = random_resized_box(50, 30, rng)
+        assert 0 <= left < right <= 50 and 0 <= top < bottom <= 30
 
 
 def test_transforms_give_normalised_tensors_of_the_right_size():

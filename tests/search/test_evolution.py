@@ -39,13 +39,16 @@ def test_every_candidate_unique_and_scored_once(space):
 
 def test_reproducible_from_seed(space):
     lat = MacsLatency(space)
-    run = lambda seed: evolve(
-        space,
-        size_fitness,
-        Constraints(space, [LatencyBudget("cpu", lat, 2.0)]),
-        settings=EvolutionSettings(generations=5),
-        seed=seed,
-    )
+
+    def run(seed):
+        return evolve(
+            space,
+            size_fitness,
+            Constraints(space, [LatencyBudget("cpu", lat, 2.0)]),
+            settings=EvolutionSettings(generations=5),
+            seed=seed,
+        )
+
     a, b, c = run(7), run(7), run(8)
     assert [x.key for x in a.candidates] == [x.key for x in b.candidates]
     assert [x.fitness for x in a.candidates] == [x.fitness for x in b.candidates]

@@ -42,7 +42,7 @@ class Backend(ABC):
     # Settings a device of this runtime gets unless it (or its file entry) sets them.
     defaults: ClassVar[dict[str, object]] = {}
 
-    def check(self, device: Device) -> None:
+    def check(self, device: Device) -> None:  # noqa: B027 -- an optional hook: accepting every device is the default
         """Raise ConfigError (one line) if ``device``'s settings make no sense for this runtime."""
 
     @abstractmethod
