@@ -12,10 +12,11 @@ import inspect
 import math
 import time
 import warnings
+from collections.abc import Sized
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 import torch
@@ -56,6 +57,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     strategy: str = "sandwich"
     num_random: int = 1  # sandwich: random subnets between the largest and the smallest
+    largest_first: float = 0.3  # sandwich: share of the steps that train only the largest subnet, first
     subnet: str | None = None  # single: the key of the one subnet every step trains
     drop_path: float = 0.0
     mixup: float = 0.0
@@ -95,6 +97,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.largest_first < 1:
+            raise ConfigError(f"largest_first must be in [0, 1), got {self.largest_first}")
         return self
 
     def peak_lr(self, world_size: int) -> float:
@@ -118,6 +122,8 @@ def step_subnets(
     sample, or the one ``subnet`` (single)."""
     if strategy == "uniform":
         return [space.sample(rng)]
+    if strategy == "largest":
+        return [space.max_config()]
     if strategy == "single":
         if subnet is None:
             raise ConfigError("strategy 'single' needs the subnet to train")
@@ -140,7 +146,8 @@ class _Run:
         self, space: SearchSpace, data: str, out: Path, cfg: TrainConfig, info: DistInfo, resume: bool
     ) -> None:
         self.space, self.data, self.out, self.info = space, data, out, info
-        self.step, self.history, self.epoch_loss = 0, [], [0.0, 0]
+        self.history: list[dict[str, Any]] = []
+        self.step, self.epoch_loss = 0, [0.0, 0]
         ckpt = self._load(resume, cfg)
         self.cfg = cfg if ckpt is None else _saved_config(ckpt, cfg)
         if ckpt is None:
@@ -158,7 +165,7 @@ class _Run:
         if self.steps_per_epoch == 0:
             raise ConfigError(
                 f"batch size {self.cfg.batch_size} x {info.world_size} processes exceeds the "
-                f"{len(self.train_ds)} training images"
+                f"{len(cast(Sized, self.train_ds))} training images"
             )
         self.total = self.cfg.epochs * self.steps_per_epoch
         self.warmup = round(self.cfg.warmup_epochs * self.steps_per_epoch)
@@ -195,7 +202,10 @@ class _Run:
         cfg, net = self.cfg, self.net
         rng = np.random.default_rng([cfg.seed, self.step])  # identical on every rank
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))  # drop path, per rank
-        subnets = step_subnets(self.space, cfg.strategy, rng, cfg.num_random, self.only)
+        strategy = cfg.strategy
+        if strategy == "sandwich" and self.step < cfg.largest_first * self.total:  # progressive shrinking
+            strategy = "largest"
+        subnets = step_subnets(self.space, strategy, rng, cfg.num_random, self.only)
         lr = lr_at(self.step, self.total, self.warmup, self.peak, cfg.min_lr)
         for g in self.opt.param_groups:
             g["lr"] = lr
@@ -211,7 +221,11 @@ class _Run:
         for i, sub in enumerate(subnets):
             net.set_config(sub)
             last = i == len(subnets) - 1
-            with self.model.no_sync() if self.info.distributed and not last else nullcontext():
+            with (
+                cast(DistributedDataParallel, self.model).no_sync()
+                if self.info.distributed and not last
+                else nullcontext()
+            ):
                 with torch.autocast(
                     self.info.device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.precision == "bf16"
                 ):
@@ -293,7 +307,7 @@ class _Run:
 def _ddp(net: Supernet, info: DistInfo) -> DistributedDataParallel:
     """DDP that tolerates the idle blocks beyond a subnet's depth; its buffers (constant relative-position
     indices) need no syncing."""
-    quiet = (
+    quiet: dict[str, Any] = (
         {"forward_sync_buffers": False}
         if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
         else {"broadcast_buffers": False}

@@ -203,3 +203,22 @@ def test_bf16_autocast_trains(tmp_path):
     cfg = TrainConfig(threads=1, epochs=1, batch_size=50, precision="bf16", lr=3e-3, warmup_epochs=0.1)
     r = train_supernet(tiny(), "mnist", tmp_path / "s.pt", cfg)
     assert r["history"][-1]["val_top1_max"] > 20
+
+
+def test_progressive_shrinking_trains_the_largest_alone_first(tmp_path, monkeypatch):
+    import hwnas.supernet.train as train_mod
+
+    seen: list[int] = []
+    real = train_mod.step_subnets
+
+    def spy(space, strategy, rng, num_random=1, subnet=None):
+        subs = real(space, strategy, rng, num_random, subnet)
+        seen.append(len(subs))
+        return subs
+
+    monkeypatch.setattr(train_mod, "step_subnets", spy)
+    cfg = TrainConfig(threads=1, epochs=1, batch_size=400, largest_first=0.5, eval_every=0)
+    train_supernet(tiny(), "mnist", tmp_path / "s.pt", cfg)
+    assert seen == [1] * 5 + [3] * 5  # 10 steps: the largest alone, then largest + 1 random + smallest
+    with pytest.raises(ConfigError, match="largest_first"):
+        train_supernet(tiny(), "mnist", tmp_path / "t.pt", TrainConfig(threads=1, largest_first=1.0))
