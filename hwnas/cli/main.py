@@ -7,7 +7,7 @@ import importlib
 import sys
 import traceback
 import warnings
-from typing import Sequence
+from typing import NoReturn, Sequence, TextIO
 
 from hwnas import __version__
 from hwnas.cli.failures import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, one_line, sigterm_as_interrupt
@@ -30,7 +30,7 @@ COMMANDS = [
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         sys.stderr.write(f"hwnas: error: {message} (see '{self.prog} --help')\n")
         raise SystemExit(2)
 
@@ -54,7 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     sys.stderr.write(f"hwnas: warning: {message}\n")
 
 

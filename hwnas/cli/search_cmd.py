@@ -266,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
     route_agents(args, [d for d, _ in opts.budgets])
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
+    assert space is not None  # with default=True, the default preset at worst
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: score in parallel, rank 0 reports
         from hwnas.supernet.distributed import torchrun_group
 

@@ -108,7 +108,7 @@ def params_macs(space: SearchSpace, b: Batch) -> tuple[np.ndarray, np.ndarray]:
     """Total parameters and MACs per config of the batch (float64, exact integers)."""
     stem_p, stem_m = stem_head(space, b.embed)
     attn_p, mlp_p = layer_params(space, b)
-    return stem_p + (attn_p + mlp_p).sum(1), stem_m + sum(layer_macs(space, b).values()).sum(1)
+    return stem_p + (attn_p + mlp_p).sum(1), stem_m + np.sum(list(layer_macs(space, b).values()), axis=0).sum(1)
 
 
 @dataclass(frozen=True)

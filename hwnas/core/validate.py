@@ -28,7 +28,7 @@ def integer(value: Any, where: str, *, minimum: int | None = 1, maximum: int = M
     if isinstance(value, numbers.Integral):
         v = int(value)
     elif math.isfinite(value) and float(value).is_integer():
-        v = int(value)
+        v = int(float(value))
     else:
         raise _fail(where, "an integer", value)
     if minimum is not None and v < minimum:
@@ -42,11 +42,12 @@ def number(value: Any, where: str, *, positive: bool = True) -> float:
     """A finite number (positive unless told otherwise)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise _fail(where, "a finite number", value)
-    if abs(value) > 1e12:
+    x = float(value)
+    if abs(x) > 1e12:
         raise _fail(where, "a number of at most 1e12", value)
-    if positive and not value > 0:
+    if positive and not x > 0:
         raise _fail(where, "a positive number", value)
-    return float(value)
+    return x
 
 
 def integers(value: Any, where: str, *, minimum: int | None = 1, scalar_ok: bool = False) -> list[int]:

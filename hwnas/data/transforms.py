@@ -59,9 +59,9 @@ def train_transform(
 ) -> Callable[[Image.Image, np.random.Generator], Tensor]:
     def apply(img: Image.Image, rng: np.random.Generator) -> Tensor:
         box = random_resized_box(*img.size, rng)
-        img = img.resize((img_size, img_size), Image.BICUBIC, box=box)
+        img = img.resize((img_size, img_size), Image.Resampling.BICUBIC, box=box)
         if rng.random() < hflip:
-            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return to_tensor(img, mean, std)
 
     return apply
@@ -74,7 +74,7 @@ def eval_transform(
         short = int(math.floor(img_size / crop_pct))
         w, h = img.size
         s = short / min(w, h)
-        img = img.resize((max(short, round(w * s)), max(short, round(h * s))), Image.BICUBIC)
+        img = img.resize((max(short, round(w * s)), max(short, round(h * s))), Image.Resampling.BICUBIC)
         w, h = img.size
         left, top = (w - img_size) // 2, (h - img_size) // 2
         return to_tensor(img.crop((left, top, left + img_size, top + img_size)), mean, std)
@@ -103,7 +103,8 @@ def mix_batch(
     if mixup_alpha <= 0 and cutmix_alpha <= 0:
         return x, target
     use_cutmix = cutmix_alpha > 0 and (mixup_alpha <= 0 or rng.random() < switch_prob)
-    lam = float(rng.beta(*(2 * [cutmix_alpha if use_cutmix else mixup_alpha])))
+    alpha = cutmix_alpha if use_cutmix else mixup_alpha
+    lam = float(rng.beta(alpha, alpha))
     flipped = x.flip(0)
     if use_cutmix:
         H, W = x.shape[-2:]

@@ -52,7 +52,7 @@ def _load_toml(text: str) -> Any:
         import tomllib  # Python 3.11+
     except ImportError:
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ImportError:
             raise ConfigError(
                 "reading TOML needs Python 3.11+ or the tomli package (pip install tomli); "

@@ -45,7 +45,9 @@ def evaluate_checkpoint(
     check_split(split)
     net, ckpt = load_supernet(checkpoint, space)
     cfg = resolve_subnet(net.space, subnet)
-    train_state = ckpt.get("train") if isinstance(ckpt.get("train"), dict) else {}
+    train_state = ckpt.get("train")
+    if not isinstance(train_state, dict):
+        train_state = {}
     data = data or train_state.get("data") or "mnist"
     ds = load_split(data, split, net.space)
     r = evaluate(net, cfg, batches(ds, None, batch_size))

@@ -29,7 +29,7 @@ class TooFewRecordsError(HwnasError, ValueError):
 class FitResult:
     predictor: LatencyPredictor
     comparison: dict[str, Any]
-    noise: dict[str, float]
+    noise: dict[str, Any]
     curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     path: Path | None = None
     plot: Path | None = None

@@ -8,8 +8,9 @@ so every process holds the same numbers as a single process would (same batches,
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -30,9 +31,10 @@ def split_tensors(space: SearchSpace, data: str, split: str, subset: int | None 
     from hwnas.data.loaders import load_split
 
     ds = load_split(data, split, space)
-    idx = np.arange(len(ds))
-    if subset is not None and subset < len(ds):
-        idx = np.sort(np.random.default_rng(0).permutation(len(ds))[:subset])
+    n = len(cast("Sized", ds))  # load_split's data sets all have a length; torch's Dataset type does not say so
+    idx = np.arange(n)
+    if subset is not None and subset < n:
+        idx = np.sort(np.random.default_rng(0).permutation(n)[:subset])
     if isinstance(ds, TensorDataset):
         x, y = ds.tensors
         return x[torch.from_numpy(idx)], y[torch.from_numpy(idx)]

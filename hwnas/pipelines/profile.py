@@ -86,10 +86,10 @@ class Exporter:
             torch.set_num_threads(threads)
 
 
-def _fill(rec: LatencyRecord, m: Measurement, runner: Runner, ref: Measurement | str | None) -> LatencyRecord:
+def _fill(rec: LatencyRecord, m: Measurement, setup_s: float, ref: Measurement | str | None) -> LatencyRecord:
     rec.latency_ms, rec.median_ms, rec.block_ms = m.latency_ms, m.median_ms, m.block_ms
     rec.spread, rec.runs, rec.warmup_runs, rec.attempts = m.spread, m.runs, m.warmup_runs, m.attempts
-    rec.setup_s = runner.setup_s
+    rec.setup_s = setup_s
     if isinstance(ref, Measurement):
         rec.ref_ms = ref.latency_ms
     return rec
@@ -150,7 +150,7 @@ def _measure(
             if isinstance(res, str):
                 recs[key].fail(res)
             else:
-                _fill(recs[key], res, runners[key], ref)
+                _fill(recs[key], res, runners[key].setup_s, ref)
     finally:
         for r in runners.values():
             r.close()
@@ -220,6 +220,7 @@ def _profile_locked(
     exporter = Exporter(space, checkpoint, seed) if todo else None
     try:
         for b in range(0, len(todo), batch):
+            assert exporter is not None  # made whenever there is something to do
             with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
                 for rec in _measure(device, space, exporter, todo[b : b + batch], Path(tmp), rng, s.seconds):
                     if store.add(rec):

@@ -19,7 +19,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable
 
 from hwnas.agent.client import AgentBusy, AgentClient, AgentError, AgentRefused, AgentUnreachable, BatchAnswer
@@ -136,7 +135,7 @@ def records_of(
                 _fill(
                     rec,
                     res.measurement,
-                    SimpleNamespace(setup_s=res.setup_s),
+                    res.setup_s,
                     ref.measurement if ref is not None else None,
                 ).take_figures(res.measurement.figures)
         out.append(rec)

@@ -135,6 +135,7 @@ def search(
             scorer.images("val", opts.subset),
             opts.tie_tolerance,
         )
+    attempts: list[dict]
     if not main:
         winner, attempts, note = None, [], ""
     elif opts.measure and budgets:

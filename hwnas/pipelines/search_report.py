@@ -63,7 +63,7 @@ def build_report(
 ) -> SearchReport:
     w = None
     if winner is not None:
-        measured = next((a["latency"] for a in attempts if a["key"] == winner.key), {})
+        measured: dict[str, Any] = next((a["latency"] for a in attempts if a["key"] == winner.key), {})
         w = {
             **winner.to_dict(),
             "config": winner.config.to_dict(),

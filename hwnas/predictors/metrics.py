@@ -73,7 +73,7 @@ def _rel_mad(x: np.ndarray) -> float:
     return float(np.mean(np.abs(x - med)) / med)
 
 
-def noise_floor(block_ms: Iterable[Any], ref_ms: Iterable[float] | None = None) -> dict[str, float]:
+def noise_floor(block_ms: Iterable[Any], ref_ms: Iterable[float] | None = None) -> dict[str, Any]:
     """How much repeated measurements of one subnet disagree.
 
     Within a record (``block_ms``, the record's block statistics; records with >= 2 blocks):
@@ -121,7 +121,7 @@ def noise_floor(block_ms: Iterable[Any], ref_ms: Iterable[float] | None = None) 
     }
 
 
-def retest_noise(a_ms: Sequence[float] | np.ndarray, b_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
+def retest_noise(a_ms: Sequence[float] | np.ndarray, b_ms: Sequence[float] | np.ndarray) -> dict[str, Any]:
     """Test-retest disagreement of subnets measured twice (a[i] and b[i] are the same subnet, measured
     at different times): ``rel_diff`` = |a - b| / mean(a, b) summarised (median, p95), and
     ``label_noise`` = mean(rel_diff) / sqrt(2), about the MAPE a perfect predictor would show against

@@ -25,6 +25,8 @@ class LatencyPredictor:
     should apply to predicted latencies.
     """
 
+    saved_: dict[str, Any]  # the file's content, on predictors loaded from one (hwnas.predictors.io)
+
     def __init__(
         self,
         space: SearchSpace,

@@ -26,7 +26,7 @@ def _fmt(fmt: str, v: float) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
 
-def family_table(comparison: dict[str, Any], noise: dict[str, float] | None = None) -> str:
+def family_table(comparison: dict[str, Any], noise: dict[str, Any] | None = None) -> str:
     """One row per family: held-out metrics, CV MAPE, train MAPE, prediction rate; the chosen one
     marked '*', and a note on families whose error is under the noise floor."""
     floor = (noise or {}).get("floor")
@@ -65,7 +65,7 @@ def family_table(comparison: dict[str, Any], noise: dict[str, float] | None = No
     return text + "".join(f"\nnote: {n}" for n in notes)
 
 
-def noise_text(noise: dict[str, float]) -> str:
+def noise_text(noise: dict[str, Any]) -> str:
     if not noise or noise.get("floor") is None:
         return "noise floor: unknown (the records carry no repeated measurements)"
     parts = []
@@ -114,7 +114,7 @@ def curve_table(curves: dict[str, list[dict[str, float]]], metric: str = "within
 def smallest_size(curve: list[dict[str, float]], metric: str = "within_10", goal: float = 0.95) -> int | None:
     """The smallest training-set size whose held-out ``metric`` reaches ``goal`` (None if none does)."""
     hits = [p["n"] for p in curve if p[metric] >= goal]
-    return min(hits) if hits else None
+    return int(min(hits)) if hits else None
 
 
 def plot_predictions(y_true: Sequence[float], y_pred: Sequence[float], path: str | Path, title: str) -> Path:

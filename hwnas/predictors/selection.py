@@ -80,7 +80,7 @@ class Comparison:
 def compare(
     space: SearchSpace,
     configs: Sequence[SubnetConfig] | Batch,
-    latency_ms: Sequence[float],
+    latency_ms: Sequence[float] | np.ndarray,
     families: Sequence[str] | None = None,
     test_frac: float = 0.2,
     folds: int = 5,
@@ -127,14 +127,14 @@ def choose(results: dict[str, dict[str, Any]]) -> str:
     tied = [n for n in cv if cv[n] <= best * (1 + SELECT_TOL)]
     fast = [n for n in tied if results[n]["predict_per_s"] >= MIN_RATE]
     if fast:
-        return min(fast, key=cv.get)
+        return min(fast, key=lambda n: cv[n])
     return max(tied, key=lambda n: results[n]["predict_per_s"])
 
 
 def learning_curve(
     space: SearchSpace,
     configs: Sequence[SubnetConfig] | Batch,
-    latency_ms: Sequence[float],
+    latency_ms: Sequence[float] | np.ndarray,
     families: Sequence[str],
     test_frac: float = 0.2,
     seed: int = 0,

@@ -23,7 +23,7 @@ from hwnas.core.space import SearchSpace
 def coverage(space: SearchSpace, rng: np.random.Generator) -> list[SubnetConfig]:
     """One random subnet per choice of each dimension, interleaved across dimensions."""
 
-    def with_(**fix: object) -> SubnetConfig:
+    def with_(**fix: float) -> SubnetConfig:
         c = space.sample(rng)
         depth = int(fix.get("depth", c.depth))
         if depth != c.depth:

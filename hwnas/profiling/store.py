@@ -90,6 +90,12 @@ class LatencyStore:
         """Held while measuring into this store: a second profiler is refused (StoreBusyError)."""
         return store_file.profiling_lock(self.path)
 
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise sqlite3.ProgrammingError(f"the latency store {self.path} is closed")
+        return self._db
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -106,13 +112,13 @@ class LatencyStore:
         q, args = "SELECT 1 FROM records WHERE key=? AND device=?", [key, device_name]
         if space_digest is not None:
             q, args = q + " AND space_digest=?", args + [space_digest]
-        return self._db.execute(q + " LIMIT 1", args).fetchone() is not None
+        return self._conn.execute(q + " LIMIT 1", args).fetchone() is not None
 
     def keys(self, device_name: str, space_digest: str | None = None) -> set[str]:
         q, args = "SELECT key FROM records WHERE device=?", [device_name]
         if space_digest is not None:
             q, args = q + " AND space_digest=?", args + [space_digest]
-        return {r[0] for r in self._db.execute(q, args)}
+        return {r[0] for r in self._conn.execute(q, args)}
 
     def add(self, record: LatencyRecord) -> bool:
         """Commit one record now. False (and nothing written) if that subnet is already stored."""
@@ -120,7 +126,7 @@ class LatencyStore:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         try:
-            cur = self._db.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
+            cur = self._conn.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
         except sqlite3.OperationalError as e:  # full disk, read-only file: the committed records are kept
             raise StoreAccessError(
                 f"cannot write to the latency store {self.path}: {e}{_hint(self.path)} "
@@ -141,7 +147,7 @@ class LatencyStore:
 
     def records(self, device: str | None = None, space_digest: str | None = None) -> Iterator[LatencyRecord]:
         q, args = self._select(device, space_digest)
-        cur = self._db.execute(q, args)
+        cur = self._conn.execute(q, args)
         names = [d[0] for d in cur.description]
         for row in cur:
             yield LatencyRecord.from_row(dict(zip(names, row)))
@@ -161,7 +167,7 @@ class LatencyStore:
         return df
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+        return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
     def summary(self) -> list[dict[str, object]]:
         """Per device and space: counts and the latency range of ok records."""
@@ -170,7 +176,7 @@ class LatencyStore:
             "MAX(latency_ms), AVG(spread) FROM records GROUP BY device, space_digest ORDER BY device"
         )
         keys = ("device", "space", "ok", "failed", "min_ms", "max_ms", "mean_spread")
-        return [dict(zip(keys, r)) for r in self._db.execute(q)]
+        return [dict(zip(keys, r)) for r in self._conn.execute(q)]
 
 
 def decode_lists(df: pd.DataFrame) -> pd.DataFrame:

@@ -169,6 +169,7 @@ class _Run:
 
     def parents(self) -> list[SubnetConfig]:
         cands = list(self.scored.values())
+        order: np.ndarray | list[int]
         if self.pareto:
             k = max(self.s.parents, self.s.population // 2)
             order = nsga2_order(objectives(cands, self.constraints.devices))[:k]

@@ -48,7 +48,7 @@ def crowding_distance(objs: np.ndarray) -> np.ndarray:
 
 def nsga2_order(objs: np.ndarray) -> np.ndarray:
     """All rows, best first: by front, then by crowding distance (larger first) within a front."""
-    out = []
+    out: list[int] = []
     for front in non_dominated_sort(objs):
         crowd = crowding_distance(objs[front])
         out.extend(front[np.argsort(-crowd, kind="stable")])

@@ -4,7 +4,7 @@ written by ``hwnas.pipelines.search_report``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hwnas.search.evolution import Candidate, SearchResult
 
@@ -18,6 +18,13 @@ def candidate_row(c: Candidate, devices: Sequence[str]) -> dict[str, Any]:
 
 def front_rows(result: SearchResult) -> list[dict[str, Any]]:
     return [candidate_row(c, result.devices) for c in result.front()]
+
+
+def _x_of(device: str | None) -> Callable[[Candidate], float]:
+    """A candidate's x in the plot: its latency on ``device``, or its MACs (millions) without one."""
+    if device is None:
+        return lambda c: c.macs / 1e6
+    return lambda c: c.latency_ms[device]
 
 
 def plot_front(
@@ -39,7 +46,7 @@ def plot_front(
     fig, axes = plt.subplots(1, len(axes_of), figsize=(6 * len(axes_of), 4.5), squeeze=False)
     front = {c.key for c in result.front()}
     for ax, dev in zip(axes[0], axes_of):
-        x_of = (lambda c, dev=dev: c.latency_ms[dev]) if result.devices else (lambda c: c.macs / 1e6)
+        x_of = _x_of(dev if result.devices else None)
         ax.scatter(
             [x_of(c) for c in result.candidates],
             [c.fitness for c in result.candidates],

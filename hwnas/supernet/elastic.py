@@ -80,12 +80,15 @@ class ElasticPatchEmbed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         d = self.active_dim
+        assert self.proj.bias is not None  # made with a bias
         x = F.conv2d(x, self.proj.weight[:d], self.proj.bias[:d], stride=self.proj.stride)
         return x.flatten(2).transpose(1, 2)
 
     def to_static(self) -> nn.Conv2d:
         d, p = self.active_dim, self.proj
-        conv = nn.Conv2d(p.in_channels, d, kernel_size=p.kernel_size, stride=p.stride)
+        # torch types Conv2d's kernel_size/stride attributes as tuple[int, ...], its arguments as tuple[int, int]
+        conv = nn.Conv2d(p.in_channels, d, kernel_size=p.kernel_size, stride=p.stride)  # type: ignore[arg-type]
+        assert conv.bias is not None and p.bias is not None  # both made with a bias
         with torch.no_grad():
             conv.weight.copy_(p.weight[:d])
             conv.bias.copy_(p.bias[:d])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hwnas.core.config import SubnetConfig
+
+if TYPE_CHECKING:
+    from hwnas.supernet.supernet import Supernet
 
 
 @torch.no_grad()
@@ -20,7 +23,7 @@ def evaluate(
     without. The module's train/eval mode is restored afterwards."""
     was_training = net.training
     if cfg is not None:
-        net.set_config(cfg)
+        cast("Supernet", net).set_config(cfg)
     net.eval()
     correct1 = correct5 = n = 0
     loss_sum = 0.0

@@ -115,7 +115,7 @@ def _torchscript(model: torch.nn.Module, dummy: torch.Tensor, opset: int, dynami
     torch.onnx.export(
         model,
         (dummy,),
-        buf,
+        buf,  # type: ignore[arg-type]  # the TorchScript exporter writes to file objects too; torch types f as a path
         dynamo=False,
         opset_version=opset,
         input_names=[INPUT_NAME],

@@ -52,6 +52,9 @@ class RelativePosition2D(nn.Module):
     The tables are never sliced: the head dim is fixed, so supernet and subnet share this module type.
     """
 
+    index_v: Tensor  # buffers (registered in __init__)
+    index_h: Tensor
+
     def __init__(self, head_dim: int, max_rel: int, num_patches: int) -> None:
         super().__init__()
         self.embeddings_table_v = nn.Parameter(torch.zeros(2 * max_rel + 2, head_dim))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -79,6 +80,7 @@ class Supernet(nn.Module):
         self.space.check_fits(cfg)
         E, hd = cfg.embed_dim, self.space.head_dim
         self.patch_embed_super.set_active(E)
+        blk: Any  # a Block of elastic layers (Block and Attention type their layers as nn.Module)
         for i, blk in enumerate(self.blocks[: cfg.depth]):
             qd = cfg.num_heads[i] * hd
             blk.attn_layer_norm.set_active(E)
@@ -107,6 +109,7 @@ class Supernet(nn.Module):
             self.set_config(cfg)
         cfg, E = self.config, self.config.embed_dim
         blocks = []
+        blk: Any  # a Block of elastic layers (Block and Attention type their layers as nn.Module)
         for blk in self.blocks[: cfg.depth]:
             a = blk.attn
             attn = Attention(

@@ -111,6 +111,8 @@ class Standardizer:
         return (X - self.mean) / self.scale
 
     def to_dict(self) -> dict[str, list[float]]:
+        if self.mean is None or self.scale is None:
+            raise ValueError("the standardizer is not fitted")
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
     @classmethod

@@ -9,11 +9,12 @@ from scipy.optimize import nnls
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError
+from hwnas.core.space import SearchSpace
 from hwnas.predictors.families.base import Family, Standardizer
 from hwnas.predictors.features import Batch, layer_tensor, params_macs, to_batch
 
 
-def _batch(space, configs: Sequence[SubnetConfig] | Batch) -> Batch:  # noqa: ANN001
+def _batch(space: SearchSpace, configs: Sequence[SubnetConfig] | Batch) -> Batch:
     return configs if isinstance(configs, Batch) else to_batch(space, configs)
 
 
