@@ -51,9 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "only --subnet, i.e. that subnet trained alone (the baseline for inherited weights)",
     )
     p.add_argument("--num-random", type=int, default=None, help="sandwich: random subnets per step (default 1)")
-    p.add_argument("--largest-first", type=_non_negative_float, default=None, metavar="SHARE",
-                   help="sandwich: share of the steps that train only the largest subnet before the others join "
-                        "(progressive shrinking; default 0.3)")
+    p.add_argument(
+        "--largest-first",
+        type=_non_negative_float,
+        default=None,
+        metavar="SHARE",
+        help="sandwich: share of the steps that train only the largest subnet before the others join "
+        "(progressive shrinking; default 0.3)",
+    )
     p.add_argument(
         "--subnet",
         metavar="KEY",
