@@ -3,13 +3,16 @@
 Every family (linear on MACs, ridge, random forest, gradient boosting, XGBoost, MLP, additive per-layer)
 is fitted on the same training split and cross-validated there; the lowest cross-validated MAPE wins
 and is refitted on all records. Prints held-out quality per family, the noise floor of the
-measurements and a learning curve; saves predictors/DEVICE.json (JSON, no pickle) and a PNG of
+measurements, the store's own test-retest disagreement (subnets measured in two visits) beside every
+held-out metric, and a learning curve. A store holding one device's measurements from two hosts is
+refused, naming them: choose one with --host; saves predictors/DEVICE.json (JSON, no pickle) and a PNG of
 predicted vs measured latency next to it.
 
 examples:
   hwnas profile --device cpu -n 200 && hwnas fit --device cpu
   hwnas fit --device cpu --db other/latency.db --workdir runs/mnist
   hwnas fit --device cpu --families additive,xgboost,ridge --no-curve
+  hwnas fit --device cpu --host 3f2a9c      # the store holds measurements of device cpu from two hosts
   hwnas profile --device cpu -n 48 --workdir later && hwnas fit --device cpu --retest-db later/latency.db
 """
 
@@ -38,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a second store re-measuring some of the same "
         "subnets (e.g. 'hwnas profile -n 48 --workdir OTHER'): adds test-retest noise to the floor",
     )
+    p.add_argument("--host", metavar="ID", help="host id (or a prefix) when the store holds several for the device")
     p.add_argument("--families", metavar="LIST", help="comma-separated families to compare (default: all)")
     p.add_argument("--seed", type=seed, default=0, help="split / CV / model seed (default 0)")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve (faster)")
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         curve=not args.no_curve,
         retest_db=args.retest_db,
+        host=args.host,
     )
     if args.json:
         print_json(res)
@@ -73,12 +78,14 @@ def run(args: argparse.Namespace) -> int:
 
 def render(res: FitResult) -> str:
     """The fit for people: families compared, the noise floor, the learning curve, the choice."""
-    from hwnas.predictors.report import curve_table, family_table, noise_text
+    from hwnas.predictors.report import curve_table, family_table, noise_text, retest_text
 
     pred, chosen = res.predictor, res.predictor.family_
     lines = [
         f"{pred.device} / {pred.space.name}: {pred.n_train_} measured subnets",
+        *(f"note: {n}" for n in res.notes),
         family_table(res.comparison, res.noise),
+        retest_text(res.noise.get("retest_store")),
         noise_text(res.noise),
     ]
     if res.curves:
@@ -89,9 +96,14 @@ def render(res: FitResult) -> str:
             + (f"{n95} training samples" if n95 else "no measured training-set size"),
         ]
     m = pred.metrics_
+    from hwnas.search.constraints import noise_aware_margin
+
+    rt = res.noise.get("retest_store") or {}
+    beside = f" (retest median {rt['median']:.1%})" if rt.get("median") is not None else " (no retest in the store)"
     lines += [
-        f"chosen: {chosen} (held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}, "
-        f"safety margin p95 {m['p95_rel_err']:.1%}); refitted on all {pred.n_train_} records",
+        f"chosen: {chosen} (held-out MAPE {m['mape']:.1%}{beside}, within ±10 % {m['within_10']:.0%}, "
+        f"p95 error {m['p95_rel_err']:.1%}; search margin {noise_aware_margin(m):.1%}); "
+        f"refitted on all {pred.n_train_} subnets",
         f"saved {res.path}",
         f"plot  {res.plot}",
     ]

@@ -4,9 +4,13 @@ Profiles the first N subnets of a seeded plan (smallest, largest, every choice o
 then uniform samples) that the store does not hold yet: run it again after a crash or Ctrl-C and it
 measures only what is missing; a larger -n adds more. Each record is committed as soon as it is
 measured. A subnet that cannot be exported or run is stored as 'failed' with the reason.
+Every run then measures some of the plan's subnets again in later batches (10 % of N, at least 8;
+--retest K adds K more, --no-retest none): each measurement is kept, a subnet's label is the median of
+its visits, and 'hwnas fit' reports how far two visits of one subnet disagree.
 
 examples:
   hwnas profile --device cpu -n 200
+  hwnas profile --device cpu -n 200 --retest 40      # 60 of the 200 subnets measured twice
   hwnas profile --device cpu --space autoformer-tiny -n 50 --db tiny.db
   hwnas profile --device gpu-trt --space autoformer-tiny -n 500 --workdir runs/tiny
   hwnas profile --devices my-devices.toml --device cpu-2t-b4 -n 200
@@ -48,8 +52,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (weights do not change latency)")
     p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
     p.add_argument("--batch", type=positive_int, default=8, help="subnets measured together (default 8)")
+    rt = p.add_mutually_exclusive_group()
+    rt.add_argument(
+        "--retest",
+        type=_count,
+        default=0,
+        metavar="K",
+        help="re-measure K more subnets in later batches than the default (10 %% of N, at least 8)",
+    )
+    rt.add_argument(
+        "--no-retest", action="store_true", help="measure each subnet once (the store then knows no retest noise)"
+    )
     add_agent_options(p)
     add_workdir(p)
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return v
 
 
 class Reporter:
@@ -76,8 +101,8 @@ def render(s: ProfileSummary) -> str:
     """The summary of a profiling run: counts, rate, latency range, where the time went, failures."""
     lines = [
         f"device {s.device}  space {s.space}  planned {s.planned}  already stored {s.skipped}",
-        f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed) in {s.elapsed_s:.1f} s "
-        f"= {s.per_minute():.1f} subnets/min"
+        f"measured {len(s.records)} ({s.ok} ok, {s.failed} failed; {s.retested} of them retests of subnets "
+        f"measured before) in {s.elapsed_s:.1f} s = {s.per_minute():.1f} subnets/min"
         + ("  [interrupted: committed records are kept]" if s.interrupted else ""),
     ]
     lat = sorted(r.latency_ms for r in s.records if r.ok)
@@ -125,7 +150,15 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             s = profile_space(
-                space, device, args.n, db, seed=args.seed, checkpoint=args.checkpoint, batch=args.batch, progress=rep
+                space,
+                device,
+                args.n,
+                db,
+                seed=args.seed,
+                checkpoint=args.checkpoint,
+                batch=args.batch,
+                progress=rep,
+                retest=None if args.no_retest else args.retest,
             )
     finally:
         rep.close()

@@ -13,10 +13,13 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import HwnasError, NotFoundError
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
+from hwnas.pipelines.labels import drift_corrected, labels_of, one_host, retest_noise_of
 from hwnas.predictors import LatencyPredictor, save_predictor
 from hwnas.predictors.metrics import json_safe, noise_floor, retest_noise
 from hwnas.predictors.report import plot_predictions, smallest_size
 from hwnas.predictors.selection import learning_curve
+
+__all__ = ["drift_corrected", "fit_device", "fit_records", "noise_of", "read_records", "records_to_xy"]
 
 MIN_RECORDS = 20
 
@@ -33,6 +36,7 @@ class FitResult:
     curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     path: Path | None = None
     plot: Path | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. which host was used when the store has several
 
     def smallest_n(self, goal: float = 0.95) -> int | None:
         """Smallest training size where the chosen family's held-out ±10 % share reaches ``goal``."""
@@ -49,14 +53,18 @@ class FitResult:
                 "metrics": self.predictor.metrics_,
                 "comparison": self.comparison,
                 "noise_floor": self.noise,
+                "retest": self.noise.get("retest_store"),
+                "notes": self.notes,
                 "learning_curve": self.curves,
                 "smallest_n_within10_95": self.smallest_n(),
             }
         )
 
 
-def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFrame:
-    """The store's successful records of ``device`` for ``space``."""
+def read_records(db: str | Path, device: str, space: SearchSpace, host: str | None = None) -> pd.DataFrame:
+    """The store's successful measurements of ``device`` for ``space`` (one row per measurement) on one
+    host: ``host`` (a host_id or its prefix), or the only one; several without ``host`` are refused
+    (:func:`hwnas.pipelines.labels.one_host`). A note on hosts left out is in ``df.attrs["note"]``."""
     from hwnas.profiling.store import LatencyStore
 
     if not Path(db).is_file():
@@ -65,32 +73,16 @@ def read_records(db: str | Path, device: str, space: SearchSpace) -> pd.DataFram
         )
     with LatencyStore(db, read_only=True) as store:
         df = store.to_dataframe(device=device, space_digest=space.digest())
-    return df[df["status"] == "ok"] if len(df) else df
-
-
-def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
-    """Latencies rescaled by their batch's reference subnet: ``latency_ms * median(ref) / ref``.
-
-    The profiler measures the space's smallest subnet inside every batch (``ref_ms``). Slow drift of
-    the machine (other tenants, clocks) moves a whole batch at once, and so does its reference; the
-    README's benchmark section shows how much this takes out. Labels then mean "latency under the
-    store's typical conditions"."""
-    if "ref_ms" not in df or not (df["ref_ms"] > 0).any():
-        return df
-    ref = df["ref_ms"].where(df["ref_ms"] > 0)
-    scale = (ref.median() / ref).fillna(1.0)
-    return df.assign(latency_ms=df["latency_ms"] * scale)
+    df = df[df["status"] == "ok"] if len(df) else df
+    df, note = one_host(df, host, what=f"device {device!r}")
+    df.attrs["note"] = note
+    return df
 
 
 def records_to_xy(df: pd.DataFrame, correct_drift: bool = True) -> tuple[list[SubnetConfig], np.ndarray, list[Any]]:
-    """Configs, latencies (ms, drift-corrected unless told otherwise) and block measurements; a key
-    seen twice keeps its median latency."""
-    if correct_drift:
-        df = drift_corrected(df)
-    if df["key"].duplicated().any():
-        df = df.groupby("key", as_index=False, sort=False).agg(
-            latency_ms=("latency_ms", "median"), block_ms=("block_ms", "first")
-        )
+    """Configs, labels (ms: the median of each subnet's drift-corrected visits, see
+    :mod:`hwnas.pipelines.labels`) and block measurements of each subnet's first visit."""
+    df = labels_of(df, correct_drift)
     configs = [SubnetConfig.from_key(k) for k in df["key"]]
     blocks = list(df["block_ms"]) if "block_ms" in df else []
     return configs, df["latency_ms"].to_numpy(np.float64), blocks
@@ -106,8 +98,12 @@ def noise_of(df: pd.DataFrame, retest: pd.DataFrame | None = None) -> dict[str, 
     )
     if nf.get("ref_drift") is not None and nf.get("label_noise") is not None:
         nf["floor"], nf["drift_corrected"] = nf["label_noise"], True
+    st = nf["retest_store"] = retest_noise_of(df)  # subnets measured in two or more visits of this store
+    if st["median"] is not None and st["subnets"] >= 2:
+        visit_noise = st["median"] / np.sqrt(2)  # one visit's own typical error
+        nf["floor"] = visit_noise if nf.get("floor") is None else max(nf["floor"], visit_noise)
     if retest is not None:
-        both = drift_corrected(df).merge(drift_corrected(retest), on="key", suffixes=("_a", "_b"))
+        both = labels_of(df).merge(labels_of(retest), on="key", suffixes=("_a", "_b"))
         nf["retest"] = rt = retest_noise(both["latency_ms_a"], both["latency_ms_b"])
         if rt["label_noise"] is not None:
             nf["floor"] = max(v for v in (nf["floor"], rt["label_noise"]) if v is not None)
@@ -128,9 +124,10 @@ def fit_records(
     retest: pd.DataFrame | None = None,
 ) -> FitResult:
     """Fit, compare and choose on records of one device; optionally save the predictor and a plot."""
-    if len(df) < MIN_RECORDS:
+    n_subnets = df["key"].nunique() if len(df) else 0
+    if n_subnets < MIN_RECORDS:
         raise TooFewRecordsError(
-            f"{len(df)} successful latency records of device {device!r} for space {space.name!r}; need at "
+            f"{n_subnets} successfully measured subnets of device {device!r} for space {space.name!r}; need at "
             f"least {MIN_RECORDS} (200 recommended): run 'hwnas profile --device {device} "
             f"--space {space.name} -n 200' first"
         )
@@ -141,6 +138,13 @@ def fit_records(
     if curve:
         res.curves = learning_curve(space, configs, y, list(comp.results), seed=seed)
     pred.metrics_["noise_floor"] = res.noise.get("floor")
+    st = res.noise["retest_store"]  # the search's noise-aware margin reads these (search.constraints)
+    visits = float(df.groupby("key").size().mean())
+    pred.metrics_.update(
+        retest_subnets=st["subnets"], retest_median=st["median"], retest_p90=st["p90"], label_visits=visits
+    )
+    if df.attrs.get("note"):
+        res.notes.append(df.attrs["note"])
     if plot:
         res.plot = plot_predictions(
             comp.test_true, comp.test_pred[comp.chosen], plot, f"{comp.chosen} on {device} ({space.name}), held-out"
@@ -151,15 +155,21 @@ def fit_records(
 
 
 def fit_device(
-    space: SearchSpace, device: str, db: str | Path, out: str | Path, retest_db: str | Path | None = None, **kwargs: Any
+    space: SearchSpace,
+    device: str,
+    db: str | Path,
+    out: str | Path,
+    retest_db: str | Path | None = None,
+    host: str | None = None,
+    **kwargs: Any,
 ) -> FitResult:
     """`hwnas fit`: read the store (and a re-measurement store, if any), fit, save to ``out`` and the
     plot next to it (DEV.png)."""
     out = Path(out)
     plot = out.with_suffix(".png")
     check_writable(out.parent)  # before the fitting, not after it
-    df = read_records(db, device, space)
-    retest = read_records(retest_db, device, space) if retest_db else None
+    df = read_records(db, device, space, host)
+    retest = read_records(retest_db, device, space, host) if retest_db else None
     with publish(out.parent, (out.name, plot.name)) as stage:  # predictor and plot as one set
         res = fit_records(space, device, df, out=stage / out.name, plot=stage / plot.name, retest=retest, **kwargs)
     res.path, res.plot = out, plot

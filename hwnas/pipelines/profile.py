@@ -2,13 +2,17 @@
 
 ``profile_space(space, device_name, n, store_path, seed=0, checkpoint=None, batch=8, progress=None)``
 profiles the first ``n`` subnets of the seeded plan (:func:`hwnas.profiling.sampling.plan`) that the store
-does not hold yet, a batch at a time, committing each record as soon as it is final. Killed and started
-again, it measures only what is missing. ``measure_subnet`` measures one subnet now, without a store.
-A subnet that fails to export or to run becomes a ``failed`` record with the reason; the run goes on.
+does not hold yet on this host, a batch at a time, committing each record as soon as it is final. Then
+it **re-measures** a share of them in later batches (:func:`retest_target`: 10 %, at least 8, plus
+``retest`` more), so every store knows its own test-retest noise. Killed and started again, it
+measures only what is missing (first visits, then retests). ``measure_subnet`` measures one subnet
+now, without a store. A subnet that fails to export or to run becomes a ``failed`` record with the
+reason; the run goes on.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -22,14 +26,15 @@ from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.devices import get as get_device
 from hwnas.profiling import sampling
-from hwnas.profiling.backends import open_runner, require_available
+from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
 from hwnas.profiling.protocol import Measurement, measure_batch
-from hwnas.profiling.record import LatencyRecord, load_average
+from hwnas.profiling.record import LatencyRecord, host_id_of, load_average, new_visit
 from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet, measured in every batch to expose drift
 DEFAULT_BATCH = 8
+RETEST_SHARE, RETEST_MIN = 0.10, 8  # subnets re-measured by default: 10 % of the plan, at least 8
 
 Progress = Callable[[LatencyRecord, int, int], None]
 
@@ -40,6 +45,7 @@ class ProfileSummary:
     space: str
     planned: int
     skipped: int  # already in the store
+    retested: int = 0  # records of this run that re-measure a subnet measured before (in another batch)
     records: list[LatencyRecord] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: {"export": 0.0, "setup": 0.0, "measure": 0.0})
     elapsed_s: float = 0.0
@@ -54,7 +60,13 @@ class ProfileSummary:
         return len(self.records) - self.ok
 
     def per_minute(self) -> float:
+        """Measurements per minute (first visits and retests)."""
         return 60.0 * len(self.records) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def retest_target(n_planned: int, extra: int = 0) -> int:
+    """Subnets of a plan of ``n_planned`` to measure in two visits: 10 %, at least 8, plus ``extra``."""
+    return min(n_planned, max(RETEST_MIN, math.ceil(RETEST_SHARE * n_planned)) + max(0, extra))
 
 
 class Exporter:
@@ -114,6 +126,9 @@ def _measure(
         for c in cfgs
     }
     todo = [(c.key(), c) for c in cfgs]
+    visit = new_visit()
+    for rec in recs.values():
+        rec.visit = visit
     if with_reference:
         todo.append((REF, space.min_config()))
     runners: dict[str, Runner] = {}
@@ -192,13 +207,37 @@ def profile_configs(
     batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     summary: ProfileSummary | None = None,
+    retest: int | None = 0,
 ) -> ProfileSummary:
-    """Profile ``configs`` not yet in ``store``, ``batch`` at a time; every record committed at once."""
+    """Profile ``configs`` not yet measured on this host, ``batch`` at a time, then re-measure
+    :func:`retest_target` of them (``retest`` more than the default; None: no retests) in later
+    batches; every record committed at once."""
     device = get_device(device_name)
     require_available(device)
     rng = np.random.default_rng(seed)  # a bad seed is refused before the store is touched
     with store.profiling():  # one profiler per store: never measure under another's load
-        return _profile_locked(configs, space, device, store, checkpoint, seed, batch, progress, summary, rng)
+        return _profile_locked(configs, space, device, store, checkpoint, seed, batch, progress, summary, rng, retest)
+
+
+def _retests(
+    configs: list[SubnetConfig],
+    store: LatencyStore,
+    device: Device,
+    digest: str,
+    host: str,
+    extra: int | None,
+    seed: int,
+) -> list[SubnetConfig]:
+    """The plan's subnets still to measure a second time: chosen at random (seeded) among those with one
+    successful visit on this host, until :func:`retest_target` of the plan have two or more."""
+    if extra is None:
+        return []
+    visits = store.visits(device.name, digest, host)
+    done = sum(visits.get(c.key(), 0) >= 2 for c in configs)
+    once = [c for c in configs if visits.get(c.key(), 0) == 1]
+    want = max(0, min(len(once), retest_target(len(configs), extra) - done))
+    order = np.random.default_rng([seed, 1]).permutation(len(once))
+    return [once[i] for i in sorted(order[:want])]
 
 
 def _profile_locked(
@@ -212,21 +251,31 @@ def _profile_locked(
     progress: Progress | None,
     summary: ProfileSummary | None,
     rng: np.random.Generator,
+    retest: int | None = 0,
 ) -> ProfileSummary:
-    stored = store.keys(device.name, space.digest())
+    digest, host = space.digest(), host_id_of(fingerprint(device))
+    stored = store.keys(device.name, digest, host)
     todo = [c for c in configs if c.key() not in stored]
     s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
+    # a retest is planned now for the total shown; which subnets is decided once the first visits exist
+    expected = min(retest_target(len(configs), retest), len(configs)) if retest is not None else 0
+    total = len(todo) + max(0, expected - sum(n >= 2 for n in store.visits(device.name, digest, host).values()))
     start = time.perf_counter()
-    exporter = Exporter(space, checkpoint, seed) if todo else None
+    exporter: Exporter | None = None
     try:
-        for b in range(0, len(todo), batch):
-            assert exporter is not None  # made whenever there is something to do
-            with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
-                for rec in _measure(device, space, exporter, todo[b : b + batch], Path(tmp), rng, s.seconds):
-                    if store.add(rec):
+        for phase in ("new", "retest"):
+            cfgs = todo if phase == "new" else _retests(configs, store, device, digest, host, retest, seed)
+            if not cfgs:
+                continue
+            exporter = exporter or Exporter(space, checkpoint, seed)
+            for b in range(0, len(cfgs), batch):
+                with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
+                    for rec in _measure(device, space, exporter, cfgs[b : b + batch], Path(tmp), rng, s.seconds):
+                        store.add(rec)
                         s.records.append(rec)
+                        s.retested += phase == "retest"
                         if progress:
-                            progress(rec, len(s.records), len(todo))
+                            progress(rec, len(s.records), max(total, len(s.records)))
     except KeyboardInterrupt:
         s.interrupted = True
     finally:
@@ -244,12 +293,22 @@ def profile_space(
     checkpoint: str | Path | None = None,
     batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
+    retest: int | None = 0,
 ) -> ProfileSummary:
-    """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes)."""
+    """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes),
+    re-measuring :func:`retest_target` of them (``retest`` more; None: none) in later batches."""
     device = get_device(device_name)
     require_available(device)
     configs = sampling.plan(space, n, seed)  # before the store is created: a bad seed leaves nothing behind
     with LatencyStore(store_path) as store:
         return profile_configs(
-            configs, space, device, store, checkpoint=checkpoint, seed=seed, batch=batch, progress=progress
+            configs,
+            space,
+            device,
+            store,
+            checkpoint=checkpoint,
+            seed=seed,
+            batch=batch,
+            progress=progress,
+            retest=retest,
         )

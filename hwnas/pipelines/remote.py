@@ -26,7 +26,7 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.pipelines.profile import REF, Exporter, ProfileSummary, Progress, _fill
-from hwnas.profiling.record import LatencyRecord
+from hwnas.profiling.record import LatencyRecord, new_visit
 from hwnas.profiling.store import LatencyStore
 
 BUSY_WAIT_S = 600.0  # how long a worker waits for an agent busy with another client's batch
@@ -109,6 +109,7 @@ def records_of(
     got = dict(zip(keys, answer.results))
     ref = got.get(REF)
     fp = answer.fingerprint
+    visit = new_visit()  # one batch on one agent
     out = []
     for c in cfgs:
         rec = LatencyRecord.for_config(
@@ -119,6 +120,8 @@ def records_of(
             opset=exporter.opset,
             exporter_version=exporter.version,
             host=fp.get("cpu", ""),
+            fingerprint=fp,
+            visit=visit,
             agent=f"{answer.name} {agent_url}",
         )
         res = got.get(c.key())

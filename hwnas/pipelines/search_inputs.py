@@ -10,7 +10,7 @@ from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import EvolutionSettings, LatencyBudget
-from hwnas.search.constraints import MAX_MARGIN
+from hwnas.search.constraints import MAX_MARGIN, noise_aware_margin
 
 OBJECTIVES = {
     "accuracy": "top-1 on the validation split with weights inherited from the supernet",
@@ -30,7 +30,7 @@ class SearchOptions:
     seed: int = 0
     settings: EvolutionSettings = field(default_factory=EvolutionSettings)
     pareto: bool = False
-    margin: float | None = None  # None: each predictor's measured p95 relative error
+    margin: float | None = None  # None: from each predictor's held-out error and label noise (noise_aware_margin)
     fit_missing: bool = False
     max_measured: int = 5  # candidates re-measured at most before giving up
     measure: bool = True
@@ -94,10 +94,12 @@ def load_budgets(
             fit_missing(device)
         pred = load_predictor(path, space=space, device=device)
         p95 = float(pred.metrics_["p95_rel_err"])
-        margin = p95 if opts.margin is None else opts.margin
-        if budget_ms is not None and opts.margin is None and p95 > MAX_MARGIN:
+        auto = noise_aware_margin(pred.metrics_)
+        margin = auto if opts.margin is None else opts.margin
+        if budget_ms is not None and opts.margin is None and auto > MAX_MARGIN:
             raise ConfigError(
-                f"the {device} latency predictor's p95 relative error is {p95:.1%}, more than the "
+                f"the {device} latency predictor's p95 relative error is {p95:.1%} (a margin of {auto:.1%} "
+                f"with its store's label noise), more than the "
                 f"{MAX_MARGIN:.0%} a budget margin can absorb: profile more subnets (on a quiet "
                 f"machine) and refit with 'hwnas fit --device {device}', or set --margin"
             )

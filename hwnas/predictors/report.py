@@ -65,6 +65,19 @@ def family_table(comparison: dict[str, Any], noise: dict[str, Any] | None = None
     return text + "".join(f"\nnote: {n}" for n in notes)
 
 
+def retest_text(rt: dict[str, Any] | None) -> str:
+    """The store's own test-retest disagreement, to read beside the table's MAPE / p95 columns."""
+    if not rt or not rt.get("subnets"):
+        return (
+            "test-retest: no subnet of this store was measured in two visits ('hwnas profile' retests 10 % by default)"
+        )
+    return (
+        f"test-retest ({rt['subnets']} subnets measured in two visits): |a - b| / mean median {rt['median']:.1%}, "
+        f"p90 {rt['p90']:.1%}, worst {rt['worst']:.1%} (beside MAPE and p95 err above: no predictor agrees with "
+        "one visit much better than two visits agree with each other)"
+    )
+
+
 def noise_text(noise: dict[str, Any]) -> str:
     if not noise or noise.get("floor") is None:
         return "noise floor: unknown (the records carry no repeated measurements)"

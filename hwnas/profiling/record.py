@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import time
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -13,6 +15,7 @@ from hwnas.core.config import SubnetConfig
 from hwnas.devices import Device
 from hwnas.devices.host import cpu_model
 from hwnas.profiling.backends import backend_for
+from hwnas.profiling.backends import fingerprint as host_fingerprint
 
 OK, FAILED = "ok", "failed"
 FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg", "compute_ms", "e2e_ms")
@@ -60,13 +63,25 @@ class LatencyRecord:
     e2e_ms: float = math.nan  # end-to-end latency (host clock around launch + synchronize)
     timing: str = ""  # e.g. "latency_ms=compute_ms; compute_ms: CUDA events ..."
     agent: str = ""  # the measuring agent ("NAME URL") when measured remotely; host is its CPU
+    # Every measurement is a row of its own (the store is a log): which batch ("visit") took it, and the
+    # host fingerprint it depends on. Labels are derived per (subnet, device, space, host_id).
+    visit: str = ""  # one id per measured batch (its reference subnet drift-corrects the whole batch)
+    fingerprint: str = ""  # JSON: cpu, cores, runtime and version (+ gpu, driver; an agent adds its name)
+    host_id: str = ""  # host_id_of(fingerprint): same hardware and software = same host
+
+    def __post_init__(self) -> None:
+        if self.fingerprint and not self.host_id:
+            self.host_id = host_id_of(self.fingerprint)
 
     @classmethod
     def for_config(
         cls, cfg: SubnetConfig, device: Device, space_name: str, space_digest: str, **kw: Any
     ) -> LatencyRecord:
+        fp = kw.pop("fingerprint", None)  # a dict (an agent's) or None: this machine's
+        fp = json.dumps(host_fingerprint(device) if fp is None else fp, sort_keys=True)
         return cls(
             key=cfg.key(),
+            fingerprint=fp,
             device=device.name,
             space=space_name,
             space_digest=space_digest,
@@ -125,6 +140,20 @@ class LatencyRecord:
             if d.get(k) is None:
                 d[k] = math.nan
         return cls(**d)
+
+
+def host_id_of(fp: str | dict[str, str]) -> str:
+    """A short digest of a host fingerprint, without the agent's ``name``: two machines with the same CPU
+    model, cores, runtime version (and GPU, driver) are one host for latency labels, whatever they are
+    called; any difference makes another host, whose labels are never mixed with these."""
+    d = json.loads(fp) if isinstance(fp, str) else dict(fp)
+    d.pop("name", None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def new_visit() -> str:
+    """An id for one measured batch (unique across processes and machines)."""
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
 def timing_of(device: Device) -> str:

@@ -1,9 +1,11 @@
-"""The latency store: one SQLite file in WAL mode; every record is committed the moment it is added.
+"""The latency store: one SQLite file in WAL mode, an append-only log of measurements; every one is
+committed the moment it is added.
 
 A SIGKILL at any moment loses at most the measurement in progress (never a committed one): SQLite's
-write-ahead log makes each commit atomic and durable (``synchronous=FULL``). The primary key
-(key, device, space_digest) makes a second measurement of the same subnet impossible; the profiling
-pipeline asks ``has()`` first, so a restarted run measures only what is missing.
+write-ahead log makes each commit atomic and durable (``synchronous=FULL``). A subnet may be measured
+any number of times (each row carries its batch ``visit`` and its host); labels are derived from the
+rows in :mod:`hwnas.pipelines.labels`. The profiling pipeline asks ``keys()`` first, so a restarted run
+measures only what is missing on this host. Schema and migration: :mod:`hwnas.profiling.store_schema`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import ContextManager, Iterator
 import pandas as pd
 
 from hwnas.core.errors import ConfigError, HwnasError, NotFoundError
-from hwnas.profiling import store_file
+from hwnas.profiling import store_file, store_schema
 from hwnas.profiling.record import FLOAT_COLUMNS, LatencyRecord
 
 _TYPES = {"int": "INTEGER", "float": "REAL"}
@@ -68,6 +70,8 @@ class LatencyStore:
             kind = store_file.identify(self._db, self.path)  # before anything is written
             if read_only and kind == "empty":
                 raise ConfigError(f"{self.path} is empty: no latency store yet (run 'hwnas profile')")
+            if read_only and kind == "legacy":  # read as it is; migrated when next opened for writing
+                store_schema.legacy_view(self._db, _columns())
             if not read_only:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -107,26 +111,31 @@ class LatencyStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def has(self, key: str, device_name: str, space_digest: str | None = None) -> bool:
-        """Whether ``key`` was measured (ok or failed) on ``device_name`` (in that space, if given)."""
-        q, args = "SELECT 1 FROM records WHERE key=? AND device=?", [key, device_name]
-        if space_digest is not None:
-            q, args = q + " AND space_digest=?", args + [space_digest]
+    def has(self, key: str, device_name: str, space_digest: str | None = None, host_id: str | None = None) -> bool:
+        """Whether ``key`` was measured (ok or failed) on ``device_name`` (in that space, on that host)."""
+        q, args = self._select(device_name, space_digest, host_id, what="1", key=key)
         return self._conn.execute(q + " LIMIT 1", args).fetchone() is not None
 
-    def keys(self, device_name: str, space_digest: str | None = None) -> set[str]:
-        q, args = "SELECT key FROM records WHERE device=?", [device_name]
-        if space_digest is not None:
-            q, args = q + " AND space_digest=?", args + [space_digest]
+    def keys(self, device_name: str, space_digest: str | None = None, host_id: str | None = None) -> set[str]:
+        """Subnets measured (ok or failed) at least once on ``device_name`` (in that space, on that host)."""
+        q, args = self._select(device_name, space_digest, host_id, what="key")
         return {r[0] for r in self._conn.execute(q, args)}
 
+    def visits(self, device_name: str, space_digest: str, host_id: str) -> dict[str, int]:
+        """Successful measurements per subnet on that device, space and host."""
+        q = (
+            f"SELECT key, COUNT(*) FROM {store_schema.TABLE} WHERE device=? AND space_digest=? AND host_id=? "
+            "AND status='ok' GROUP BY key"
+        )
+        return {k: int(n) for k, n in self._conn.execute(q, (device_name, space_digest, host_id))}
+
     def add(self, record: LatencyRecord) -> bool:
-        """Commit one record now. False (and nothing written) if that subnet is already stored."""
+        """Append one measurement and commit it now (a subnet may be measured any number of times)."""
         row = record.to_row()
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         try:
-            cur = self._conn.execute(f"INSERT OR IGNORE INTO records ({cols}) VALUES ({marks})", list(row.values()))
+            cur = self._conn.execute(f"INSERT INTO {store_schema.TABLE} ({cols}) VALUES ({marks})", list(row.values()))
         except sqlite3.OperationalError as e:  # full disk, read-only file: the committed records are kept
             raise StoreAccessError(
                 f"cannot write to the latency store {self.path}: {e}{_hint(self.path)} "
@@ -134,48 +143,60 @@ class LatencyStore:
             ) from None
         return cur.rowcount == 1
 
-    def _select(self, device: str | None, space_digest: str | None) -> tuple[str, list[str]]:
+    def _select(
+        self,
+        device: str | None,
+        space_digest: str | None,
+        host_id: str | None = None,
+        what: str = "*",
+        key: str | None = None,
+    ) -> tuple[str, list[str]]:
         where, args = [], []
-        if device is not None:
-            where.append("device=?")
-            args.append(device)
-        if space_digest is not None:
-            where.append("space_digest=?")
-            args.append(space_digest)
-        q = "SELECT * FROM records" + (" WHERE " + " AND ".join(where) if where else "")
-        return q + " ORDER BY created_at, rowid", args
+        for col, value in (("device", device), ("space_digest", space_digest), ("host_id", host_id), ("key", key)):
+            if value is not None:
+                where.append(f"{col}=?")
+                args.append(value)
+        q = f"SELECT {what} FROM {store_schema.TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
+        return q + ("" if what != "*" else " ORDER BY id"), args
 
-    def records(self, device: str | None = None, space_digest: str | None = None) -> Iterator[LatencyRecord]:
-        q, args = self._select(device, space_digest)
+    def records(
+        self, device: str | None = None, space_digest: str | None = None, host_id: str | None = None
+    ) -> Iterator[LatencyRecord]:
+        """Every measurement (optionally of one device / space / host), in the order they were added."""
+        q, args = self._select(device, space_digest, host_id)
         cur = self._conn.execute(q, args)
         names = [d[0] for d in cur.description]
         for row in cur:
             yield LatencyRecord.from_row(dict(zip(names, row)))
 
-    def to_dataframe(self, device: str | None = None, space_digest: str | None = None) -> pd.DataFrame:
-        """All records (optionally of one device / space) as a DataFrame; list columns stay JSON text,
-        ``latency_ms`` is NaN for failed records, ``created_at`` is a UTC timestamp."""
-        q, args = self._select(device, space_digest)
+    def to_dataframe(
+        self, device: str | None = None, space_digest: str | None = None, host_id: str | None = None
+    ) -> pd.DataFrame:
+        """All measurements (optionally of one device / space / host) as a DataFrame, one row each with
+        its ``id``; list columns stay JSON text, ``latency_ms`` is NaN for failed records, ``created_at``
+        is a UTC timestamp."""
+        q, args = self._select(device, space_digest, host_id)
         df = pd.read_sql_query(q, self._db, params=args)
-        for c in self._cols:
+        for c in ["id", *self._cols]:
             if c not in df:
                 df[c] = None
-        df = df[self._cols]
+        df = df[["id", *self._cols]]
         for c in FLOAT_COLUMNS:
             df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
         df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
         return df
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM {store_schema.TABLE}").fetchone()[0])
 
     def summary(self) -> list[dict[str, object]]:
-        """Per device and space: counts and the latency range of ok records."""
+        """Per device, space and host: measurements (ok, failed), distinct subnets, the latency range."""
         q = (
-            "SELECT device, space, SUM(status='ok'), SUM(status!='ok'), MIN(latency_ms), "
-            "MAX(latency_ms), AVG(spread) FROM records GROUP BY device, space_digest ORDER BY device"
+            "SELECT device, space, host_id, SUM(status='ok'), SUM(status!='ok'), COUNT(DISTINCT key), "
+            f"MIN(latency_ms), MAX(latency_ms), AVG(spread) FROM {store_schema.TABLE} "
+            "GROUP BY device, space_digest, host_id ORDER BY device"
         )
-        keys = ("device", "space", "ok", "failed", "min_ms", "max_ms", "mean_spread")
+        keys = ("device", "space", "host_id", "ok", "failed", "subnets", "min_ms", "max_ms", "mean_spread")
         return [dict(zip(keys, r)) for r in self._conn.execute(q)]
 
 

@@ -2,9 +2,10 @@
 in one transaction, and measured into by one profiler at a time.
 
 An hwnas store carries SQLite's ``application_id`` (:data:`APPLICATION_ID`) and its schema version in
-``user_version``. A store written before these marks existed (one ``records`` table keyed by
-(key, device, space_digest)) is recognised and marked when next opened for writing. Anything else
-is refused and left untouched.
+``user_version`` (:mod:`hwnas.profiling.store_schema`). A store of an older schema (version 1, or
+unmarked: one ``records`` table keyed by (key, device, space_digest)) is recognised and migrated in
+place, losing nothing, when next opened for writing; read-only, it is read as it is. Anything else is
+refused and left untouched.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from hwnas.core.errors import ConfigError, HwnasError
+from hwnas.profiling import store_schema
 
 APPLICATION_ID = 0x68776E73  # "hwns"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: one row per subnet (table records); 2: a log of measurements
 _KEY = ("key", "device", "space_digest")
 
 
@@ -55,7 +57,8 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 def identify(db: sqlite3.Connection, path: Path) -> str:
-    """'hwnas', 'legacy' (an unmarked store of an older hwnas) or 'empty'; ForeignStoreError otherwise."""
+    """'hwnas' (current schema), 'legacy' (schema 1, marked or not: to migrate) or 'empty';
+    ForeignStoreError otherwise."""
     app = db.execute("PRAGMA application_id").fetchone()[0]
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if app == APPLICATION_ID:
@@ -64,7 +67,7 @@ def identify(db: sqlite3.Connection, path: Path) -> str:
                 f"{path} is a latency store of a newer hwnas (schema {version}; this one "
                 f"reads {SCHEMA_VERSION}): upgrade hwnas"
             )
-        return "hwnas"
+        return "hwnas" if version == SCHEMA_VERSION else "legacy"
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
     if app == 0 and not names:
         return "empty"
@@ -80,17 +83,16 @@ def identify(db: sqlite3.Connection, path: Path) -> str:
 
 
 def prepare(db: sqlite3.Connection, path: Path, columns: Sequence[tuple[str, str]]) -> None:
-    """Create or migrate the schema and mark the file, in one transaction under SQLite's write lock."""
+    """Create or migrate the schema and mark the file, in one transaction under SQLite's write lock:
+    a crash or a concurrent opener sees the old store or the migrated one, never half of it."""
     db.execute("BEGIN IMMEDIATE")
     try:
         kind = identify(db, path)  # again: another process may have changed it meanwhile
         if kind == "empty":
-            cols = ", ".join(f"{c} {t}" for c, t in columns)
-            db.execute(f"CREATE TABLE records ({cols}, PRIMARY KEY ({', '.join(_KEY)}))")
-        have = {r[1] for r in db.execute("PRAGMA table_info(records)")}
-        for c, t in columns:  # a store written by an older hwnas gains the new columns
-            if c not in have:
-                db.execute(f"ALTER TABLE records ADD COLUMN {c} {t}")
+            store_schema.create(db, columns)
+        elif kind == "legacy":
+            store_schema.migrate(db, columns)
+        store_schema.add_missing(db, store_schema.TABLE, columns)  # columns of a newer hwnas minor
         if kind != "hwnas":
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -5,13 +5,25 @@ the predictor's measured error: with ``margin`` = the 95th percentile of |predic
 measured on held-out subnets, a subnet is accepted when ``predicted <= budget * (1 - margin)``.
 For a subnet whose relative error is within that percentile, measured = predicted / (1 - err) at
 worst, so it is then within budget when measured too.
+
+The default margin (:func:`noise_aware_margin`) separates that error into the predictor's own part and
+the label noise, using the store's test-retest disagreement. With ``e`` the held-out p95 relative
+error against the labels, ``r`` the p90 relative difference between two visits of one subnet, ``v =
+r / sqrt(2)`` one visit's own error (two independent errors differ by sqrt(2) times either), and
+``k`` the mean visits per label (a label is the median of its visits, so it carries ``v / sqrt(k)``)::
+
+    model  = sqrt(max(e**2 - v**2 / k, 0))   # what the predictor gets wrong, label noise taken out
+    margin = sqrt(model**2 + v**2)           # ... plus the noise of the one measurement that checks it
+
+so a quiet machine (small ``v``, small ``e``) gets a margin of a few per cent, a noisy store a wider one,
+and never less than one measurement's own noise. Without retests in the store the margin is ``e``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -22,6 +34,20 @@ from hwnas.core.space import SearchSpace
 from hwnas.search.protocols import LatencyModel
 
 MAX_MARGIN = 0.5  # a predictor worse than this is useless for budgets; refuse rather than search blind
+MIN_RETEST_PAIRS = 5  # fewer subnets measured twice say too little about the noise's p90
+
+
+def noise_aware_margin(metrics: Mapping[str, Any]) -> float:
+    """The default safety margin from a predictor's metrics (``p95_rel_err`` and, if the store had
+    retests, ``retest_p90``, ``retest_subnets``, ``label_visits``): see the module's docstring."""
+    e = float(metrics["p95_rel_err"])
+    r, pairs = metrics.get("retest_p90"), metrics.get("retest_subnets") or 0
+    if r is None or pairs < MIN_RETEST_PAIRS or not math.isfinite(float(r)):
+        return e
+    v = float(r) / math.sqrt(2.0)
+    k = max(1.0, float(metrics.get("label_visits") or 1.0))
+    model = math.sqrt(max(e * e - v * v / k, 0.0))
+    return math.sqrt(model * model + v * v)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def test_concurrent_migrations_of_an_old_store_do_not_collide(tmp_path):
     assert not errors
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert "compute_ms" in {r[1] for r in con.execute("PRAGMA table_info(records)")}
+    assert "compute_ms" in {r[1] for r in con.execute("PRAGMA table_info(measurements)")}  # migrated once
+    assert "host_id" in {r[1] for r in con.execute("PRAGMA table_info(measurements)")}
 
 
 def test_second_profiler_on_one_store_is_refused(tmp_path, capsys):

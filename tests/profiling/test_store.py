@@ -1,3 +1,4 @@
+import json
 import math
 import sqlite3
 
@@ -39,16 +40,20 @@ def _rec(cfg=CFG, device="cpu", digest="d1", lat=1.5):
     return r
 
 
-def test_add_has_and_never_twice(tmp_path):
+def test_every_measurement_is_kept(tmp_path):
     with LatencyStore(tmp_path / "l.db") as s:
         assert not s.has(CFG.key(), "cpu")
         assert s.add(_rec())
         assert s.has(CFG.key(), "cpu") and s.has(CFG.key(), "cpu", "d1")
         assert not s.has(CFG.key(), "cpu", "other") and not s.has(CFG.key(), "gpu-trt")
-        assert not s.add(_rec(lat=9.9))  # same key/device/space: ignored, first value kept
+        assert s.add(_rec(lat=9.9))  # a second visit of the same subnet: appended, the first kept
         assert s.add(_rec(digest="d2")) and s.add(_rec(device="cpu-mt"))
-        assert len(s) == 3
-        assert s.to_dataframe(device="cpu", space_digest="d1")["latency_ms"].tolist() == [1.5]
+        assert len(s) == 4
+        df = s.to_dataframe(device="cpu", space_digest="d1")
+        assert df["latency_ms"].tolist() == [1.5, 9.9] and df["id"].is_monotonic_increasing
+        host = df["host_id"].iloc[0]
+        assert s.visits("cpu", "d1", host) == {CFG.key(): 2} and s.keys("cpu", "d1", "another-host") == set()
+        assert json.loads(df["fingerprint"].iloc[0])["cores"]  # the host fingerprint of this machine
 
 
 def test_dataframe_columns_and_failed_nan(tmp_path):
@@ -68,7 +73,7 @@ def test_wal_and_persistence_across_connections(tmp_path):
     s = LatencyStore(path)
     s.add(_rec())
     # another connection sees the record at once: it is committed, not buffered
-    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM records").fetchone()[0] == 1
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 1
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     s.close()
     back = list(LatencyStore(path).records())

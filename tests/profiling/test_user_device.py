@@ -39,9 +39,25 @@ def test_cpu_2t_b4_from_a_file_profiles_with_its_threads_and_batch(files, tmp_pa
     space, dev = files
     db = tmp_path / "l.db"
     assert (
-        main(["profile", "--devices", dev, "--device", "cpu-2t-b4", "--space", space, "-n", "3", "--db", str(db)]) == 0
+        main(
+            [
+                "profile",
+                "--devices",
+                dev,
+                "--device",
+                "cpu-2t-b4",
+                "--space",
+                space,
+                "-n",
+                "3",
+                "--db",
+                str(db),
+                "--no-retest",
+            ]
+        )
+        == 0
     )
-    assert "measured 3 (3 ok, 0 failed)" in capsys.readouterr().out
+    assert "measured 3 (3 ok, 0 failed; 0 of them retests" in capsys.readouterr().out
     with LatencyStore(db) as store:
         recs = list(store.records(device="cpu-2t-b4"))
     assert len(recs) == 3 and all(r.ok and r.latency_ms > 0 for r in recs)
@@ -57,8 +73,9 @@ def test_user_device_profiles_fits_and_searches_end_to_end(files, tmp_path, caps
     common = ["--devices", dev, "--space", space, "--workdir", str(run)]
     assert main(["profile", "--device", "cpu-2t-b4", "-n", "24", *common]) == 0
     with LatencyStore(run / "latency.db") as store:
-        lat = [r.latency_ms for r in store.records(device="cpu-2t-b4") if r.ok]
-    assert len(lat) == 24
+        recs = [r for r in store.records(device="cpu-2t-b4") if r.ok]
+    lat = [r.latency_ms for r in recs]
+    assert len(lat) == 24 + 8 and len({r.key for r in recs}) == 24  # 8 subnets retested by default
 
     assert main(["fit", "--device", "cpu-2t-b4", "--families", "ridge", "--no-curve", *common]) == 0
     predictor = json.loads((run / "predictors" / "cpu-2t-b4.json").read_text())

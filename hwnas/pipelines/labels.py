@@ -1,0 +1,125 @@
+"""From the store's log of measurements to one latency label per subnet, and the store's own noise.
+
+A label belongs to (subnet, device, space, host): measurements of two hosts are never combined, even
+when both call their device ``cpu`` (:func:`one_host`). A subnet's label is the **median of its
+per-visit figures**, each visit's ``latency_ms`` drift-corrected by the reference subnet measured in
+the same batch (:func:`drift_corrected`). Why: a slow episode of the machine moves a whole batch,
+reference included, so the per-batch ratio takes it out; what remains differs between visits taken
+minutes apart, and the median of visits is robust to one visit that was still disturbed (with two
+visits it is their mean, halving independent visit errors' variance).
+
+The same visits give the store's test-retest disagreement (:func:`retest_noise_of`): subnets with two
+or more successful visits, relative difference |a - b| / mean(a, b) between their first two visits.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hwnas.core.errors import ConfigError
+
+
+class MixedHostsError(ConfigError):
+    """The records of one device come from more than one host and no host was chosen."""
+
+
+def describe_host(fingerprint: str) -> str:
+    """'AMD EPYC, 2 cores, onnxruntime 1.22.0' from a fingerprint's JSON."""
+    try:
+        fp = json.loads(fingerprint) if fingerprint else {}
+    except ValueError:
+        return fingerprint
+    cores = f"{fp['cores']} cores" if fp.get("cores") else "cores unknown"
+    parts = [fp.get("cpu", "?"), cores, fp.get("runtime", "?"), fp.get("gpu", ""), fp.get("driver", "")]
+    return ", ".join(p for p in parts if p)
+
+
+def hosts_of(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per host in ``df``: host_id, its description, subnets, measurements (most subnets first)."""
+    if not len(df):
+        return pd.DataFrame(columns=["host_id", "host", "subnets", "measurements"])
+    g = df.groupby("host_id", sort=False)
+    out = pd.DataFrame(
+        {
+            "host": g["fingerprint"].first().map(describe_host),
+            "subnets": g["key"].nunique(),
+            "measurements": g.size(),
+        }
+    ).reset_index()
+    return out.sort_values(["subnets", "measurements"], ascending=False, kind="stable").reset_index(drop=True)
+
+
+def one_host(df: pd.DataFrame, host: str | None = None, what: str = "device") -> tuple[pd.DataFrame, str]:
+    """The rows of one host and a one-line note ('' when there was only one). ``host``: a host_id (or a
+    unique prefix of one); without it, a store holding several hosts is refused (MixedHostsError),
+    naming them and ``--host``."""
+    hosts = hosts_of(df)
+    if host is not None:
+        match = hosts[hosts["host_id"].str.startswith(host)]
+        if len(match) != 1:
+            known = "; ".join(f"{r.host_id} ({r.host}, {r.subnets} subnets)" for r in hosts.itertuples())
+            raise ConfigError(f"--host {host} matches {len(match)} hosts of this {what}; known: {known or 'none'}")
+        hid = str(match["host_id"].iloc[0])
+        rest = hosts[hosts["host_id"] != hid]
+        note = "" if rest.empty else f"using host {hid}, leaving out {len(rest)} other host(s) of this {what}"
+        return df[df["host_id"] == hid], note
+    if len(hosts) <= 1:
+        return df, ""
+    listing = "; ".join(f"{r.host_id} ({r.host}: {r.subnets} subnets)" for r in hosts.itertuples())
+    raise MixedHostsError(
+        f"the records of this {what} come from {len(hosts)} hosts, whose latencies are never mixed: {listing}; "
+        f"choose one with --host {hosts['host_id'].iloc[0]}"
+    )
+
+
+def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
+    """Latencies rescaled by their batch's reference subnet: ``latency_ms * median(ref) / ref``.
+
+    The profiler measures the space's smallest subnet inside every batch (``ref_ms``). Slow drift of
+    the machine (other tenants, clocks) moves a whole batch at once, and so does its reference. Labels
+    then mean "latency under the store's typical conditions" (the median over its batches)."""
+    if "ref_ms" not in df or not (df["ref_ms"] > 0).any():
+        return df
+    ref = df["ref_ms"].where(df["ref_ms"] > 0)
+    scale = (ref.median() / ref).fillna(1.0)
+    return df.assign(latency_ms=df["latency_ms"] * scale)
+
+
+def labels_of(df: pd.DataFrame, correct_drift: bool = True) -> pd.DataFrame:
+    """One row per subnet (of one host's ok measurements): the label ``latency_ms`` = median of its
+    drift-corrected visits, ``visits``, and the columns of its first measurement."""
+    if correct_drift:
+        df = drift_corrected(df)
+    if not len(df):
+        return df.assign(visits=pd.Series(dtype=int))
+    g = df.groupby("key", sort=False)
+    first = g.head(1).set_index("key")
+    first["latency_ms"] = g["latency_ms"].median()
+    first["visits"] = g.size()
+    return first.reset_index()
+
+
+def retest_noise_of(df: pd.DataFrame, correct_drift: bool = True) -> dict[str, Any]:
+    """Test-retest disagreement inside one host's ok measurements: subnets with >= 2 visits, |a - b| /
+    mean(a, b) of their first two visits (in store order), as median, p90 and worst, with the count."""
+    if correct_drift:
+        df = drift_corrected(df)
+    pairs = []
+    for _, g in df.groupby("key", sort=False):
+        if len(g) >= 2:
+            a, b = (float(v) for v in g["latency_ms"].iloc[:2])
+            if a > 0 and b > 0:
+                pairs.append(abs(a - b) / ((a + b) / 2))
+    if not pairs:
+        return {"subnets": 0, "median": None, "p90": None, "worst": None}
+    rel = np.asarray(pairs)
+    return {
+        "subnets": len(pairs),
+        "median": float(np.median(rel)),
+        "p90": float(np.percentile(rel, 90)),
+        "worst": float(rel.max()),
+    }
