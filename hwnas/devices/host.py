@@ -54,3 +54,15 @@ def physical_cores() -> int:
     usable = usable_cpus()
     cores = {(b.get("physical id", "0"), b["core id"]) for b in cpuinfo() if "core id" in b}
     return max(1, min(usable, len(cores) or usable))
+
+
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags of the first processor (empty where ``/proc/cpuinfo`` has none)."""
+    blocks = cpuinfo()
+    return frozenset(blocks[0].get("flags", "").split()) if blocks else frozenset()
+
+
+def native_bf16() -> bool:
+    """Does the CPU multiply bfloat16 in hardware (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated, slower
+    than float32."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Sized
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, cast
 
@@ -35,7 +35,7 @@ from hwnas.supernet.evaluate import evaluate
 from hwnas.supernet.supernet import Supernet
 
 STRATEGIES = ("sandwich", "uniform", "single")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on resume; the rest may not
 # AutoFormer's peak lr (1e-3 at a total batch of 1024). It is kept, not scaled down, for small batches:
 # linear scaling would give 3e-5 at batch 32, where ViTs then barely move; scaled up by sqrt beyond 1024.
@@ -52,7 +52,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float | None = None
     min_lr: float = 1e-5
-    warmup_epochs: float = 1.0
+    warmup_epochs: float = 0.4
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     strategy: str = "sandwich"
@@ -64,7 +64,7 @@ class TrainConfig:
     cutmix: float = 0.0
     affine: bool = True  # in-memory data (bundled MNIST): random rotation/scale/shift per step
     clip_grad: float = 1.0  # max gradient norm; 0 = no clipping
-    precision: str = "fp32"  # bf16: autocast matmuls to bfloat16 (fast where the CPU/GPU has it)
+    precision: str = "auto"  # bf16 autocast where the hardware has bfloat16 arithmetic, else fp32
     seed: int = 0
     save_every: int = 0  # steps between checkpoints; 0 = at the end of every epoch
     eval_every: int = 1  # epochs between validation of the largest and smallest subnet; 0 = never
@@ -105,6 +105,15 @@ class TrainConfig:
         if self.lr is not None:
             return self.lr
         return BASE_LR * math.sqrt(max(1.0, self.batch_size * world_size / REFERENCE_BATCH))
+
+
+def bf16_or_fp32(device: str) -> str:
+    """bf16 where the device computes it natively (about twice as fast for these models), else fp32."""
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    from hwnas.devices.host import native_bf16
+
+    return "bf16" if native_bf16() else "fp32"
 
 
 def lr_at(step: int, total: int, warmup: int, peak: float, floor: float) -> float:
@@ -150,6 +159,8 @@ class _Run:
         self.step, self.epoch_loss = 0, [0.0, 0]
         ckpt = self._load(resume, cfg)
         self.cfg = cfg if ckpt is None else _saved_config(ckpt, cfg)
+        if self.cfg.precision == "auto":  # resolved once; the checkpoint records what ran
+            self.cfg = replace(self.cfg, precision=bf16_or_fp32(info.device))
         if ckpt is None:
             torch.manual_seed(self.cfg.seed)  # the same initial weights on every rank
             self.net = Supernet(space, drop_path_rate=self.cfg.drop_path)

@@ -156,6 +156,7 @@ def test_single_strategy_trains_exactly_the_static_subnet_alone(tmp_path):
         lr=3e-3,
         warmup_epochs=0.5,
         eval_every=0,
+        precision="fp32",
     )
     train_supernet(space, "mnist", tmp_path / "s.pt", cfg, max_steps=6)
     trained, _ = load_supernet(tmp_path / "s.pt")
@@ -222,3 +223,11 @@ def test_progressive_shrinking_trains_the_largest_alone_first(tmp_path, monkeypa
     assert seen == [1] * 5 + [3] * 5  # 10 steps: the largest alone, then largest + 1 random + smallest
     with pytest.raises(ConfigError, match="largest_first"):
         train_supernet(tiny(), "mnist", tmp_path / "t.pt", TrainConfig(threads=1, largest_first=1.0))
+
+
+def test_auto_precision_is_resolved_and_recorded(tmp_path):
+    from hwnas.devices.host import native_bf16
+
+    r = train_supernet(tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0))
+    assert r["config"]["precision"] == ("bf16" if native_bf16() else "fp32")
+    assert safe_load(tmp_path / "s.pt")["train"]["config"]["precision"] == r["config"]["precision"]
