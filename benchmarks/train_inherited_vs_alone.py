@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--supernet", help="score this supernet checkpoint instead of training one")
     ap.add_argument("--only", default="min,mid,max", help="subnets trained alone (default min,mid,max)")
+    ap.add_argument("--reuse", action="store_true", help="reuse subnets already trained alone in --out")
     ap.add_argument("--tau", type=int, default=50, help="random subnets for Kendall tau (0: skip)")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hwnas-bench-train"))
     args = ap.parse_args()
@@ -70,7 +71,6 @@ def main() -> None:
     sup_s = None if args.supernet else train(space, sup, recipe)
     ckpt = safe_load(sup)
     recipe = TrainConfig(**{**ckpt["train"]["config"], "threads": args.threads})
-    inherited = InheritedAccuracy(space, sup)
     report = {
         "cpu": cpu_model(),
         "space": space.name,
@@ -80,16 +80,20 @@ def main() -> None:
         "rows": [],
     }
     named = {"min": space.min_config(), "mid": middle(space), "max": space.max_config()}
+    alone: dict[str, tuple[Path, float | None]] = {}
     for name in args.only.split(","):
-        cfg = named[name]
-        path = out / f"alone-{name}-e{epochs}-s{args.seed}.pt"
-        secs = train(
-            space,
-            path,
-            TrainConfig(
-                **{**ckpt["train"]["config"], "strategy": "single", "subnet": cfg.key(), "threads": args.threads}
-            ),
+        cfg, path = named[name], out / f"alone-{name}-e{epochs}-s{args.seed}.pt"
+        solo = TrainConfig(
+            **{**ckpt["train"]["config"], "strategy": "single", "subnet": cfg.key(), "threads": args.threads}
         )
+        reuse = args.reuse and path.is_file()
+        alone[name] = (path, None if reuse else train(space, path, solo))
+
+    ckpt = safe_load(sup)  # read again: the supernet may have been training beside these runs
+    inherited = InheritedAccuracy(space, sup)
+    report["steps"] = ckpt["train"]["step"]
+    for name, (path, secs) in alone.items():
+        cfg = named[name]
         a, b = inherited.hits(cfg, "test"), InheritedAccuracy(space, path).hits(cfg, "test")
         d, lo, hi = paired_difference(b, a)
         row = {
@@ -107,7 +111,7 @@ def main() -> None:
         report["rows"].append(row)
         print(
             f"{name:4s} {cfg.key():40s} inherited {row['inherited_top1']:5.1f} %  alone {row['alone_top1']:5.1f} %  "
-            f"gap {d:+.1f} ({lo:+.1f} to {hi:+.1f}), McNemar p {row['mcnemar_p']:.3f}, alone {secs:.0f} s",
+            f"gap {d:+.1f} ({lo:+.1f} to {hi:+.1f}), McNemar p {row['mcnemar_p']:.3f}",
             flush=True,
         )
 
