@@ -228,6 +228,8 @@ def test_progressive_shrinking_trains_the_largest_alone_first(tmp_path, monkeypa
 def test_auto_precision_is_resolved_and_recorded(tmp_path):
     from hwnas.devices.host import native_bf16
 
-    r = train_supernet(tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0))
+    r = train_supernet(
+        tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0)
+    )
     assert r["config"]["precision"] == ("bf16" if native_bf16() else "fp32")
     assert safe_load(tmp_path / "s.pt")["train"]["config"]["precision"] == r["config"]["precision"]
