@@ -2,11 +2,12 @@
 
 A label belongs to (subnet, device, space, host): measurements of two hosts are never combined, even
 when both call their device ``cpu`` (:func:`one_host`). A subnet's label is the **median of its
-per-visit figures**, each visit's ``latency_ms`` drift-corrected by the reference subnet measured in
-the same batch (:func:`drift_corrected`). Why: a slow episode of the machine moves a whole batch,
-reference included, so the per-batch ratio takes it out; what remains differs between visits taken
-minutes apart, and the median of visits is robust to one visit that was still disturbed (with two
-visits it is their mean, halving independent visit errors' variance).
+per-visit figures**, each visit's ``latency_ms`` corrected by the reference ladder measured in the same
+batch (:func:`drift_corrected`, :mod:`hwnas.profiling.ladder`). Why: contention moves a whole batch,
+references included, but larger subnets more than small ones, so the batch's slowdown is read off
+the ladder at the subnet's size; what remains differs between visits taken minutes apart, and the
+median of visits is robust to one visit that was still disturbed (with two visits it is their mean,
+halving the variance of independent visit errors).
 
 The same visits give the store's test-retest disagreement (:func:`retest_noise_of`): subnets with two
 or more successful visits, relative difference |a - b| / mean(a, b) between their first two visits.
@@ -21,6 +22,9 @@ import numpy as np
 import pandas as pd
 
 from hwnas.core.errors import ConfigError
+from hwnas.profiling.ladder import corrected
+
+BASELINE_QUANTILE = 10  # a rung's baseline: this percentile of its figures over the store's batches
 
 
 class MixedHostsError(ConfigError):
@@ -76,17 +80,38 @@ def one_host(df: pd.DataFrame, host: str | None = None, what: str = "device") ->
     )
 
 
-def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
-    """Latencies rescaled by their batch's reference subnet: ``latency_ms * median(ref) / ref``.
+def _ladders(df: pd.DataFrame) -> np.ndarray | None:
+    """Each row's reference-ladder figures as an (n, rungs) array (NaN rows where it has none)."""
+    if "refs_ms" not in df or not len(df):
+        return None
+    lists = [json.loads(v) if isinstance(v, str) else (v if isinstance(v, list) else []) for v in df["refs_ms"]]
+    n = max((len(v) for v in lists), default=0)
+    if n < 2:
+        return None
+    return np.array([[float(x) for x in v] if len(v) == n else [np.nan] * n for v in lists], dtype=float)
 
-    The profiler measures the space's smallest subnet inside every batch (``ref_ms``). Slow drift of
-    the machine (other tenants, clocks) moves a whole batch at once, and so does its reference. Labels
-    then mean "latency under the store's typical conditions" (the median over its batches)."""
-    if "ref_ms" not in df or not (df["ref_ms"] > 0).any():
-        return df
-    ref = df["ref_ms"].where(df["ref_ms"] > 0)
-    scale = (ref.median() / ref).fillna(1.0)
-    return df.assign(latency_ms=df["latency_ms"] * scale)
+
+def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
+    """Latencies rescaled to the store's typical conditions by the references measured in their batch.
+
+    Rows with the reference ladder (``refs_ms``, :mod:`hwnas.profiling.ladder`): each rung's baseline is
+    the 10th percentile of its figures over the store's batches (interference only adds time, so the
+    fastest batches are the nearest to a quiet machine), and a row is divided by its batch's slowdown
+    interpolated at its latency. Other rows (older stores): ``latency_ms * median(ref) / ref`` with the one reference
+    subnet (``ref_ms``). Slow episodes move a whole batch, references included, so this takes them out."""
+    out = df
+    if "ref_ms" in df and (df["ref_ms"] > 0).any():
+        ref = df["ref_ms"].where(df["ref_ms"] > 0)
+        out = df.assign(latency_ms=df["latency_ms"] * (ref.median() / ref).fillna(1.0))
+    lad = _ladders(df)
+    has = None if lad is None else np.isfinite(lad).all(axis=1) & (lad > 0).all(axis=1)
+    if lad is None or has is None or not has.any():
+        return out
+    per_visit = pd.DataFrame(lad[has]).groupby(df["visit"].to_numpy()[has] if "visit" in df else np.arange(has.sum()))
+    base = per_visit.first().quantile(BASELINE_QUANTILE / 100).to_numpy()
+    lat = df["latency_ms"].to_numpy(float)
+    fixed = [corrected(v, r, base) if h else o for v, r, h, o in zip(lat, lad, has, out["latency_ms"])]
+    return df.assign(latency_ms=fixed)
 
 
 def labels_of(df: pd.DataFrame, correct_drift: bool = True) -> pd.DataFrame:

@@ -28,11 +28,12 @@ from hwnas.devices import get as get_device
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
+from hwnas.profiling.ladder import ladder
 from hwnas.profiling.protocol import Measurement, measure_batch
 from hwnas.profiling.record import LatencyRecord, host_id_of, load_average, new_visit
 from hwnas.profiling.store import LatencyStore
 
-REF = "__reference__"  # the space's min subnet, measured in every batch to expose drift
+REF = "__reference__"  # the space's min subnet (rung 0 of the ladder), measured in every batch to expose drift
 DEFAULT_BATCH = 8
 RETEST_SHARE, RETEST_MIN = 0.10, 8  # subnets re-measured by default: 10 % of the plan, at least 8
 
@@ -107,6 +108,10 @@ def _fill(rec: LatencyRecord, m: Measurement, setup_s: float, ref: Measurement |
     return rec
 
 
+def _rung_key(j: int) -> str:
+    return REF if j == 0 else f"{REF}{j}"
+
+
 def _measure(
     device: Device,
     space: SearchSpace,
@@ -116,8 +121,10 @@ def _measure(
     rng: np.random.Generator,
     seconds: dict[str, float],
     with_reference: bool = True,
+    ref_dir: Path | None = None,
 ) -> list[LatencyRecord]:
-    """One batch: export and load each subnet (failures recorded), then measure them interleaved."""
+    """One batch: export and load each subnet (failures recorded), then measure them interleaved with
+    the reference ladder (:mod:`hwnas.profiling.ladder`; exported once into ``ref_dir`` if given)."""
     fp16 = device.precision == "fp16"
     recs = {
         c.key(): LatencyRecord.for_config(
@@ -129,14 +136,16 @@ def _measure(
     visit = new_visit()
     for rec in recs.values():
         rec.visit = visit
-    if with_reference:
-        todo.append((REF, space.min_config()))
+    rungs = [_rung_key(j) for j in range(len(ladder(space)))] if with_reference else []
+    todo += list(zip(rungs, ladder(space)))
     runners: dict[str, Runner] = {}
     try:
         for i, (key, cfg) in enumerate(todo):
             t0 = time.perf_counter()
             try:
-                path = exporter.export(cfg, workdir / f"{i}.onnx", fp16=fp16, batch_size=device.batch_size)
+                path = (ref_dir or workdir) / f"{key if key in rungs else i}.onnx"
+                if not (key in rungs and ref_dir is not None and path.is_file()):
+                    path = exporter.export(cfg, path, fp16=fp16, batch_size=device.batch_size)
             except Exception as e:
                 if key in recs:
                     recs[key].fail(f"export failed: {type(e).__name__}: {e}")
@@ -158,14 +167,15 @@ def _measure(
         results = measure_batch(runners, device, rng) if runners else {}
         seconds["measure"] += time.perf_counter() - t0
         ref = results.get(REF)
+        refs_ms = [float(m.latency_ms) if isinstance(m := results.get(k), Measurement) else math.nan for k in rungs]
         for key, res in results.items():
-            if key == REF:
+            if key in rungs:
                 continue
             recs[key].load_avg = load
             if isinstance(res, str):
                 recs[key].fail(res)
             else:
-                _fill(recs[key], res, runners[key].setup_s, ref)
+                _fill(recs[key], res, runners[key].setup_s, ref).refs_ms = refs_ms
     finally:
         for r in runners.values():
             r.close()
@@ -262,6 +272,7 @@ def _profile_locked(
     total = len(todo) + max(0, expected - sum(n >= 2 for n in store.visits(device.name, digest, host).values()))
     start = time.perf_counter()
     exporter: Exporter | None = None
+    refs = tempfile.TemporaryDirectory(prefix="hwnas-ladder-")  # the ladder, exported once per run
     try:
         for phase in ("new", "retest"):
             cfgs = todo if phase == "new" else _retests(configs, store, device, digest, host, retest, seed)
@@ -270,7 +281,10 @@ def _profile_locked(
             exporter = exporter or Exporter(space, checkpoint, seed)
             for b in range(0, len(cfgs), batch):
                 with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
-                    for rec in _measure(device, space, exporter, cfgs[b : b + batch], Path(tmp), rng, s.seconds):
+                    batch_cfgs = cfgs[b : b + batch]
+                    for rec in _measure(
+                        device, space, exporter, batch_cfgs, Path(tmp), rng, s.seconds, True, Path(refs.name)
+                    ):
                         store.add(rec)
                         s.records.append(rec)
                         s.retested += phase == "retest"
@@ -279,6 +293,7 @@ def _profile_locked(
     except KeyboardInterrupt:
         s.interrupted = True
     finally:
+        refs.cleanup()
         s.elapsed_s = time.perf_counter() - start
     return s
 

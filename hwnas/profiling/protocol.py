@@ -32,10 +32,13 @@ Hence:
    fresh interleaved rounds among the batch's other wide ones; the attempt with the smaller spread is
    kept and ``attempts`` says how many were made. Under heavy load most records are re-measured, which
    costs throughput but not correctness.
-7. **Drift check**: the space's smallest subnet is measured in every batch as a reference; its figure
-   goes into each record's ``ref_ms`` so labels taken on different days (or under load) can be
-   compared or rescaled; ``latency_ms`` itself is never rescaled.
-8. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,
+7. **Reference ladder**: a few fixed subnets spanning the space's sizes (:mod:`hwnas.profiling.ladder`;
+   rung 0 is the smallest subnet, ``ref_ms``) are measured in every batch; their figures go into each
+   record's ``refs_ms``. Labels are rescaled at fit time by the batch's slowdown at the subnet's size
+   (contention slows large subnets more than small ones); ``latency_ms`` itself is never rescaled.
+8. **Visits**: the profiler measures a share of subnets again in a later batch; every measurement is
+   kept and a label is the median of its visits (:mod:`hwnas.pipelines.labels`).
+9. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,
    its version and execution provider, exporter (torch) version, opset, CPU model, load average,
    session setup / engine build time.
 

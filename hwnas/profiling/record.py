@@ -19,6 +19,7 @@ from hwnas.profiling.backends import fingerprint as host_fingerprint
 
 OK, FAILED = "ok", "failed"
 FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg", "compute_ms", "e2e_ms")
+LIST_FIELDS = ("mlp_ratio", "num_heads", "block_ms", "refs_ms")  # stored as JSON text
 FIGURES = ("compute_ms", "e2e_ms")  # per-run figures a GPU runner times besides latency_ms
 
 
@@ -42,6 +43,7 @@ class LatencyRecord:
     spread: float = math.nan  # IQR of block_ms / median of block_ms
     runs: int = 0  # timed runs behind latency_ms
     ref_ms: float = math.nan  # the space's min subnet, measured in the same rounds (drift check)
+    refs_ms: list[float] = field(default_factory=list)  # the reference ladder's figures in this batch
     warmup_runs: int = 0
     attempts: int = 0  # 1 + re-measurements because the spread was too wide
     threads: int = 0
@@ -122,7 +124,7 @@ class LatencyRecord:
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
-        for k in ("mlp_ratio", "num_heads", "block_ms"):
+        for k in LIST_FIELDS:
             row[k] = json.dumps(row[k])
         for k, v in row.items():  # SQLite has no NaN: store NULL
             if isinstance(v, float) and math.isnan(v):
@@ -134,7 +136,7 @@ class LatencyRecord:
         names = {f.name for f in fields(cls)}
         # NULL in a column an older store gained later (ALTER TABLE ADD COLUMN): the field's default
         d = {k: v for k, v in row.items() if k in names and (v is not None or k in FLOAT_COLUMNS)}
-        for k in ("mlp_ratio", "num_heads", "block_ms"):
+        for k in LIST_FIELDS:
             d[k] = json.loads(d[k]) if isinstance(d.get(k), str) else d.get(k, [])
         for k in FLOAT_COLUMNS:
             if d.get(k) is None:

@@ -22,10 +22,10 @@ import pandas as pd
 
 from hwnas.core.errors import ConfigError, HwnasError, NotFoundError
 from hwnas.profiling import store_file, store_schema
-from hwnas.profiling.record import FLOAT_COLUMNS, LatencyRecord
+from hwnas.profiling.record import FLOAT_COLUMNS, LIST_FIELDS, LatencyRecord
 
 _TYPES = {"int": "INTEGER", "float": "REAL"}
-_LIST_COLUMNS = ("mlp_ratio", "num_heads", "block_ms")
+_LIST_COLUMNS = LIST_FIELDS
 
 
 class StoreAccessError(HwnasError, OSError):

@@ -1,9 +1,12 @@
 """Every store knows its noise: profiling re-measures a share of the plan in later batches (really
 measured on ONNX Runtime), resumes without measuring twice, and the fit reads the disagreement back."""
 
+import json
+
 from hwnas.devices import get
 from hwnas.pipelines.fit import noise_of, read_records
 from hwnas.pipelines.profile import profile_configs, retest_target
+from hwnas.profiling.ladder import ladder
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
 
@@ -28,6 +31,8 @@ def test_retests_in_later_batches_and_resume(tiny_space, tmp_path):
     first = df.groupby("key").head(1)
     second = df[~df.index.isin(first.index)]
     assert len(second) == 5 and not set(second["visit"]) & set(first["visit"])  # other batches
+    rungs = [json.loads(v) for v in df["refs_ms"]]  # the reference ladder measured in every batch
+    assert all(len(r) == len(ladder(tiny_space)) and min(r) > 0 for r in rungs)
     nf = noise_of(read_records(tmp_path / "l.db", "cpu", tiny_space))
     rt = nf["retest_store"]
     assert rt["subnets"] == 5 and 0 <= rt["median"] <= rt["p90"] <= rt["worst"]

@@ -1,0 +1,44 @@
+"""The reference ladder: rungs spanning the space, the slowdown curve, and its use in the labels."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hwnas.core import presets
+from hwnas.core.complexity import count_macs
+from hwnas.pipelines.labels import drift_corrected
+from hwnas.profiling.ladder import ladder, slowdown
+
+
+@pytest.mark.parametrize("name", ["mnist-cpu", "autoformer-tiny"])
+def test_rungs_span_the_space_in_size_order(name):
+    space = presets.get(name)
+    rungs = ladder(space)
+    assert rungs[0] == space.min_config() and rungs[-1] == space.max_config() and len(rungs) >= 3
+    for c in rungs:
+        space.validate(c)
+    macs = [count_macs(space, c) for c in rungs]
+    assert macs == sorted(macs) and len(set(macs)) == len(macs)
+
+
+def test_slowdown_interpolates_over_log_latency():
+    base = [1.0, 4.0, 16.0]
+    slow = [1.0, 1.1, 1.2]  # bigger subnets slowed down more
+    run = [b * s for b, s in zip(base, slow)]
+    assert slowdown(4.0, run, base) == pytest.approx(1.1)
+    assert slowdown(2.0, run, base) == pytest.approx(np.sqrt(1.1), rel=1e-6)  # halfway in log latency
+    assert slowdown(100.0, run, base) == pytest.approx(1.2) and slowdown(0.1, run, base) == pytest.approx(1.0)
+    assert slowdown(2.0, [np.nan] * 3, base) == 1.0
+
+
+def test_labels_divide_each_batch_by_its_slowdown():
+    # two visits of a 4 ms subnet: the second in a batch where the 4 ms rung ran 10 % slow
+    rows = [
+        {"key": "a", "visit": "v1", "latency_ms": 4.0, "ref_ms": 1.0, "refs_ms": json.dumps([1.0, 4.0, 16.0])},
+        {"key": "a", "visit": "v2", "latency_ms": 4.4, "ref_ms": 1.0, "refs_ms": json.dumps([1.0, 4.4, 16.0])},
+        {"key": "b", "visit": "v3", "latency_ms": 4.0, "ref_ms": 1.0, "refs_ms": json.dumps([1.0, 4.0, 16.0])},
+    ]
+    out = drift_corrected(pd.DataFrame(rows))
+    assert out["latency_ms"].tolist() == pytest.approx([4.0, 4.0, 4.0], rel=1e-4)
