@@ -1,0 +1,108 @@
+"""Do labels taken on a busy machine predict the latency measured on a quiet one?
+
+1. Profiles the first N (default 200) subnets of the plan of a space (default mnist-cpu) on a device
+   (default cpu) into a fresh store while a Python busy loop runs in its own process (--no-busy: none),
+   with the default retests, exactly as ``hwnas profile`` does.
+2. Fits every predictor family on that store (``hwnas fit``'s pipeline: labels corrected by the
+   reference ladder, median of visits) and prints the store's own test-retest figures.
+3. Stops the busy loop, waits --gap seconds and, in a fresh process, measures M (default 30) random
+   subnets of the space that are not in the store, each once (no ladder correction: the plain
+   protocol figure a user would measure on the quiet machine).
+4. Prints the predictor's agreement with those fresh measurements: MAPE, share within ±10 %, Kendall tau.
+
+Goal: MAPE <= 3 %, >= 99 % within ±10 %, Kendall tau >= 0.95.
+
+    python benchmarks/load_labels_quality.py [-n 200] [-m 30] [--gap 20] [--device cpu] [--no-busy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from hwnas.core import presets
+from hwnas.devices.host import cpu_model
+from hwnas.pipelines.fit import fit_records, read_records
+from hwnas.pipelines.profile import profile_space
+from hwnas.predictors.metrics import quality
+
+FRESH = """
+import json, sys
+from hwnas.core import presets
+from hwnas.core.config import SubnetConfig
+from hwnas.pipelines.profile import profile_configs
+from hwnas.profiling.store import LatencyStore
+space = presets.get(sys.argv[1])
+cfgs = [SubnetConfig.from_key(k) for k in json.loads(sys.argv[4])]
+with LatencyStore(sys.argv[3]) as st:
+    s = profile_configs(cfgs, space, sys.argv[2], st, retest=None)
+print(json.dumps({r.key: r.latency_ms for r in s.records if r.ok}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=200, help="subnets profiled under load")
+    ap.add_argument("-m", type=int, default=30, help="fresh subnets measured quietly")
+    ap.add_argument("--space", default=presets.DEFAULT_SPACE)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--gap", type=float, default=20.0, help="seconds between the loaded run and the quiet one")
+    ap.add_argument("--families", default=None, help="comma-separated families (default: all)")
+    ap.add_argument("--no-busy", action="store_true", help="profile without the busy loop")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    space = presets.get(a.space)
+    print(f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "loaded.db")
+        busy = None if a.no_busy else subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        t0 = time.perf_counter()
+        try:
+            s = profile_space(space, a.device, a.n, db, seed=a.seed)
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+        print(
+            f"profiled {len({r.key for r in s.records})} subnets ({s.retested} retests) in "
+            f"{time.perf_counter() - t0:.0f} s {'with a busy loop' if busy else 'without extra load'}; "
+            f"load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        df = read_records(db, a.device, space)
+        fams = a.families.split(",") if a.families else None
+        res = fit_records(space, a.device, df, families=fams, seed=a.seed, curve=False)
+        rt, m = res.noise["retest_store"], res.predictor.metrics_
+        if rt["subnets"]:
+            print(
+                f"store's own test-retest ({rt['subnets']} subnets): median {rt['median']:.1%}, p90 {rt['p90']:.1%}, "
+                f"worst {rt['worst']:.1%}"
+            )
+        print(f"chosen {res.predictor.family_}: held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}")
+        fresh = space.sample_unique(a.m, np.random.default_rng(a.seed + 1), exclude=set(df["key"]))
+        time.sleep(a.gap)
+        print(f"measuring {len(fresh)} fresh subnets quietly in a fresh process ...", flush=True)
+        cmd = [sys.executable, "-c", FRESH, a.space, a.device, os.path.join(tmp, "quiet.db")]
+        out = subprocess.run([*cmd, json.dumps([c.key() for c in fresh])], capture_output=True, text=True, check=True)
+        quiet = json.loads(out.stdout.strip().splitlines()[-1])
+    keys = [c.key() for c in fresh if c.key() in quiet]
+    y = np.array([quiet[k] for k in keys])
+    pred = res.predictor.predict([c for c in fresh if c.key() in quiet])
+    q = quality(y, pred)
+    print(
+        f"{len(keys)} fresh subnets, quiet vs predicted from labels taken under load: MAPE {q['mape']:.1%}, "
+        f"within ±10 % {q['within_10']:.0%}, Kendall tau {q['kendall_tau']:.3f}, "
+        f"median signed error {np.median(pred / y - 1):+.1%}"
+    )
+    print("goal: MAPE <= 3 %, >= 99 % within ±10 %, Kendall tau >= 0.95")
+
+
+if __name__ == "__main__":
+    main()
