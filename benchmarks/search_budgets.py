@@ -31,6 +31,7 @@ from hwnas.core import count_params, get_space
 from hwnas.pipelines.search import InheritedAccuracy, SearchOptions, load_budgets, params_fitness, search
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import Constraints, EvolutionSettings, LatencyBudget, fastest, run_search
+from hwnas.search.constraints import noise_aware_margin
 
 SPACE, DEVICE = "mnist-cpu", "cpu"
 
@@ -49,10 +50,16 @@ def hwnas(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "hwnas", *args], check=True)
 
 
-def prepare(run: RunDir, n_profile: int, epochs: int) -> None:
+def prepare(run: RunDir, n_profile: int, epochs: int, busy: bool = False) -> None:
     if not run.supernet.is_file():
         hwnas("train", "--space", SPACE, "--epochs", str(epochs), "--workdir", str(run.root))
-    hwnas("profile", "--device", DEVICE, "--space", SPACE, "-n", str(n_profile), "--workdir", str(run.root))
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:  # a store profiled under load, if asked: the labels must still hold on the quiet machine
+        hwnas("profile", "--device", DEVICE, "--space", SPACE, "-n", str(n_profile), "--workdir", str(run.root))
+    finally:
+        if loop is not None:
+            loop.kill()
+            loop.wait()
     hwnas("fit", "--device", DEVICE, "--space", SPACE, "--no-curve", "--workdir", str(run.root))
 
 
@@ -96,11 +103,12 @@ def main() -> int:
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--prepare", action="store_true", help="train, profile and fit with the CLI first")
     ap.add_argument("--profile-n", type=int, default=150)
+    ap.add_argument("--profile-busy", action="store_true", help="with --prepare: profile while a busy loop runs")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--population", type=int, default=50)
     ap.add_argument("--subset", type=int, default=200, help="validation images per fitness call")
-    ap.add_argument("--margin", type=float, default=None, help="override the predictor's p95 margin")
+    ap.add_argument("--margin", type=float, default=None, help="override the noise-aware default margin")
     ap.add_argument("--kendall-n", type=int, default=60)
     ap.add_argument(
         "--budgets",
@@ -111,7 +119,7 @@ def main() -> int:
     a = ap.parse_args()
     run = RunDir.resolve(a.workdir)
     if a.prepare:
-        prepare(run, a.profile_n, a.epochs)
+        prepare(run, a.profile_n, a.epochs, a.profile_busy)
     space = get_space(SPACE)
     n = a.population
     settings = EvolutionSettings(
@@ -119,14 +127,16 @@ def main() -> int:
     )
     base = load_budgets(run, space, SearchOptions(budgets=[(DEVICE, None)]))[0][0]
     p95 = float(base.predictor.metrics_["p95_rel_err"])
-    margin = p95 if a.margin is None else a.margin
+    margin = noise_aware_margin(base.predictor.metrics_) if a.margin is None else a.margin
     lo, hi = predicted_range(space, base)
     top = float(base.predictor.predict([space.max_config()])[0])  # robust to a noisy predicted maximum
     first = lo / (1 - margin) * 1.1  # the smallest budget some subnet is predicted to meet with margin
     budgets = a.budgets or [round(float(b), 2) for b in np.geomspace(first, max(top, first * 1.5), 5)]
     print(
-        f"predictor p95 relative error {p95:.1%} (margin used {margin:.1%}); predicted latency: fastest "
-        f"{lo:.3f} ms, max config {top:.3f} ms, slowest found {hi:.3f} ms; budgets {budgets}",
+        f"predictor p95 relative error {p95:.1%}, store retest p90 "
+        f"{base.predictor.metrics_.get('retest_p90') or float('nan'):.1%} (margin used {margin:.1%}); "
+        f"predicted latency: fastest {lo:.3f} ms, max config {top:.3f} ms, slowest found {hi:.3f} ms; "
+        f"budgets {budgets}",
         flush=True,
     )
 
