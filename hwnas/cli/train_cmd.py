@@ -1,4 +1,5 @@
-"""Train a weight-entangled supernet: AutoFormer's uniform recipe or the sandwich rule.
+"""Train a weight-entangled supernet: the largest subnet first, then the sandwich rule (default), or
+AutoFormer's uniform recipe, or one subnet alone.
 
 Writes the checkpoint (atomically, every epoch) to the run folder's supernet.pt unless --out says
 otherwise. --data is 'mnist' (the bundled 5,000-image sample, no download) or an image folder
@@ -7,7 +8,8 @@ it with torchrun; only rank 0 writes and prints.
 
 examples:
   hwnas train                                   # bundled MNIST, space mnist-cpu, default recipe
-  hwnas train --strategy sandwich --epochs 20 --out sandwich.pt
+  hwnas train --strategy uniform --epochs 20 --out uniform.pt   # AutoFormer's recipe
+  hwnas train --strategy single --subnet e96-d4-m2,2,2,2-h2,2,2,2 --out alone.pt   # one subnet alone
   hwnas train --resume                          # continue the run folder's checkpoint
   torchrun --nproc_per_node 2 -m hwnas train --data /data/imagenet --space autoformer-tiny \\
       --epochs 300 --batch-size 128 --mixup 0.8 --cutmix 1.0 --drop-path 0.1
