@@ -15,9 +15,9 @@ TensorRT 10 (opsets 9-20) accept. They differ in three ways:
 - export time: the dynamo exporter is several times slower per subnet, which matters when profiling
   exports every measured subnet.
 
-TorchScript stays the default until ``benchmarks/exporter_compare.py`` shows the dynamo graphs run no
-slower; torch has announced that the TorchScript exporter will be removed, and then ``dynamo`` is the
-one left (the README's benchmark section keeps the figures).
+TorchScript stays the default: ``benchmarks/exporter_compare.py`` found the dynamo graphs slower under
+ONNX Runtime and much slower to export (the README's benchmark section keeps the figures). Torch has
+announced that the TorchScript exporter will be removed, and then ``dynamo`` is the one left.
 """
 
 from __future__ import annotations
