@@ -268,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
     space = resolve_space(args.space, None, ckpt)
     assert space is not None  # with default=True, the default preset at worst
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: score in parallel, rank 0 reports
+        if args.fit_missing:
+            raise ConfigError("--fit-missing does not run under torchrun: profile and fit first, then search")
         from hwnas.supernet.distributed import torchrun_group
 
         with torchrun_group() as info:
