@@ -47,26 +47,9 @@ class AgentProc:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, str]:
+def files(tmp_path_factory, tiny_space: SearchSpace) -> dict[str, str]:
     d = tmp_path_factory.mktemp("agent-files")
-    space = SearchSpace(
-        embed_dim=(16, 32),
-        depth=(1, 2),
-        mlp_ratio=(1.0, 2.0),
-        num_heads=(1, 2),
-        super_embed_dim=32,
-        super_depth=2,
-        super_mlp_ratio=2.0,
-        super_num_heads=2,
-        img_size=8,
-        patch_size=4,
-        in_chans=1,
-        num_classes=3,
-        head_dim=8,
-        max_relative_position=4,
-        name="tiny",
-    )
-    save_space(space, d / "space.yaml")
+    save_space(tiny_space, d / "space.yaml")
     (d / "devices.toml").write_text(DEVICES)
     (d / "token").write_text(secrets.token_urlsafe(32) + "\n")
     (d / "blocker").mkdir()
