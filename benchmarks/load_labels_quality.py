@@ -1,5 +1,9 @@
 """Do labels taken on a busy machine predict the latency measured on a quiet one?
 
+0. Calibrates the host quietly, as any earlier quiet profile run on it does: profiles --calibrate
+   (default 24) other subnets into a scratch store, so the host's ladder memory
+   (hwnas/profiling/host_memory.py, kept in a fresh folder for this run) holds a few quiet batches.
+   --calibrate 0: none, the store's own baseline alone.
 1. Profiles the first N (default 200) subnets of the plan of a space (default mnist-cpu) on a device
    (default cpu) into a fresh store while a Python busy loop runs in its own process (--no-busy: none),
    with the default retests, exactly as ``hwnas profile`` does.
@@ -12,7 +16,7 @@
 
 Goal: MAPE <= 3 %, >= 99 % within ±10 %, Kendall tau >= 0.95.
 
-    python benchmarks/load_labels_quality.py [-n 200] [-m 30] [--gap 20] [--device cpu] [--no-busy]
+    python benchmarks/load_labels_quality.py [-n 200] [-m 30] [--gap 20] [--calibrate 24] [--no-busy]
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ import numpy as np
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.fit import fit_records, read_records
-from hwnas.pipelines.profile import profile_space
+from hwnas.pipelines.labels import ladder_baseline
+from hwnas.pipelines.profile import profile_configs, profile_space
 from hwnas.predictors.metrics import quality
+from hwnas.profiling.host_memory import HOSTS_ENV
+from hwnas.profiling.store import LatencyStore
 
 FRESH = """
 import json, sys
@@ -56,11 +63,20 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=20.0, help="seconds between the loaded run and the quiet one")
     ap.add_argument("--families", default=None, help="comma-separated families (default: all)")
     ap.add_argument("--no-busy", action="store_true", help="profile without the busy loop")
+    ap.add_argument("--calibrate", type=int, default=24, help="subnets profiled quietly first (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     space = presets.get(a.space)
     print(f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ[HOSTS_ENV] = os.path.join(tmp, "hosts")  # this run's memory only (inherited by the child)
+        if a.calibrate:
+            t0 = time.perf_counter()
+            cal = space.sample_unique(a.calibrate, np.random.default_rng(a.seed + 2))
+            with LatencyStore(os.path.join(tmp, "calibration.db")) as st:
+                profile_configs(cal, space, a.device, st, retest=None)
+            print(f"calibrated quietly: {len(cal)} subnets in {time.perf_counter() - t0:.0f} s", flush=True)
+            time.sleep(a.gap)
         db = os.path.join(tmp, "loaded.db")
         busy = None if a.no_busy else subprocess.Popen([sys.executable, "-c", "while True: pass"])
         t0 = time.perf_counter()
@@ -77,6 +93,11 @@ def main() -> None:
             flush=True,
         )
         df = read_records(db, a.device, space)
+        found = ladder_baseline(df)
+        if found is not None and found[1] is not None:
+            own = ladder_baseline(df.drop(columns="base_ms"))
+            gap = np.median(own[0] / found[1] - 1) if own else float("nan")
+            print(f"the store's own fastest batches vs the host's remembered ladder: {gap:+.1%} (median over rungs)")
         fams = a.families.split(",") if a.families else None
         res = fit_records(space, a.device, df, families=fams, seed=a.seed, curve=False)
         rt, m = res.noise["retest_store"], res.predictor.metrics_

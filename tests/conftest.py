@@ -25,3 +25,9 @@ def tiny_space() -> SearchSpace:
         max_relative_position=4,
         name="tiny",
     )
+
+
+@pytest.fixture(autouse=True)
+def own_host_memory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test remembers ladder batches in its own folder, never in the user's cache."""
+    monkeypatch.setenv("HWNAS_HOSTS_DIR", str(tmp_path_factory.mktemp("hosts")))

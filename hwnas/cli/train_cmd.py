@@ -25,7 +25,7 @@ from hwnas.cli.common import add_space, add_workdir, positive_float, positive_in
 from hwnas.present import Progress, log
 
 # The recipe's choices and default, repeated here so that --help needs no torch (a test keeps them equal).
-STRATEGIES, PRECISIONS, DEFAULT_EPOCHS = ("sandwich", "uniform", "single"), ("auto", "fp32", "bf16"), 12
+STRATEGIES, PRECISIONS, DEFAULT_EPOCHS = ("sandwich", "uniform", "single"), ("auto", "fp32", "bf16"), 11
 
 HELP = "train a supernet (bundled MNIST or an image folder; torchrun for DDP)"
 
@@ -59,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="SHARE",
         help="sandwich: share of the steps that train only the largest subnet before the others join "
-        "(progressive shrinking; default 0.3)",
+        "(progressive shrinking; default 0.45)",
     )
     p.add_argument(
         "--subnet",

@@ -13,7 +13,7 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import HwnasError, NotFoundError
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
-from hwnas.pipelines.labels import drift_corrected, labels_of, one_host, retest_noise_of
+from hwnas.pipelines.labels import drift_corrected, labels_of, ladder_baseline, one_host, retest_noise_of
 from hwnas.predictors import LatencyPredictor, save_predictor
 from hwnas.predictors.metrics import json_safe, noise_floor, retest_noise
 from hwnas.predictors.report import plot_predictions, smallest_size
@@ -98,6 +98,10 @@ def noise_of(df: pd.DataFrame, retest: pd.DataFrame | None = None) -> dict[str, 
     )
     if nf.get("ref_drift") is not None and nf.get("label_noise") is not None:
         nf["floor"], nf["drift_corrected"] = nf["label_noise"], True
+    found = ladder_baseline(df)
+    if found is not None and found[1] is not None:  # how much slower the store ran than the host when quiet
+        own = ladder_baseline(df.drop(columns="base_ms"))
+        nf["host_baseline_gap"] = float(np.median(own[0] / found[1] - 1)) if own else None
     st = nf["retest_store"] = retest_noise_of(df)  # subnets measured in two or more visits of this store
     if st["median"] is not None and st["subnets"] >= 2:
         visit_noise = st["median"] / np.sqrt(2)  # one visit's own typical error

@@ -7,7 +7,9 @@ batch (:func:`drift_corrected`, :mod:`hwnas.profiling.ladder`). Why: contention 
 references included, but larger subnets more than small ones, so the batch's slowdown is read off
 the ladder at the subnet's size; what remains differs between visits taken minutes apart, and the
 median of visits is robust to one visit that was still disturbed (with two visits it is their mean,
-halving the variance of independent visit errors).
+halving the variance of independent visit errors). The ladder's baseline is the store's fastest
+batches or, where lower, the host's remembered quiet ladder (:mod:`hwnas.profiling.host_memory`), so
+a store measured under load throughout is still rescaled to a quiet machine (:func:`ladder_baseline`).
 
 The same visits give the store's test-retest disagreement (:func:`retest_noise_of`): subnets with two
 or more successful visits, relative difference |a - b| / mean(a, b) between their first two visits.
@@ -80,35 +82,55 @@ def one_host(df: pd.DataFrame, host: str | None = None, what: str = "device") ->
     )
 
 
-def _ladders(df: pd.DataFrame) -> np.ndarray | None:
-    """Each row's reference-ladder figures as an (n, rungs) array (NaN rows where it has none)."""
-    if "refs_ms" not in df or not len(df):
+def _ladders(df: pd.DataFrame, column: str = "refs_ms", rungs: int | None = None) -> np.ndarray | None:
+    """Each row's reference-ladder figures (``column``) as an (n, rungs) array (NaN rows where it has none)."""
+    if column not in df or not len(df):
         return None
-    lists = [json.loads(v) if isinstance(v, str) else (v if isinstance(v, list) else []) for v in df["refs_ms"]]
-    n = max((len(v) for v in lists), default=0)
+    lists = [json.loads(v) if isinstance(v, str) else (v if isinstance(v, list) else []) for v in df[column]]
+    n = rungs or max((len(v) for v in lists), default=0)
     if n < 2:
         return None
     return np.array([[float(x) for x in v] if len(v) == n else [np.nan] * n for v in lists], dtype=float)
 
 
-def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
-    """Latencies rescaled to the store's typical conditions by the references measured in their batch.
+def ladder_baseline(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The rungs' baseline that labels are rescaled to, and the host's remembered one (None without).
 
-    Rows with the reference ladder (``refs_ms``, :mod:`hwnas.profiling.ladder`): each rung's baseline is
-    the 10th percentile of its figures over the store's batches (interference only adds time, so the
-    fastest batches are the nearest to a quiet machine), and a row is divided by its batch's slowdown
-    interpolated at its latency. Other rows (older stores): ``latency_ms * median(ref) / ref`` with the one reference
-    subnet (``ref_ms``). Slow episodes move a whole batch, references included, so this takes them out."""
+    The store's own: per rung, the 10th percentile of its figures over the store's batches (interference
+    only adds time, so the fastest batches are the nearest to a quiet machine). Where the records carry
+    the host's remembered baseline (``base_ms``, :mod:`hwnas.profiling.host_memory`), the lower of the
+    two per rung: a store measured under load throughout has no fast batch of its own."""
+    lad = _ladders(df)
+    if lad is None:
+        return None
+    ok = np.isfinite(lad).all(axis=1) & (lad > 0).all(axis=1)
+    if not ok.any():
+        return None
+    visits = df["visit"].to_numpy()[ok] if "visit" in df else np.arange(ok.sum())
+    own = pd.DataFrame(lad[ok]).groupby(visits).first().quantile(BASELINE_QUANTILE / 100).to_numpy()
+    mem = _ladders(df, "base_ms", lad.shape[1])
+    host = None
+    if mem is not None and (np.isfinite(mem) & (mem > 0)).all(axis=1).any():
+        host = np.nanmin(np.where(mem > 0, mem, np.nan), axis=0)
+    return (own if host is None else np.fmin(own, host)), host
+
+
+def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
+    """Latencies rescaled to quiet conditions by the references measured in their batch.
+
+    Rows with the reference ladder (``refs_ms``, :mod:`hwnas.profiling.ladder`) are divided by their
+    batch's slowdown against :func:`ladder_baseline`, interpolated at their latency. Other rows (older
+    stores): ``latency_ms * median(ref) / ref`` with the one reference subnet (``ref_ms``). Slow
+    episodes move a whole batch, references included, so this takes them out."""
     out = df
     if "ref_ms" in df and (df["ref_ms"] > 0).any():
         ref = df["ref_ms"].where(df["ref_ms"] > 0)
         out = df.assign(latency_ms=df["latency_ms"] * (ref.median() / ref).fillna(1.0))
-    lad = _ladders(df)
-    has = None if lad is None else np.isfinite(lad).all(axis=1) & (lad > 0).all(axis=1)
-    if lad is None or has is None or not has.any():
+    lad, found = _ladders(df), ladder_baseline(df)
+    if lad is None or found is None:
         return out
-    per_visit = pd.DataFrame(lad[has]).groupby(df["visit"].to_numpy()[has] if "visit" in df else np.arange(has.sum()))
-    base = per_visit.first().quantile(BASELINE_QUANTILE / 100).to_numpy()
+    base = found[0]
+    has = np.isfinite(lad).all(axis=1) & (lad > 0).all(axis=1)
     lat = df["latency_ms"].to_numpy(float)
     fixed = [corrected(v, r, base) if h else o for v, r, h, o in zip(lat, lad, has, out["latency_ms"])]
     return df.assign(latency_ms=fixed)

@@ -28,6 +28,7 @@ from hwnas.devices import get as get_device
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
+from hwnas.profiling.host_memory import HostMemory
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.protocol import Measurement, measure_batch
 from hwnas.profiling.record import LatencyRecord, host_id_of, load_average, new_visit
@@ -122,9 +123,11 @@ def _measure(
     seconds: dict[str, float],
     with_reference: bool = True,
     ref_dir: Path | None = None,
+    memory: HostMemory | None = None,
 ) -> list[LatencyRecord]:
     """One batch: export and load each subnet (failures recorded), then measure them interleaved with
-    the reference ladder (:mod:`hwnas.profiling.ladder`; exported once into ``ref_dir`` if given)."""
+    the reference ladder (:mod:`hwnas.profiling.ladder`; exported once into ``ref_dir`` if given). The
+    ladder's figures are added to the host's ``memory`` and each record gets its baseline."""
     fp16 = device.precision == "fp16"
     recs = {
         c.key(): LatencyRecord.for_config(
@@ -168,6 +171,10 @@ def _measure(
         seconds["measure"] += time.perf_counter() - t0
         ref = results.get(REF)
         refs_ms = [float(m.latency_ms) if isinstance(m := results.get(k), Measurement) else math.nan for k in rungs]
+        base_ms: list[float] = []
+        if memory is not None and rungs:
+            memory.remember(refs_ms)
+            base_ms = memory.baseline()
         for key, res in results.items():
             if key in rungs:
                 continue
@@ -175,7 +182,8 @@ def _measure(
             if isinstance(res, str):
                 recs[key].fail(res)
             else:
-                _fill(recs[key], res, runners[key].setup_s, ref).refs_ms = refs_ms
+                rec = _fill(recs[key], res, runners[key].setup_s, ref)
+                rec.refs_ms, rec.base_ms = refs_ms, base_ms
     finally:
         for r in runners.values():
             r.close()
@@ -273,6 +281,7 @@ def _profile_locked(
     start = time.perf_counter()
     exporter: Exporter | None = None
     refs = tempfile.TemporaryDirectory(prefix="hwnas-ladder-")  # the ladder, exported once per run
+    memory = HostMemory(device.name, host, digest, [c.key() for c in ladder(space)])
     try:
         for phase in ("new", "retest"):
             cfgs = todo if phase == "new" else _retests(configs, store, device, digest, host, retest, seed)
@@ -283,7 +292,7 @@ def _profile_locked(
                 with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
                     batch_cfgs = cfgs[b : b + batch]
                     for rec in _measure(
-                        device, space, exporter, batch_cfgs, Path(tmp), rng, s.seconds, True, Path(refs.name)
+                        device, space, exporter, batch_cfgs, Path(tmp), rng, s.seconds, True, Path(refs.name), memory
                     ):
                         store.add(rec)
                         s.records.append(rec)

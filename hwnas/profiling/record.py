@@ -19,7 +19,7 @@ from hwnas.profiling.backends import fingerprint as host_fingerprint
 
 OK, FAILED = "ok", "failed"
 FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg", "compute_ms", "e2e_ms")
-LIST_FIELDS = ("mlp_ratio", "num_heads", "block_ms", "refs_ms")  # stored as JSON text
+LIST_FIELDS = ("mlp_ratio", "num_heads", "block_ms", "refs_ms", "base_ms")  # stored as JSON text
 FIGURES = ("compute_ms", "e2e_ms")  # per-run figures a GPU runner times besides latency_ms
 
 
@@ -44,6 +44,7 @@ class LatencyRecord:
     runs: int = 0  # timed runs behind latency_ms
     ref_ms: float = math.nan  # the space's min subnet, measured in the same rounds (drift check)
     refs_ms: list[float] = field(default_factory=list)  # the reference ladder's figures in this batch
+    base_ms: list[float] = field(default_factory=list)  # the host's remembered quiet ladder (host_memory)
     warmup_runs: int = 0
     attempts: int = 0  # 1 + re-measurements because the spread was too wide
     threads: int = 0

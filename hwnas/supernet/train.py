@@ -40,7 +40,7 @@ RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on re
 # AutoFormer's peak lr (1e-3 at a total batch of 1024). It is kept, not scaled down, for small batches:
 # linear scaling would give 3e-5 at batch 32, where ViTs then barely move; scaled up by sqrt beyond 1024.
 BASE_LR, REFERENCE_BATCH = 1e-3, 1024
-DEFAULT_EPOCHS = 12  # `hwnas train` and `hwnas run` alike
+DEFAULT_EPOCHS = 11  # `hwnas train` and `hwnas run` alike
 
 
 @dataclass
@@ -57,7 +57,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     strategy: str = "sandwich"
     num_random: int = 1  # sandwich: random subnets between the largest and the smallest
-    largest_first: float = 0.3  # sandwich: share of the steps that train only the largest subnet, first
+    largest_first: float = 0.45  # sandwich: share of the steps that train only the largest subnet, first
     subnet: str | None = None  # single: the key of the one subnet every step trains
     drop_path: float = 0.0
     mixup: float = 0.0
