@@ -129,7 +129,7 @@ def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
     lad, found = _ladders(df), ladder_baseline(df)
     if lad is None or found is None:
         return out
-    base = found[0]
+    base = [float(v) for v in found[0]]
     has = np.isfinite(lad).all(axis=1) & (lad > 0).all(axis=1)
     lat = df["latency_ms"].to_numpy(float)
     fixed = [corrected(v, r, base) if h else o for v, r, h, o in zip(lat, lad, has, out["latency_ms"])]
