@@ -7,9 +7,9 @@ batch (:func:`drift_corrected`, :mod:`hwnas.profiling.ladder`). Why: contention 
 references included, but larger subnets more than small ones, so the batch's slowdown is read off
 the ladder at the subnet's size; what remains differs between visits taken minutes apart, and the
 median of visits is robust to one visit that was still disturbed (with two visits it is their mean,
-halving the variance of independent visit errors). The ladder's baseline is the store's fastest
-batches or, where lower, the host's remembered quiet ladder (:mod:`hwnas.profiling.host_memory`), so
-a store measured under load throughout is still rescaled to a quiet machine (:func:`ladder_baseline`).
+halving the variance of independent visit errors). The ladder's baseline is the host's remembered
+quiet ladder (:mod:`hwnas.profiling.host_memory`) or, without one, the store's typical batch, so a
+store measured under load throughout is still rescaled to a quiet machine (:func:`ladder_baseline`).
 
 The same visits give the store's test-retest disagreement (:func:`retest_noise_of`): subnets with two
 or more successful visits, relative difference |a - b| / mean(a, b) between their first two visits.
@@ -26,7 +26,10 @@ import pandas as pd
 from hwnas.core.errors import ConfigError
 from hwnas.profiling.ladder import corrected
 
-BASELINE_QUANTILE = 10  # a rung's baseline: this percentile of its figures over the store's batches
+# A rung's baseline: this percentile of its figures over the batches. The median, so that labels read as a
+# single measurement at a random moment of a quiet machine does: the 10th percentile (the fastest
+# episodes) put labels 4.8 % below fresh quiet measurements (benchmarks/load_labels_quality.py).
+BASELINE_QUANTILE = 50
 
 
 class MixedHostsError(ConfigError):
@@ -96,10 +99,10 @@ def _ladders(df: pd.DataFrame, column: str = "refs_ms", rungs: int | None = None
 def ladder_baseline(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None] | None:
     """The rungs' baseline that labels are rescaled to, and the host's remembered one (None without).
 
-    The store's own: per rung, the 10th percentile of its figures over the store's batches (interference
-    only adds time, so the fastest batches are the nearest to a quiet machine). Where the records carry
-    the host's remembered baseline (``base_ms``, :mod:`hwnas.profiling.host_memory`), the lower of the
-    two per rung: a store measured under load throughout has no fast batch of its own."""
+    The store's own: per rung, the median of its figures over the store's batches (the typical batch).
+    Where the records carry the host's remembered quiet baseline (``base_ms``,
+    :mod:`hwnas.profiling.host_memory`), that one (the median over the records): a store measured under
+    load throughout has no quiet batch of its own."""
     lad = _ladders(df)
     if lad is None:
         return None
@@ -111,8 +114,8 @@ def ladder_baseline(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None] | 
     mem = _ladders(df, "base_ms", lad.shape[1])
     host = None
     if mem is not None and (np.isfinite(mem) & (mem > 0)).all(axis=1).any():
-        host = np.nanmin(np.where(mem > 0, mem, np.nan), axis=0)
-    return (own if host is None else np.fmin(own, host)), host
+        host = np.nanmedian(np.where(mem > 0, mem, np.nan), axis=0)
+    return (own if host is None else host), host
 
 
 def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from hwnas.devices import get as get_device
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
-from hwnas.profiling.host_memory import HostMemory
+from hwnas.profiling.host_memory import HostMemory, OthersMeter
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.protocol import Measurement, measure_batch
 from hwnas.profiling.record import LatencyRecord, host_id_of, load_average, new_visit
@@ -167,18 +167,19 @@ def _measure(
                 seconds["setup"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         load = load_average()
-        results = measure_batch(runners, device, rng) if runners else {}
+        with OthersMeter() as others:
+            results = measure_batch(runners, device, rng) if runners else {}
         seconds["measure"] += time.perf_counter() - t0
         ref = results.get(REF)
         refs_ms = [float(m.latency_ms) if isinstance(m := results.get(k), Measurement) else math.nan for k in rungs]
         base_ms: list[float] = []
         if memory is not None and rungs:
-            memory.remember(refs_ms)
+            memory.remember(refs_ms, others.cores)
             base_ms = memory.baseline()
         for key, res in results.items():
             if key in rungs:
                 continue
-            recs[key].load_avg = load
+            recs[key].load_avg, recs[key].others_cores = load, others.cores
             if isinstance(res, str):
                 recs[key].fail(res)
             else:

@@ -1,17 +1,19 @@
-"""What the reference ladder measures on this host, remembered across stores and runs.
+"""What the reference ladder measures on this host when it is quiet, remembered across stores and runs.
 
 Why: labels are rescaled batch by batch to the ladder's *baseline* (:mod:`hwnas.pipelines.labels`),
-and a store alone can only take that baseline from its own fastest batches. A store measured while
-another process kept the machine busy the whole time has no fast batch, so its labels read as slow as
-the load made them (about 7 % here under a busy loop), however consistent they are with each other.
-The ladder's figures on one host, device and space do not depend on the store, so every batch that
-any profile run measures is remembered here (the last :data:`KEEP`), and each new record carries the
-host's baseline known when it was taken (``base_ms``: per rung, the 10th percentile of the remembered
-batches). Labels are then rescaled to the quietest conditions this host has shown, not only this
-store, while the store stays self-contained: ``hwnas fit`` reads nothing but the store.
+and a store alone can only take that baseline from its own batches. A store measured while another
+process kept the machine busy the whole time has no quiet batch, so its labels read as slow as the
+load made them, however consistent they are with each other. The ladder's figures on one host,
+device and space do not depend on the store, so every batch that any profile run measures is
+remembered here (the last :data:`KEEP`) together with how many cores *other* processes kept busy
+meanwhile (:class:`OthersMeter`, from ``/proc/stat``: immediate, unlike the load average). Each new
+record carries the host's quiet baseline known when it was taken (``base_ms``: per rung, the median
+over the remembered batches during which others used less than :data:`QUIET_CORES`), so labels are
+rescaled to this host's typical quiet speed, while the store stays self-contained: ``hwnas fit``
+reads nothing but the store.
 
-A host that was never quiet while profiling (no earlier run, the memory deleted) gives the store's
-own baseline, as before. One JSON file per (device, host_id, space digest) under
+A host never quiet while profiling (or whose memory was deleted) has no baseline here, and labels
+fall back to the store's own. One JSON file per (device, host_id, space digest) under
 ``$HWNAS_HOSTS_DIR`` (default ``$XDG_CACHE_HOME/hwnas/hosts``, ``~/.cache`` when unset); a file that
 cannot be read or written is skipped with a warning, never fatal to profiling.
 """
@@ -22,16 +24,19 @@ import json
 import math
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 HOSTS_ENV = "HWNAS_HOSTS_DIR"
 KEEP = 512  # batches remembered per (device, host, space)
-MIN_BATCHES = 3  # fewer: no baseline yet
-BASELINE_QUANTILE = 10  # the same statistic the store's own baseline uses
+MIN_BATCHES = 3  # fewer quiet ones: no baseline yet
+QUIET_CORES = 0.25  # a batch is quiet when other processes kept less than this many cores busy
+BASELINE_QUANTILE = 50  # the same statistic as the store's own baseline (labels.BASELINE_QUANTILE)
 
 
 def hosts_dir() -> Path:
@@ -40,15 +45,49 @@ def hosts_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwnas" / "hosts"
 
 
+def _busy_seconds() -> float:
+    """CPU seconds all processes spent busy since boot (user, nice, system, irq, softirq); NaN off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        ticks = sum(int(fields[i]) for i in (1, 2, 3, 6, 7))
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+class OthersMeter:
+    """``with OthersMeter() as m: ...`` then ``m.cores``: the cores that processes other than this one
+    kept busy over the block, on average (NaN where the system does not say)."""
+
+    cores = math.nan
+
+    def __enter__(self) -> OthersMeter:
+        self._t, self._busy, self._own = time.perf_counter(), _busy_seconds(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._t
+        others = (_busy_seconds() - self._busy) - (time.process_time() - self._own)
+        self.cores = max(0.0, others / wall) if wall > 0 and math.isfinite(others) else math.nan
+
+
+def _ok(figures: Sequence[float]) -> bool:
+    return all(math.isfinite(x) and x > 0 for x in figures)
+
+
 class HostMemory:
     """The remembered ladder batches of one (device, host_id, space digest) and its rung keys."""
 
-    def __init__(self, device: str, host_id: str, space_digest: str, rungs: Sequence[str], folder: Path | None = None):
+    def __init__(
+        self, device: str, host_id: str, space_digest: str, rungs: Sequence[str], folder: Path | None = None
+    ) -> None:
         self.rungs = list(rungs)
         self.path = (folder or hosts_dir()) / f"{device}-{host_id}-{space_digest[:12]}.json"
 
-    def batches(self) -> list[list[float]]:
-        """The remembered batches (oldest first) whose rungs match; [] when none or unreadable."""
+    def batches(self) -> list[dict[str, Any]]:
+        """The remembered batches (oldest first), each {"ms": figures, "others": cores}; [] when none,
+        unreadable or of another ladder."""
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
@@ -59,20 +98,26 @@ class HostMemory:
         if not isinstance(data, dict) or data.get("rungs") != self.rungs:
             return []
         n = len(self.rungs)
-        return [[float(x) for x in b] for b in data.get("batches", []) if isinstance(b, list) and len(b) == n]
+        return [
+            {"ms": [float(x) for x in b["ms"]], "others": float(b.get("others", math.nan))}
+            for b in data.get("batches", [])
+            if isinstance(b, dict) and isinstance(b.get("ms"), list) and len(b["ms"]) == n
+        ]
 
     def baseline(self) -> list[float]:
-        """Per rung, the 10th percentile of the remembered figures; [] below :data:`MIN_BATCHES`."""
-        rows = np.array([b for b in self.batches() if all(math.isfinite(x) and x > 0 for x in b)], dtype=float)
+        """Per rung, the median over the quiet remembered batches; [] below :data:`MIN_BATCHES` of them.
+        Where the system does not say how busy others were (NaN), every batch counts as quiet."""
+        rows = [b["ms"] for b in self.batches() if _ok(b["ms"]) and not b["others"] >= QUIET_CORES]
         if len(rows) < MIN_BATCHES:
             return []
-        return [float(v) for v in np.percentile(rows, BASELINE_QUANTILE, axis=0)]
+        return [float(v) for v in np.percentile(np.array(rows, dtype=float), BASELINE_QUANTILE, axis=0)]
 
-    def remember(self, figures: Sequence[float]) -> None:
-        """Append one batch's ladder figures (atomic replace; a failure warns and is otherwise ignored)."""
-        if len(figures) != len(self.rungs) or not all(math.isfinite(x) and x > 0 for x in figures):
+    def remember(self, figures: Sequence[float], others: float = math.nan) -> None:
+        """Append one batch's ladder figures and the cores others used meanwhile (atomic replace; a
+        failure warns and is otherwise ignored)."""
+        if len(figures) != len(self.rungs) or not _ok(figures):
             return
-        kept = [*self.batches(), [float(x) for x in figures]][-KEEP:]
+        kept = [*self.batches(), {"ms": [float(x) for x in figures], "others": others}][-KEEP:]
         tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

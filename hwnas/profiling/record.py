@@ -18,7 +18,17 @@ from hwnas.profiling.backends import backend_for
 from hwnas.profiling.backends import fingerprint as host_fingerprint
 
 OK, FAILED = "ok", "failed"
-FLOAT_COLUMNS = ("latency_ms", "median_ms", "spread", "ref_ms", "setup_s", "load_avg", "compute_ms", "e2e_ms")
+FLOAT_COLUMNS = (
+    "latency_ms",
+    "median_ms",
+    "spread",
+    "ref_ms",
+    "setup_s",
+    "load_avg",
+    "others_cores",
+    "compute_ms",
+    "e2e_ms",
+)
 LIST_FIELDS = ("mlp_ratio", "num_heads", "block_ms", "refs_ms", "base_ms")  # stored as JSON text
 FIGURES = ("compute_ms", "e2e_ms")  # per-run figures a GPU runner times besides latency_ms
 
@@ -58,6 +68,7 @@ class LatencyRecord:
     precision: str = "fp32"
     setup_s: float = math.nan  # session creation / engine build time
     load_avg: float = math.nan  # 1-minute load average when measured
+    others_cores: float = math.nan  # cores other processes kept busy while the batch was timed
     host: str = field(default_factory=cpu_model)  # CPU model
     created_at: float = field(default_factory=time.time)
     # GPU devices time two figures (10th percentile of the same runs as latency_ms; NaN where a runtime
