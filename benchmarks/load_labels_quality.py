@@ -1,7 +1,7 @@
 """Do labels taken on a busy machine predict the latency measured on a quiet one?
 
 0. Calibrates the host quietly, as any earlier quiet profile run on it does: profiles --calibrate
-   (default 24) other subnets into a scratch store, so the host's ladder memory
+   (default 40) other subnets into a scratch store, so the host's ladder memory
    (hwnas/profiling/host_memory.py, kept in a fresh folder for this run) holds a few quiet batches.
    --calibrate 0: none, the store's own baseline alone.
 1. Profiles the first N (default 200) subnets of the plan of a space (default mnist-cpu) on a device
@@ -16,7 +16,7 @@
 
 Goal: MAPE <= 3 %, >= 99 % within ±10 %, Kendall tau >= 0.95.
 
-    python benchmarks/load_labels_quality.py [-n 200] [-m 30] [--gap 20] [--calibrate 24] [--no-busy]
+    python benchmarks/load_labels_quality.py [-n 200] [-m 30] [--gap 20] [--calibrate 40] [--no-busy]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=20.0, help="seconds between the loaded run and the quiet one")
     ap.add_argument("--families", default=None, help="comma-separated families (default: all)")
     ap.add_argument("--no-busy", action="store_true", help="profile without the busy loop")
-    ap.add_argument("--calibrate", type=int, default=24, help="subnets profiled quietly first (0: none)")
+    ap.add_argument("--calibrate", type=int, default=40, help="subnets profiled quietly first (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     space = presets.get(a.space)
@@ -97,7 +97,9 @@ def main() -> None:
         if found is not None and found[1] is not None:
             own = ladder_baseline(df.drop(columns="base_ms"))
             gap = np.median(own[0] / found[1] - 1) if own else float("nan")
-            print(f"the store's own fastest batches vs the host's remembered ladder: {gap:+.1%} (median over rungs)")
+            print(
+                f"the store's own typical batch vs the host's remembered quiet ladder: {gap:+.1%} (median over rungs)"
+            )
         fams = a.families.split(",") if a.families else None
         res = fit_records(space, a.device, df, families=fams, seed=a.seed, curve=False)
         rt, m = res.noise["retest_store"], res.predictor.metrics_

@@ -101,7 +101,7 @@ def noise_text(noise: dict[str, Any]) -> str:
     gap = noise.get("host_baseline_gap")
     if gap is not None and gap > 0.01:
         parts.append(
-            f"the store's fastest batches ran {gap:.1%} slower than this host's remembered quiet ladder, "
+            f"the store's typical batch ran {gap:.1%} slower than this host's remembered quiet ladder, "
             "so its labels are rescaled to the latter"
         )
     rt = noise.get("retest") or {}
