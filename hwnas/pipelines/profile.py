@@ -4,8 +4,9 @@
 profiles the first ``n`` subnets of the seeded plan (:func:`hwnas.profiling.sampling.plan`) that the store
 does not hold yet on this host, a batch at a time, committing each record as soon as it is final. Then
 it **re-measures** a share of them in later batches (:func:`retest_target`: 10 %, at least 8, plus
-``retest`` more), so every store knows its own test-retest noise. Killed and started again, it
-measures only what is missing (first visits, then retests). ``measure_subnet`` measures one subnet
+``retest`` more), so every store knows its own test-retest noise, and visits the subnets whose label
+a model of the others finds far off until they have three visits (:mod:`.surprise`). Killed and
+started again, it measures only what is missing (first visits, then retests). ``measure_subnet`` measures one subnet
 now, without a store. A subnet that fails to export or to run becomes a ``failed`` record with the
 reason; the run goes on.
 """
@@ -25,6 +26,8 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.devices import get as get_device
+from hwnas.pipelines.surprise import VISITS as SURPRISE_VISITS
+from hwnas.pipelines.surprise import surprising
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
@@ -259,6 +262,25 @@ def _retests(
     return [once[i] for i in sorted(order[:want])]
 
 
+def _surprising(
+    configs: list[SubnetConfig],
+    space: SearchSpace,
+    store: LatencyStore,
+    device: Device,
+    digest: str,
+    host: str,
+    retest: int | None,
+    seed: int,
+) -> list[SubnetConfig]:
+    """The plan's subnets whose label a model of the others finds far off (:mod:`.surprise`), to visit
+    until they have three visits; none when retests are off."""
+    if retest is None:
+        return []
+
+    df = store.to_dataframe(device.name, digest, host)
+    return surprising(space, configs, df[df["status"] == "ok"], seed)
+
+
 def _profile_locked(
     configs: list[SubnetConfig],
     space: SearchSpace,
@@ -284,8 +306,17 @@ def _profile_locked(
     refs = tempfile.TemporaryDirectory(prefix="hwnas-ladder-")  # the ladder, exported once per run
     memory = HostMemory(device.name, host, digest, [c.key() for c in ladder(space)])
     try:
-        for phase in ("new", "retest"):
-            cfgs = todo if phase == "new" else _retests(configs, store, device, digest, host, retest, seed)
+        odd: list[SubnetConfig] = []
+        for phase in ("new", "retest", "surprise", "surprise again"):  # odd labels: up to three visits
+            if phase == "new":
+                cfgs = todo
+            elif phase == "retest":
+                cfgs = _retests(configs, store, device, digest, host, retest, seed)
+            else:
+                if phase == "surprise":
+                    odd = _surprising(configs, space, store, device, digest, host, retest, seed)
+                visits = store.visits(device.name, digest, host)
+                cfgs = [c for c in odd if visits.get(c.key(), 0) < SURPRISE_VISITS]
             if not cfgs:
                 continue
             exporter = exporter or Exporter(space, checkpoint, seed)
@@ -297,7 +328,7 @@ def _profile_locked(
                     ):
                         store.add(rec)
                         s.records.append(rec)
-                        s.retested += phase == "retest"
+                        s.retested += phase != "new"
                         if progress:
                             progress(rec, len(s.records), max(total, len(s.records)))
     except KeyboardInterrupt:

@@ -1,0 +1,60 @@
+"""Which measured subnets to visit again because their label looks wrong.
+
+A single visit can be caught by a slow episode that the reference ladder of its batch did not see
+(in benchmarks/profiling_retest.py, one subnet of 50 disagreed by 12-28 % between a quiet run and a
+busy one while the median disagreed by 1.5 %). Such a label stands out against the others: an
+additive model on the config features, fitted out of fold (5 folds, so a label never predicts
+itself), predicts it far off. The subnets whose log residual lies more than :data:`Z` robust
+standard deviations (1.4826 x MAD) and more than :data:`MIN_OFF` from the median are visited until
+they have :data:`VISITS` visits, and the label, the median of the visits, then drops the odd one.
+At most :data:`SHARE` of the plan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hwnas.core.config import SubnetConfig
+from hwnas.core.space import SearchSpace
+from hwnas.pipelines.labels import labels_of
+
+Z = 5.0  # robust standard deviations of the log residual ...
+MIN_OFF = 0.05  # ... and at least this far off (log residual): the model's own misfit reaches z 5 at 1 % noise
+SHARE = 0.10  # at most this share of the plan
+VISITS = 3  # visits of a surprising subnet: the median of three drops one odd visit
+MIN_SUBNETS = 20  # fewer labels: no fit, no surprise
+FOLDS = 5
+FAMILY = "additive"  # per-layer terms: fits a store of mnist-cpu to 3-4 % MAPE, and extrapolates sanely
+
+
+def out_of_fold(space: SearchSpace, configs: list[SubnetConfig], y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Each subnet's latency predicted by a model (:data:`FAMILY`) fitted on the other folds."""
+    from hwnas.predictors.families import make
+
+    pred = np.empty_like(y)
+    folds = np.random.default_rng(seed).permutation(len(y)) % FOLDS
+    for k in range(FOLDS):
+        test = folds == k
+        model = make(FAMILY, space, seed=seed).fit([c for c, t in zip(configs, test) if not t], y[~test])
+        pred[test] = model.predict([c for c, t in zip(configs, test) if t])
+    return pred
+
+
+def surprising(space: SearchSpace, plan: list[SubnetConfig], df: pd.DataFrame, seed: int = 0) -> list[SubnetConfig]:
+    """The plan's subnets (of one host's ok measurements ``df``) with a surprising label and fewer
+    than :data:`VISITS` visits, most surprising first, at most :data:`SHARE` of the plan."""
+    labels = labels_of(df).set_index("key") if len(df) else pd.DataFrame()
+    cfgs = [c for c in plan if c.key() in labels.index]
+    if len(cfgs) < MIN_SUBNETS:
+        return []
+    y = labels.loc[[c.key() for c in cfgs], "latency_ms"].to_numpy(float)
+    r = np.log(y) - np.log(np.maximum(out_of_fold(space, cfgs, y, seed), 1e-9))
+    mad = 1.4826 * np.median(np.abs(r - np.median(r)))
+    if not mad > 0:
+        return []
+    off = np.abs(r - np.median(r))
+    z = off / mad
+    visits = labels.loc[[c.key() for c in cfgs], "visits"].to_numpy(int)
+    order = [i for i in np.argsort(-z) if z[i] > Z and off[i] > MIN_OFF and visits[i] < VISITS]
+    return [cfgs[i] for i in order[: int(np.ceil(SHARE * len(plan)))]]

@@ -1,0 +1,55 @@
+"""Odd labels are visited again: found by an out-of-fold model of the others, and measured (on ONNX
+Runtime) until they have three visits."""
+
+import numpy as np
+import pandas as pd
+
+from hwnas.core import presets
+from hwnas.core.complexity import count_macs
+from hwnas.devices import get
+from hwnas.pipelines import profile as profile_mod
+from hwnas.pipelines.profile import profile_configs
+from hwnas.pipelines.surprise import MIN_SUBNETS, surprising
+from hwnas.profiling.sampling import plan
+from hwnas.profiling.store import LatencyStore
+
+QUICK = dict(rounds=3, warmup_runs=3, block_ms=2.0, max_retries=0)
+
+
+def _store_rows(cfgs, latency, visits=1):
+    return pd.DataFrame(
+        [
+            {"key": c.key(), "visit": f"v{i}-{k}", "latency_ms": ms}
+            for i, (c, ms) in enumerate(zip(cfgs, latency))
+            for k in range(visits)
+        ]
+    )
+
+
+def test_a_label_far_from_the_others_is_surprising():
+    space = presets.get("mnist-cpu")
+    cfgs = space.sample_unique(40, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    ms = np.array([0.3 + 2e-8 * count_macs(space, c) for c in cfgs]) * rng.normal(1.0, 0.01, len(cfgs))
+    clean = surprising(space, cfgs, _store_rows(cfgs, ms))  # 1 % noise: at most the model's own misfits
+    assert len(clean) <= 4 and cfgs[7] not in clean
+    odd = ms.copy()
+    odd[7] *= 1.25  # one visit caught by a slow episode
+    assert surprising(space, cfgs, _store_rows(cfgs, odd))[0] == cfgs[7]  # the most surprising
+    assert surprising(space, cfgs, _store_rows(cfgs, odd, visits=3)) == []  # visited enough already
+    few = cfgs[: MIN_SUBNETS - 1]
+    assert surprising(space, few, _store_rows(few, odd[: MIN_SUBNETS - 1])) == []  # too few to judge
+
+
+def test_surprising_subnets_get_three_visits_in_later_batches(tiny_space, tmp_path, monkeypatch):
+    cfgs, dev = plan(tiny_space, 6), get("cpu").with_(**QUICK)
+    picked = cfgs[2]
+    monkeypatch.setattr(profile_mod, "surprising", lambda space, plan, df, seed: [picked])  # the choice is tested above
+    with LatencyStore(tmp_path / "l.db") as store:
+        s = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0)
+        df = store.to_dataframe()
+    visits = df.groupby("key")["visit"].nunique()
+    assert visits[picked.key()] == 3 and df.groupby("key").size()[picked.key()] == 3
+    assert s.retested == len(df) - len(cfgs)
+    with LatencyStore(tmp_path / "l.db") as store:  # resumed: nothing left to measure
+        assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0).records == []
