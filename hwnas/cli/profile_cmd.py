@@ -5,8 +5,9 @@ then uniform samples) that the store does not hold yet: run it again after a cra
 measures only what is missing; a larger -n adds more. Each record is committed as soon as it is
 measured. A subnet that cannot be exported or run is stored as 'failed' with the reason.
 Every run then measures some of the plan's subnets again in later batches (10 % of N, at least 8;
---retest K adds K more, --no-retest none): each measurement is kept, a subnet's label is the median of
-its visits, and 'hwnas fit' reports how far two visits of one subnet disagree.
+--retest K adds K more, --no-retest none), and visits the subnets whose label a model of the others
+finds far off until they have three visits: each measurement is kept, a subnet's label is the median
+of its visits, and 'hwnas fit' reports how far two visits of one subnet disagree.
 
 examples:
   hwnas profile --device cpu -n 200
