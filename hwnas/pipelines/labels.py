@@ -26,9 +26,9 @@ import pandas as pd
 from hwnas.core.errors import ConfigError
 from hwnas.profiling.ladder import corrected
 
-# A rung's baseline: this percentile of its figures over the batches. The median, so that labels read as a
-# single measurement at a random moment of a quiet machine does: the 10th percentile (the fastest
-# episodes) put labels 4.8 % below fresh quiet measurements (benchmarks/load_labels_quality.py).
+# A rung's baseline: this percentile of its figures over the batches. The median, so that labels describe a
+# typical moment of the machine: in a quiet quick start the larger rungs' median batch was 3.5-7 %
+# above their 10th percentile (the fastest episodes), the statistic used before.
 BASELINE_QUANTILE = 50
 
 
