@@ -36,6 +36,7 @@ HOSTS_ENV = "HWNAS_HOSTS_DIR"
 KEEP = 512  # batches remembered per (device, host, space)
 MIN_BATCHES = 3  # fewer quiet ones: no baseline yet
 QUIET_CORES = 0.25  # a batch is quiet when other processes kept less than this many cores busy
+MIN_WINDOW_S = 0.5  # shorter blocks: unknown (a real batch takes seconds)
 BASELINE_QUANTILE = 50  # the same statistic as the store's own baseline (labels.BASELINE_QUANTILE)
 
 
@@ -58,7 +59,8 @@ def _busy_seconds() -> float:
 
 class OthersMeter:
     """``with OthersMeter() as m: ...`` then ``m.cores``: the cores that processes other than this one
-    kept busy over the block, on average (NaN where the system does not say)."""
+    kept busy over the block, on average (NaN where the system does not say, or the block is shorter
+    than :data:`MIN_WINDOW_S`)."""
 
     cores = math.nan
 
@@ -69,7 +71,8 @@ class OthersMeter:
     def __exit__(self, *exc: object) -> None:
         wall = time.perf_counter() - self._t
         others = (_busy_seconds() - self._busy) - (time.process_time() - self._own)
-        self.cores = max(0.0, others / wall) if wall > 0 and math.isfinite(others) else math.nan
+        # /proc/stat counts in clock ticks (10 ms): over a short block that rounding alone reads as load
+        self.cores = max(0.0, others / wall) if wall >= MIN_WINDOW_S and math.isfinite(others) else math.nan
 
 
 def _ok(figures: Sequence[float]) -> bool:

@@ -62,6 +62,9 @@ def test_others_meter_sees_a_busy_process():
         busy.kill()
         busy.wait()
     assert m.cores >= 0.5
+    with OthersMeter() as short:  # too short to tell from 10 ms clock ticks
+        pass
+    assert np.isnan(short.cores)
 
 
 def test_labels_under_load_throughout_rescale_to_the_remembered_quiet_ladder():
@@ -95,4 +98,4 @@ def test_profiling_remembers_every_batch_and_records_carry_the_baseline(tiny_spa
     assert len(first) == len(ladder(tiny_space)) and all(len(b) == len(first) and min(b) > 0 for b in base)
     mem = HostMemory(dev.name, df["host_id"].iloc[0], tiny_space.digest(), [c.key() for c in ladder(tiny_space)])
     assert len(mem.batches()) == 6 and mem.batches()[-1]["ms"] == json.loads(df["refs_ms"].iloc[-1])
-    assert not os.path.exists("/proc/stat") or (df["others_cores"] >= 0).all()  # measured for every batch
+    assert not (df["others_cores"] < 0).any()  # NaN where unknown (these tiny batches are too short)
