@@ -58,7 +58,18 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 def identify(db: sqlite3.Connection, path: Path) -> str:
     """'hwnas' (current schema), 'legacy' (schema 1, marked or not: to migrate) or 'empty';
-    ForeignStoreError otherwise."""
+    ForeignStoreError otherwise. Read in one read transaction: a concurrent migration is seen whole
+    or not at all (read apart, its new tables beside the old mark looked like another program's)."""
+    if db.in_transaction:
+        return _identify(db, path)
+    db.execute("BEGIN")
+    try:
+        return _identify(db, path)
+    finally:
+        db.execute("COMMIT")
+
+
+def _identify(db: sqlite3.Connection, path: Path) -> str:
     app = db.execute("PRAGMA application_id").fetchone()[0]
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if app == APPLICATION_ID:
