@@ -62,6 +62,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(progressive shrinking; default 0.45)",
     )
     p.add_argument(
+        "--distill-weight",
+        type=_non_negative_float,
+        default=None,
+        metavar="W",
+        help="sandwich: weight of each smaller subnet's distillation loss against the largest's own loss "
+        "(default 0.5: the largest keeps half of every step's gradient)",
+    )
+    p.add_argument(
         "--subnet",
         metavar="KEY",
         default=None,
@@ -127,6 +135,7 @@ _FIELDS = {
     "strategy": "strategy",
     "num_random": "num_random",
     "largest_first": "largest_first",
+    "distill_weight": "distill_weight",
     "lr": "lr",
     "warmup_epochs": "warmup_epochs",
     "weight_decay": "weight_decay",

@@ -41,6 +41,8 @@ RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on re
 # linear scaling would give 3e-5 at batch 32, where ViTs then barely move; scaled up by sqrt beyond 1024.
 BASE_LR, REFERENCE_BATCH = 1e-3, 1024
 DEFAULT_EPOCHS = 11  # `hwnas train` and `hwnas run` alike
+# What checkpoints written before a field existed trained with (a resume keeps their recipe).
+LEGACY_DEFAULTS: dict[str, Any] = {"distill_weight": 1.0}
 
 
 @dataclass
@@ -58,6 +60,9 @@ class TrainConfig:
     strategy: str = "sandwich"
     num_random: int = 1  # sandwich: random subnets between the largest and the smallest
     largest_first: float = 0.45  # sandwich: share of the steps that train only the largest subnet, first
+    # sandwich: each smaller subnet's distillation loss against the largest's loss. At 0.5 the largest keeps
+    # half of the step's gradient: +2.4 points for it, +0.6 for the smallest (benchmarks/train_recipes.py)
+    distill_weight: float = 0.5
     subnet: str | None = None  # single: the key of the one subnet every step trains
     drop_path: float = 0.0
     mixup: float = 0.0
@@ -90,7 +95,16 @@ class TrainConfig:
         for name, low in ints.items():
             if int(getattr(self, name)) < low:
                 raise ConfigError(f"{name} must be at least {low}, got {getattr(self, name)}")
-        for name in ("min_lr", "warmup_epochs", "weight_decay", "drop_path", "mixup", "cutmix", "clip_grad"):
+        for name in (
+            "min_lr",
+            "warmup_epochs",
+            "weight_decay",
+            "drop_path",
+            "mixup",
+            "cutmix",
+            "clip_grad",
+            "distill_weight",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.lr is not None and not self.lr > 0:
@@ -245,7 +259,7 @@ class _Run:
                     loss = classification_loss(logits, target, cfg.label_smoothing)
                     teacher, reported = logits.detach().softmax(dim=-1), loss.item()
                 else:
-                    loss = inplace_distillation_loss(logits, teacher)
+                    loss = cfg.distill_weight * inplace_distillation_loss(logits, teacher)
                 loss.backward()
         if not math.isfinite(reported):
             raise HwnasError(f"training diverged: loss {reported} at step {self.step} (try a lower --lr)")
@@ -331,9 +345,8 @@ def _ddp(net: Supernet, info: DistInfo) -> DistributedDataParallel:
 def _saved_config(ckpt: dict[str, Any], given: TrainConfig) -> TrainConfig:
     """The checkpoint's recipe (a resume must not change it); warns about the values it overrides."""
     known = {f.name for f in fields(TrainConfig)} - set(RUNTIME)
-    saved = TrainConfig(
-        **{k: v for k, v in ckpt["train"]["config"].items() if k in known}, **{k: getattr(given, k) for k in RUNTIME}
-    )
+    recipe = {**LEGACY_DEFAULTS, **ckpt["train"]["config"]}
+    saved = TrainConfig(**{k: v for k, v in recipe.items() if k in known}, **{k: getattr(given, k) for k in RUNTIME})
     ignored = [
         f"{k}={getattr(given, k)!r} (kept {getattr(saved, k)!r})"
         for k in sorted(known)

@@ -116,6 +116,16 @@ def test_resume_keeps_the_saved_recipe(tmp_path):
     assert r["config"]["batch_size"] == 200 and r["step"] == 3
 
 
+def test_resume_of_a_checkpoint_older_than_a_recipe_field_keeps_what_it_trained_with(tmp_path):
+    out = tmp_path / "s.pt"
+    train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=200), max_steps=2)
+    ckpt = safe_load(out)
+    del ckpt["train"]["config"]["distill_weight"]  # as written before the field existed
+    torch.save(ckpt, out)
+    r = train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1), resume=True, max_steps=3)
+    assert r["config"]["distill_weight"] == 1.0 != TrainConfig().distill_weight
+
+
 class Exploding:
     def __reduce__(self):
         raise RuntimeError("disk full (simulated by an unpicklable object)")
@@ -233,3 +243,18 @@ def test_auto_precision_is_resolved_and_recorded(tmp_path):
     )
     assert r["config"]["precision"] == ("bf16" if native_bf16() else "fp32")
     assert safe_load(tmp_path / "s.pt")["train"]["config"]["precision"] == r["config"]["precision"]
+
+
+def test_distill_weight_scales_the_smaller_subnets_share(tmp_path):
+    def weights(name: str, **over) -> dict[str, torch.Tensor]:
+        cfg = TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0, precision="fp32", **over)
+        train_supernet(tiny(), "mnist", tmp_path / name, cfg)
+        return load_supernet(tmp_path / name, tiny())[0].state_dict()
+
+    largest_only = weights("a.pt", largest_first=0.99)  # all 10 steps train the largest alone
+    muted = weights("b.pt", largest_first=0.0, distill_weight=0.0)  # sandwich, the children's losses x 0
+    full = weights("c.pt", largest_first=0.0)
+    assert all(torch.equal(largest_only[k], muted[k]) for k in largest_only)
+    assert not all(torch.equal(largest_only[k], full[k]) for k in largest_only)
+    with pytest.raises(ConfigError, match="distill_weight"):
+        TrainConfig(distill_weight=-1.0).check()
