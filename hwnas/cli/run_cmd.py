@@ -170,6 +170,7 @@ def _summary(
         (f"{device.name} budget", f"{budget:.3f} ms"),
         (f"{device.name} predicted", _ms(lat.get("predicted_ms"))),
         (f"{device.name} measured", _ms(lat.get("measured_ms"))),
+        (f"{device.name} at typical speed", _ms(lat.get("typical_ms"))),
         ("verification", report.verification_note),
         *((e["subnet"], _reference(e, device.name, measured)) for e in report.extremes),
         ("predictor", fit.predictor.family_),

@@ -327,7 +327,7 @@ def render(report: SearchReport) -> str:
         return "\n".join(lines)
     rows = [{"device": d, **m} for d, m in w["latency"].items()]
     if rows:
-        lines.append(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "within_budget"]))
+        lines.append(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "typical_ms", "within_budget"]))
     if report.accuracy.get("note"):
         lines.append(f"accuracy: {report.accuracy['note']}")
     val = "-" if w["val_top1"] is None else f"{w['val_top1']:.2f} %"

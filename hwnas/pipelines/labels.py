@@ -18,6 +18,8 @@ or more successful visits, relative difference |a - b| / mean(a, b) between thei
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -137,6 +139,17 @@ def drift_corrected(df: pd.DataFrame) -> pd.DataFrame:
     lat = df["latency_ms"].to_numpy(float)
     fixed = [corrected(v, r, base) if h else o for v, r, h, o in zip(lat, lad, has, out["latency_ms"])]
     return df.assign(latency_ms=fixed)
+
+
+def at_typical_speed(latency_ms: float, refs_ms: Sequence[float], base_ms: Sequence[float]) -> float | None:
+    """One measurement put at the host's typical quiet speed, as labels are: divided by its batch's
+    ladder slowdown against the host's remembered quiet ladder. None without both ladders."""
+    r, b = np.asarray(refs_ms, float), np.asarray(base_ms, float)
+    if r.size < 2 or r.shape != b.shape or not (np.isfinite(r).all() and np.isfinite(b).all()):
+        return None
+    if not ((r > 0).all() and (b > 0).all() and math.isfinite(latency_ms) and latency_ms > 0):
+        return None
+    return corrected(latency_ms, list(r), list(b))
 
 
 def labels_of(df: pd.DataFrame, correct_drift: bool = True) -> pd.DataFrame:

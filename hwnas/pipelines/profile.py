@@ -200,11 +200,19 @@ def measure_subnet(
     cfg: SubnetConfig,
     checkpoint: str | Path | None = None,
     seed: int = 0,
+    with_ladder: bool = False,
 ) -> LatencyRecord:
-    """Measure one subnet now with the protocol (no store). A failure comes back as a failed record."""
+    """Measure one subnet now with the protocol (no store). A failure comes back as a failed record.
+    ``with_ladder``: measure the reference ladder beside it (a few seconds more), so the record carries
+    the batch's ladder and the host's remembered quiet one (``refs_ms``, ``base_ms``) and its figure can
+    be put at the host's typical speed (:func:`hwnas.pipelines.labels.at_typical_speed`)."""
     device = get_device(device_name)
     require_available(device)
     exporter = Exporter(space, checkpoint, seed)
+    memory = None
+    if with_ladder:
+        rungs = [c.key() for c in ladder(space)]
+        memory = HostMemory(device.name, host_id_of(fingerprint(device)), space.digest(), rungs)
     with tempfile.TemporaryDirectory(prefix="hwnas-measure-") as tmp:
         return _measure(
             device,
@@ -214,7 +222,8 @@ def measure_subnet(
             Path(tmp),
             np.random.default_rng(seed),
             {"export": 0.0, "setup": 0.0, "measure": 0.0},
-            with_reference=False,
+            with_reference=with_ladder,
+            memory=memory,
         )[0]
 
 

@@ -153,7 +153,9 @@ def render_markdown(report: SearchReport) -> str:
         ]
         rows = [{"device": d, **m} for d, m in w.get("latency", {}).items()]
         lines += [
-            markdown_table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "spread", "within_budget"])
+            markdown_table(
+                rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "typical_ms", "spread", "within_budget"]
+            )
         ]
         lines += ["", f"Verification: {report.verification_note}", ""]
     if report.accuracy.get("finalists"):

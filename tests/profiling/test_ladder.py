@@ -42,3 +42,16 @@ def test_labels_divide_each_batch_by_its_slowdown():
     ]
     out = drift_corrected(pd.DataFrame(rows))
     assert out["latency_ms"].tolist() == pytest.approx([4.0, 4.0, 4.0], rel=1e-4)
+
+
+def test_one_measurement_is_put_at_the_hosts_typical_speed():
+    from hwnas.pipelines.labels import at_typical_speed
+
+    base = [1.0, 2.0, 4.0]
+    assert at_typical_speed(3.0, base, base) == pytest.approx(3.0)  # a batch at the baseline: unchanged
+    assert at_typical_speed(3.3, [1.1, 2.2, 4.4], base) == pytest.approx(3.0)  # 10 % slow throughout
+    # slow only at the large end: a large subnet is divided by more than a small one
+    assert at_typical_speed(4.4, [1.0, 2.0, 4.4], base) == pytest.approx(4.0)
+    assert at_typical_speed(1.0, [1.0, 2.0, 4.4], base) == pytest.approx(1.0)
+    assert at_typical_speed(3.0, [1.1, 2.2, 4.4], []) is None  # the host has no quiet ladder yet
+    assert at_typical_speed(3.0, [1.1, float("nan"), 4.4], base) is None

@@ -124,3 +124,19 @@ def test_cli_profile_records_and_gpu_trt_message(tiny_space, tmp_path, capsys):
     assert main(["profile", "--device", "gpu-trt", "-n", "2", "--db", str(db)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "tensorrt" in err.lower()
+
+
+def test_measure_subnet_with_ladder_can_be_put_at_the_hosts_typical_speed(tiny_space):
+    from hwnas.pipelines.labels import at_typical_speed
+    from hwnas.profiling.ladder import ladder
+
+    cpu = get("cpu").with_(**QUICK)
+    first = measure_subnet(cpu, tiny_space, tiny_space.max_config(), with_ladder=True)
+    assert len(first.refs_ms) == len(ladder(tiny_space)) and all(v > 0 for v in first.refs_ms)
+    assert first.base_ms == [] and at_typical_speed(first.latency_ms, first.refs_ms, first.base_ms) is None
+    for _ in range(2):  # the host remembers each ladder; three quiet batches make its baseline
+        rec = measure_subnet(cpu, tiny_space, tiny_space.max_config(), with_ladder=True)
+    assert len(rec.base_ms) == len(rec.refs_ms)
+    typical = at_typical_speed(rec.latency_ms, rec.refs_ms, rec.base_ms)
+    assert typical is not None and 0.5 * rec.latency_ms < typical < 2 * rec.latency_ms
+    assert measure_subnet(cpu, tiny_space, tiny_space.max_config()).refs_ms == []  # no ladder by default
