@@ -3,7 +3,7 @@
 A local measurement is taken beside the reference ladder and also put at the host's typical quiet speed
 (``typical_ms``), the speed the labels, the predictor and so the budget describe; the budget is judged
 on that figure when the host has a remembered quiet ladder, else on the plain one (``measured_ms``,
-always reported). Why: on a shared host the machine's own speed moves by 5-10 % within minutes
+always reported). Why: on a shared host the machine's own speed moves by 5-20 % within minutes
 (README, "Labels taken under load"), so a plain figure says as much about the moment as the subnet.
 """
 

@@ -61,7 +61,7 @@ class TrainConfig:
     num_random: int = 1  # sandwich: random subnets between the largest and the smallest
     largest_first: float = 0.45  # sandwich: share of the steps that train only the largest subnet, first
     # sandwich: each smaller subnet's distillation loss against the largest's loss. At 0.5 the largest keeps
-    # half of the step's gradient: +2.4 points for it, +0.6 for the smallest (benchmarks/train_recipes.py)
+    # half of the step's gradient: +2.4 points for it, +0.6 for the smallest (one seed, train_recipes.py)
     distill_weight: float = 0.5
     subnet: str | None = None  # single: the key of the one subnet every step trains
     drop_path: float = 0.0
