@@ -177,8 +177,7 @@ def _measure(
         refs_ms = [float(m.latency_ms) if isinstance(m := results.get(k), Measurement) else math.nan for k in rungs]
         base_ms: list[float] = []
         if memory is not None and rungs:
-            memory.remember(refs_ms, others.cores)
-            base_ms = memory.baseline()
+            base_ms = memory.remember(refs_ms, others.cores)
         for key, res in results.items():
             if key in rungs:
                 continue
@@ -285,7 +284,6 @@ def _surprising(
     until they have three visits; none when retests are off."""
     if retest is None:
         return []
-
     df = store.to_dataframe(device.name, digest, host)
     return surprising(space, configs, df[df["status"] == "ok"], seed)
 

@@ -48,13 +48,14 @@ def surprising(space: SearchSpace, plan: list[SubnetConfig], df: pd.DataFrame, s
     cfgs = [c for c in plan if c.key() in labels.index]
     if len(cfgs) < MIN_SUBNETS:
         return []
-    y = labels.loc[[c.key() for c in cfgs], "latency_ms"].to_numpy(float)
+    keys = [c.key() for c in cfgs]
+    y = labels.loc[keys, "latency_ms"].to_numpy(float)
     r = np.log(y) - np.log(np.maximum(out_of_fold(space, cfgs, y, seed), 1e-9))
     mad = 1.4826 * np.median(np.abs(r - np.median(r)))
     if not mad > 0:
         return []
     off = np.abs(r - np.median(r))
     z = off / mad
-    visits = labels.loc[[c.key() for c in cfgs], "visits"].to_numpy(int)
+    visits = labels.loc[keys, "visits"].to_numpy(int)
     order = [i for i in np.argsort(-z) if z[i] > Z and off[i] > MIN_OFF and visits[i] < VISITS]
     return [cfgs[i] for i in order[: int(np.ceil(SHARE * len(plan)))]]

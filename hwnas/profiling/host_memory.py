@@ -110,16 +110,13 @@ class HostMemory:
     def baseline(self) -> list[float]:
         """Per rung, the median over the quiet remembered batches; [] below :data:`MIN_BATCHES` of them.
         Where the system does not say how busy others were (NaN), every batch counts as quiet."""
-        rows = [b["ms"] for b in self.batches() if _ok(b["ms"]) and not b["others"] >= QUIET_CORES]
-        if len(rows) < MIN_BATCHES:
-            return []
-        return [float(v) for v in np.percentile(np.array(rows, dtype=float), BASELINE_QUANTILE, axis=0)]
+        return _quiet_baseline(self.batches())
 
-    def remember(self, figures: Sequence[float], others: float = math.nan) -> None:
+    def remember(self, figures: Sequence[float], others: float = math.nan) -> list[float]:
         """Append one batch's ladder figures and the cores others used meanwhile (atomic replace; a
-        failure warns and is otherwise ignored)."""
+        failure warns and is otherwise ignored); returns the :meth:`baseline` that includes it."""
         if len(figures) != len(self.rungs) or not _ok(figures):
-            return
+            return self.baseline()
         kept = [*self.batches(), {"ms": [float(x) for x in figures], "others": others}][-KEEP:]
         tmp = None
         try:
@@ -132,3 +129,11 @@ class HostMemory:
             warnings.warn(f"host ladder memory {self.path} not written: {e}", stacklevel=2)
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
+        return _quiet_baseline(kept)
+
+
+def _quiet_baseline(batches: list[dict[str, Any]]) -> list[float]:
+    rows = [b["ms"] for b in batches if _ok(b["ms"]) and not b["others"] >= QUIET_CORES]
+    if len(rows) < MIN_BATCHES:
+        return []
+    return [float(v) for v in np.percentile(np.array(rows, dtype=float), BASELINE_QUANTILE, axis=0)]
