@@ -77,7 +77,7 @@ def test_training_learns_and_checkpoints_every_epoch(tmp_path, strategy):
         train_supernet(tiny(), "mnist", out, cfg)
 
 
-def test_resume_takes_exactly_the_same_steps(tmp_path):
+def test_resume_takes_exactly_the_same_steps(tmp_path, monkeypatch):
     cfg = TrainConfig(
         threads=1,
         epochs=2,
@@ -88,15 +88,23 @@ def test_resume_takes_exactly_the_same_steps(tmp_path):
         mixup=0.8,
         cutmix=1.0,
         warmup_epochs=0.5,
+        teacher="cnn",
+        teacher_epochs=1,  # the CNN teacher is kept in the checkpoint, not retrained on resume
     )
     straight, split = tmp_path / "straight.pt", tmp_path / "split.pt"
     train_supernet(tiny(), "mnist", straight, cfg, max_steps=10)
     train_supernet(tiny(), "mnist", split, cfg, max_steps=5)
     half = safe_load(split)
     assert half["train"]["step"] == 5
+
+    def retrain(*args, **kwargs):
+        raise AssertionError("a resume retrained the teacher")
+
+    monkeypatch.setattr("hwnas.supernet.train.train_teacher", retrain)
     train_supernet(tiny(), "mnist", split, cfg, resume=True, max_steps=10)
     a, b = safe_load(straight), safe_load(split)
     assert a["train"]["step"] == b["train"]["step"] == 10
+    assert all(torch.equal(v, b["teacher"]["model"][k]) for k, v in a["teacher"]["model"].items())
     for k, v in a["model"].items():
         assert torch.allclose(v, b["model"][k], atol=1e-6), k
     sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
@@ -111,7 +119,12 @@ def test_resume_keeps_the_saved_recipe(tmp_path):
     train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=200), max_steps=2)
     with pytest.warns(UserWarning, match="batch_size"):
         r = train_supernet(
-            tiny(), "mnist", out, TrainConfig(threads=1, epochs=1, batch_size=100), resume=True, max_steps=3
+            tiny(),
+            "mnist",
+            out,
+            TrainConfig(threads=1, epochs=1, batch_size=100),
+            resume=True,
+            max_steps=3,
         )
     assert r["config"]["batch_size"] == 200 and r["step"] == 3
 
@@ -207,6 +220,7 @@ def test_cli_repeats_the_recipe_choices_exactly():
     from hwnas.supernet import train
 
     assert train_cmd.STRATEGIES == train.STRATEGIES and train_cmd.PRECISIONS == train.PRECISIONS
+    assert train_cmd.TEACHERS == train.TEACHERS
     assert train_cmd.DEFAULT_EPOCHS == train.DEFAULT_EPOCHS == TrainConfig().epochs
 
 
@@ -239,7 +253,10 @@ def test_auto_precision_is_resolved_and_recorded(tmp_path):
     from hwnas.devices.host import native_bf16
 
     r = train_supernet(
-        tiny(), "mnist", tmp_path / "s.pt", TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0)
+        tiny(),
+        "mnist",
+        tmp_path / "s.pt",
+        TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0),
     )
     assert r["config"]["precision"] == ("bf16" if native_bf16() else "fp32")
     assert safe_load(tmp_path / "s.pt")["train"]["config"]["precision"] == r["config"]["precision"]

@@ -41,15 +41,20 @@ def test_train_then_eval_from_the_command_line(tmp_path, capsys):
         "3",
         "--threads",
         "1",
+        "--teacher",
+        "cnn",
+        "--teacher-epochs",
+        "1",
         "--workdir",
         str(work),
     ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "wrote" in out and "step 3/20" in err  # plain progress lines when not on a terminal
+    assert "CNN teacher val top1" in out
     assert (work / "supernet.pt").is_file()
     assert main(argv) == 2 and "--resume" in capsys.readouterr().err  # would overwrite
-    assert main(argv[:-4] + ["--max-steps", "5", "--resume", "--workdir", str(work)]) == 0
+    assert main(argv[:-8] + ["--max-steps", "5", "--resume", "--workdir", str(work)]) == 0
     capsys.readouterr()
     subnet = tmp_path / "sub.yaml"
     save_subnet(tiny().min_config(), subnet)

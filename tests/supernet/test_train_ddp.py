@@ -57,6 +57,10 @@ def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(tmp_path):
         "4",
         "--threads",
         "1",
+        "--teacher",
+        "cnn",
+        "--teacher-epochs",
+        "1",
         "--out",
         str(out),
     ]
