@@ -3,16 +3,21 @@
 ``profile_space(space, device_name, n, store_path, seed=0, checkpoint=None, batch=8, progress=None)``
 profiles the first ``n`` subnets of the seeded plan (:func:`hwnas.profiling.sampling.plan`) that the store
 does not hold yet on this host, a batch at a time, committing each record as soon as it is final. Then
-it **re-measures** a share of them in later batches (:func:`retest_target`: 10 %, at least 8, plus
-``retest`` more), so every store knows its own test-retest noise, and visits the subnets whose label
-a model of the others finds far off until they have three visits (:mod:`.surprise`). Killed and
-started again, it measures only what is missing (first visits, then retests). ``measure_subnet`` measures one subnet
-now, without a store. A subnet that fails to export or to run becomes a ``failed`` record with the
-reason; the run goes on.
+it **visits every subnet again** in a later batch (``visits``, default 2: a slow episode that its batch's
+reference ladder missed rarely catches both visits), gives a third visit to the subnets whose two
+visits disagree by more than :data:`DISAGREE` (the label, the median, then drops the odd one), and to
+those whose label a model of the others finds far off (:mod:`.surprise`). With ``visits=1`` it
+re-measures only a share (:func:`retest_target`: 10 %, at least 8, plus ``retest`` more), so the store
+still knows its own test-retest noise. A subnet's ONNX file is exported once per run and reused by its
+later visits (up to :data:`CACHE_BYTES` of files). Killed and started again, it measures only what is
+missing (first visits, then the later ones). ``measure_subnet`` measures one subnet now, without a
+store. A subnet that fails to export or to run becomes a ``failed`` record with the reason; the run
+goes on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tempfile
 import time
@@ -23,11 +28,12 @@ from typing import Callable
 import numpy as np
 
 from hwnas.core.config import SubnetConfig
+from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.devices import get as get_device
 from hwnas.pipelines.surprise import VISITS as SURPRISE_VISITS
-from hwnas.pipelines.surprise import surprising
+from hwnas.pipelines.surprise import disagreeing, surprising
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
@@ -39,7 +45,10 @@ from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet (rung 0 of the ladder), measured in every batch to expose drift
 DEFAULT_BATCH = 8
-RETEST_SHARE, RETEST_MIN = 0.10, 8  # subnets re-measured by default: 10 % of the plan, at least 8
+VISITS = 2  # visits of every subnet by default (each in another batch); its label is their median
+DISAGREE = 0.03  # two visits further apart than this (relative, drift-corrected) earn a third
+RETEST_SHARE, RETEST_MIN = 0.10, 8  # with one visit: subnets re-measured, 10 % of the plan, at least 8
+CACHE_BYTES = 2**30  # ONNX files kept for later visits in one run; beyond it, later visits export again
 
 Progress = Callable[[LatencyRecord, int, int], None]
 
@@ -65,8 +74,8 @@ class ProfileSummary:
         return len(self.records) - self.ok
 
     def per_minute(self) -> float:
-        """Measurements per minute (first visits and retests)."""
-        return 60.0 * len(self.records) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Subnets measured per minute, all of their visits in this run included."""
+        return 60.0 * len({r.key for r in self.records}) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 def retest_target(n_planned: int, extra: int = 0) -> int:
@@ -116,6 +125,17 @@ def _rung_key(j: int) -> str:
     return REF if j == 0 else f"{REF}{j}"
 
 
+def _model_file(key: str, cache: Path | None, workdir: Path, pinned: bool = False) -> Path:
+    """Where a model is (or is to be) exported: the run's cache if it is there already, if the cache
+    has room, or if ``pinned`` (the ladder); else the batch's own folder."""
+    name = hashlib.sha1(key.encode()).hexdigest()[:20] + ".onnx"
+    if cache is None:
+        return workdir / name
+    if pinned or (cache / name).is_file() or sum(f.stat().st_size for f in cache.iterdir()) < CACHE_BYTES:
+        return cache / name
+    return workdir / name
+
+
 def _measure(
     device: Device,
     space: SearchSpace,
@@ -125,12 +145,13 @@ def _measure(
     rng: np.random.Generator,
     seconds: dict[str, float],
     with_reference: bool = True,
-    ref_dir: Path | None = None,
+    cache_dir: Path | None = None,
     memory: HostMemory | None = None,
 ) -> list[LatencyRecord]:
     """One batch: export and load each subnet (failures recorded), then measure them interleaved with
-    the reference ladder (:mod:`hwnas.profiling.ladder`; exported once into ``ref_dir`` if given). The
-    ladder's figures are added to the host's ``memory`` and each record gets its baseline."""
+    the reference ladder (:mod:`hwnas.profiling.ladder`; exported once into ``cache_dir`` if given). The
+    ladder's figures are added to the host's ``memory`` and each record gets its baseline. With
+    ``cache_dir``, subnets are exported there too (once per run, while it holds under :data:`CACHE_BYTES`)."""
     fp16 = device.precision == "fp16"
     recs = {
         c.key(): LatencyRecord.for_config(
@@ -146,11 +167,11 @@ def _measure(
     todo += list(zip(rungs, ladder(space)))
     runners: dict[str, Runner] = {}
     try:
-        for i, (key, cfg) in enumerate(todo):
+        for key, cfg in todo:
             t0 = time.perf_counter()
             try:
-                path = (ref_dir or workdir) / f"{key if key in rungs else i}.onnx"
-                if not (key in rungs and ref_dir is not None and path.is_file()):
+                path = _model_file(key, cache_dir, workdir, pinned=key in rungs)
+                if not path.is_file():
                     path = exporter.export(cfg, path, fp16=fp16, batch_size=device.batch_size)
             except Exception as e:
                 if key in recs:
@@ -238,15 +259,21 @@ def profile_configs(
     progress: Progress | None = None,
     summary: ProfileSummary | None = None,
     retest: int | None = 0,
+    visits: int = VISITS,
 ) -> ProfileSummary:
-    """Profile ``configs`` not yet measured on this host, ``batch`` at a time, then re-measure
-    :func:`retest_target` of them (``retest`` more than the default; None: no retests) in later
-    batches; every record committed at once."""
+    """Profile ``configs`` not yet measured on this host, ``batch`` at a time, then visit each again in
+    later batches until it has ``visits`` (a third for those whose visits disagree or whose label
+    surprises). With ``visits=1``: re-measure :func:`retest_target` of them (``retest`` more than the
+    default). ``retest=None``: one visit each, nothing more. Every record is committed at once."""
     device = get_device(device_name)
     require_available(device)
+    if visits < 1:
+        raise ConfigError(f"visits must be at least 1, got {visits}")
     rng = np.random.default_rng(seed)  # a bad seed is refused before the store is touched
     with store.profiling():  # one profiler per store: never measure under another's load
-        return _profile_locked(configs, space, device, store, checkpoint, seed, batch, progress, summary, rng, retest)
+        return _profile_locked(
+            configs, space, device, store, checkpoint, seed, batch, progress, summary, rng, retest, visits
+        )
 
 
 def _retests(
@@ -268,6 +295,15 @@ def _retests(
     want = max(0, min(len(once), retest_target(len(configs), extra) - done))
     order = np.random.default_rng([seed, 1]).permutation(len(once))
     return [once[i] for i in sorted(order[:want])]
+
+
+def _disagreeing(
+    configs: list[SubnetConfig], store: LatencyStore, device: Device, digest: str, host: str
+) -> list[SubnetConfig]:
+    """The plan's subnets whose first two visits disagree by more than :data:`DISAGREE`."""
+    df = store.to_dataframe(device.name, digest, host)
+    odd = disagreeing(df[df["status"] == "ok"], DISAGREE)
+    return [c for c in configs if c.key() in odd]
 
 
 def _surprising(
@@ -300,30 +336,42 @@ def _profile_locked(
     summary: ProfileSummary | None,
     rng: np.random.Generator,
     retest: int | None = 0,
+    visits: int = VISITS,
 ) -> ProfileSummary:
     digest, host = space.digest(), host_id_of(fingerprint(device))
     stored = store.keys(device.name, digest, host)
     todo = [c for c in configs if c.key() not in stored]
     s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
-    # a retest is planned now for the total shown; which subnets is decided once the first visits exist
-    expected = min(retest_target(len(configs), retest), len(configs)) if retest is not None else 0
-    total = len(todo) + max(0, expected - sum(n >= 2 for n in store.visits(device.name, digest, host).values()))
+    visits = 1 if retest is None else visits
+    have = store.visits(device.name, digest, host)
+    # the later visits are planned now for the total shown; which retests, once the first visits exist
+    total = len(todo) + sum(max(0, visits - max(1, have.get(c.key(), 0))) for c in configs)
+    if visits == 1 and retest is not None:
+        total += max(0, min(retest_target(len(configs), retest), len(configs)) - sum(n >= 2 for n in have.values()))
     start = time.perf_counter()
     exporter: Exporter | None = None
-    refs = tempfile.TemporaryDirectory(prefix="hwnas-ladder-")  # the ladder, exported once per run
+    models = tempfile.TemporaryDirectory(prefix="hwnas-models-")  # the ladder and the subnets, exported once
     memory = HostMemory(device.name, host, digest, [c.key() for c in ladder(space)])
+    later = [f"visit {k}" for k in range(2, visits + 1)]
     try:
         odd: list[SubnetConfig] = []
-        for phase in ("new", "retest", "surprise", "surprise again"):  # odd labels: up to three visits
+        for phase in ("new", *later, "retest", "disagree", "surprise", "surprise again"):  # odd: up to 3 visits
             if phase == "new":
                 cfgs = todo
+            elif phase in later:
+                have = store.visits(device.name, digest, host)
+                cfgs = [c for c in configs if 1 <= have.get(c.key(), 0) < int(phase.split()[1])]
             elif phase == "retest":
                 cfgs = _retests(configs, store, device, digest, host, retest, seed)
+            elif phase == "disagree":
+                have = store.visits(device.name, digest, host)
+                cfgs = [] if retest is None else _disagreeing(configs, store, device, digest, host)
+                cfgs = [c for c in cfgs if have.get(c.key(), 0) < SURPRISE_VISITS]
             else:
                 if phase == "surprise":
                     odd = _surprising(configs, space, store, device, digest, host, retest, seed)
-                visits = store.visits(device.name, digest, host)
-                cfgs = [c for c in odd if visits.get(c.key(), 0) < SURPRISE_VISITS]
+                have = store.visits(device.name, digest, host)
+                cfgs = [c for c in odd if have.get(c.key(), 0) < SURPRISE_VISITS]
             if not cfgs:
                 continue
             exporter = exporter or Exporter(space, checkpoint, seed)
@@ -331,7 +379,7 @@ def _profile_locked(
                 with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
                     batch_cfgs = cfgs[b : b + batch]
                     for rec in _measure(
-                        device, space, exporter, batch_cfgs, Path(tmp), rng, s.seconds, True, Path(refs.name), memory
+                        device, space, exporter, batch_cfgs, Path(tmp), rng, s.seconds, True, Path(models.name), memory
                     ):
                         store.add(rec)
                         s.records.append(rec)
@@ -341,7 +389,7 @@ def _profile_locked(
     except KeyboardInterrupt:
         s.interrupted = True
     finally:
-        refs.cleanup()
+        models.cleanup()
         s.elapsed_s = time.perf_counter() - start
     return s
 
@@ -357,9 +405,11 @@ def profile_space(
     batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     retest: int | None = 0,
+    visits: int = VISITS,
 ) -> ProfileSummary:
-    """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes),
-    re-measuring :func:`retest_target` of them (``retest`` more; None: none) in later batches."""
+    """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes), in
+    ``visits`` visits each (see :func:`profile_configs`; ``retest``: with one visit, re-measure
+    :func:`retest_target` of them plus ``retest``; None: one visit each, nothing more)."""
     device = get_device(device_name)
     require_available(device)
     configs = sampling.plan(space, n, seed)  # before the store is created: a bad seed leaves nothing behind
@@ -374,4 +424,5 @@ def profile_space(
             batch=batch,
             progress=progress,
             retest=retest,
+            visits=visits,
         )

@@ -8,6 +8,9 @@ itself), predicts it far off. The subnets whose log residual lies more than :dat
 standard deviations (1.4826 x MAD) and more than :data:`MIN_OFF` from the median are visited until
 they have :data:`VISITS` visits, and the label, the median of the visits, then drops the odd one.
 At most :data:`SHARE` of the plan.
+
+A store whose subnets all have two visits says so more directly (:func:`disagreeing`): two visits of
+one subnet that disagree by more than a few per cent mean that one of them was disturbed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pandas as pd
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
-from hwnas.pipelines.labels import labels_of
+from hwnas.pipelines.labels import drift_corrected, labels_of
 
 Z = 5.0  # robust standard deviations of the log residual ...
 MIN_OFF = 0.05  # ... and at least this far off (log residual): the model's own misfit reaches z 5 at 1 % noise
@@ -59,3 +62,17 @@ def surprising(space: SearchSpace, plan: list[SubnetConfig], df: pd.DataFrame, s
     visits = labels.loc[keys, "visits"].to_numpy(int)
     order = [i for i in np.argsort(-z) if z[i] > Z and off[i] > MIN_OFF and visits[i] < VISITS]
     return [cfgs[i] for i in order[: int(np.ceil(SHARE * len(plan)))]]
+
+
+def disagreeing(df: pd.DataFrame, threshold: float) -> set[str]:
+    """Keys (of one host's ok measurements ``df``) whose first two drift-corrected visits differ by more
+    than ``threshold`` relative to their mean."""
+    if not len(df):
+        return set()
+    lat = drift_corrected(df).groupby("key", sort=False)["latency_ms"]
+    first, second = lat.nth(0), lat.nth(1)
+    both = pd.DataFrame({"key": df.loc[first.index, "key"].to_numpy(), "a": first.to_numpy()}).merge(
+        pd.DataFrame({"key": df.loc[second.index, "key"].to_numpy(), "b": second.to_numpy()}), on="key"
+    )
+    rel = (both["a"] - both["b"]).abs() / ((both["a"] + both["b"]) / 2)
+    return set(both.loc[rel > threshold, "key"])

@@ -36,8 +36,9 @@ Hence:
    rung 0 is the smallest subnet, ``ref_ms``) are measured in every batch; their figures go into each
    record's ``refs_ms``. Labels are rescaled at fit time by the batch's slowdown at the subnet's size
    (contention slows large subnets more than small ones); ``latency_ms`` itself is never rescaled.
-8. **Visits**: the profiler measures a share of subnets again in a later batch; every measurement is
-   kept and a label is the median of its visits (:mod:`hwnas.pipelines.labels`).
+8. **Visits**: the profiler measures every subnet again in a later batch, and a third time where the
+   two disagree (:mod:`hwnas.pipelines.profile`); every measurement is kept and a label is the median
+   of its visits (:mod:`hwnas.pipelines.labels`).
 9. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,
    its version and execution provider, exporter (torch) version, opset, CPU model, load average,
    session setup / engine build time.

@@ -1,11 +1,16 @@
-"""Every store knows its noise: profiling re-measures a share of the plan in later batches (really
-measured on ONNX Runtime), resumes without measuring twice, and the fit reads the disagreement back."""
+"""Every store knows its noise: profiling visits every subnet twice in different batches (really
+measured on ONNX Runtime), a third time where the two disagree, exports each subnet once per run,
+resumes without measuring twice, and the fit reads the disagreement back."""
 
 import json
 
+import pytest
+
 from hwnas.devices import get
+from hwnas.pipelines import profile as profile_mod
 from hwnas.pipelines.fit import noise_of, read_records
-from hwnas.pipelines.profile import profile_configs, retest_target
+from hwnas.pipelines.profile import Exporter, profile_configs, retest_target
+from hwnas.pipelines.surprise import disagreeing
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
@@ -36,3 +41,56 @@ def test_retests_in_later_batches_and_resume(tiny_space, tmp_path):
     nf = noise_of(read_records(tmp_path / "l.db", "cpu", tiny_space))
     rt = nf["retest_store"]
     assert rt["subnets"] == 5 and 0 <= rt["median"] <= rt["p90"] <= rt["worst"]
+
+
+def test_one_visit_retests_only_a_share(tiny_space, tmp_path):
+    cfgs, dev = plan(tiny_space, 10), get("cpu").with_(**QUICK)
+    with LatencyStore(tmp_path / "l.db") as store:
+        s = profile_configs(cfgs, tiny_space, dev, store, batch=4, visits=1)
+        counts = store.to_dataframe().groupby("key").size()
+    assert s.retested == retest_target(10) == 8 and sorted(counts.value_counts().items()) == [(1, 2), (2, 8)]
+
+
+@pytest.mark.parametrize("threshold, third", [(0.0, True), (float("inf"), False)])
+def test_two_visits_that_disagree_earn_a_third(tiny_space, tmp_path, monkeypatch, threshold, third):
+    monkeypatch.setattr(profile_mod, "DISAGREE", threshold)
+    cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
+    with LatencyStore(tmp_path / "l.db") as store:
+        s = profile_configs(cfgs, tiny_space, dev, store, batch=2)
+        df = store.to_dataframe()
+    per_key = df.groupby("key")["visit"].nunique()  # every measurement of a subnet in its own batch
+    assert (per_key == df.groupby("key").size()).all()
+    if third:  # any two real measurements differ a little: all four disagree beyond 0
+        assert (per_key == 3).all() and s.retested == 8
+    else:
+        assert (per_key == 2).all() and s.retested == 4
+
+
+def test_disagreeing_compares_the_first_two_visits():
+    import pandas as pd
+
+    df = pd.DataFrame({"key": list("aabbbc"), "latency_ms": [1.0, 1.05, 2.0, 2.02, 9.0, 3.0], "status": "ok"})
+    assert (
+        disagreeing(df, 0.03) == {"a"} and disagreeing(df, 0.0) == {"a", "b"} and disagreeing(df.iloc[:0], 0.0) == set()
+    )
+
+
+def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, tmp_path, monkeypatch):
+    exported: list[str] = []
+    real = Exporter.export
+
+    def counting(self, cfg, path, **kw):
+        exported.append(cfg.key())
+        return real(self, cfg, path, **kw)
+
+    monkeypatch.setattr(Exporter, "export", counting)
+    cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
+    rungs = len(ladder(tiny_space))
+    with LatencyStore(tmp_path / "a.db") as store:
+        assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2).records) == 8
+    assert len(exported) == 4 + rungs  # the later visits reuse the files
+    exported.clear()
+    monkeypatch.setattr(profile_mod, "CACHE_BYTES", 0)  # no room: every visit exports its subnet again
+    with LatencyStore(tmp_path / "b.db") as store:
+        assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2).records) == 8
+    assert len(exported) == 8 + rungs
