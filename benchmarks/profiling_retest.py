@@ -78,8 +78,10 @@ def repeat(space, a, tmp: str, i: int) -> dict[str, np.ndarray]:  # noqa: ANN001
         if busy is not None:
             busy.kill()
             busy.wait()
-    per_run = {r: g.groupby("key")["latency_ms"].median() for r, g in _joint_visits(A, B).groupby("run")}
+    joint = _joint_visits(A, B)
+    per_run = {r: g.groupby("key")["latency_ms"].median() for r, g in joint.groupby("run")}
     first = {r: d.groupby("key")["latency_ms"].first() for r, d in (("A", A), ("B", B))}
+    _show_worst(joint, per_run)
     return {
         "latency_ms raw": _disagreement(first["A"], first["B"]),
         "latency_ms label": _disagreement(per_run["A"], per_run["B"]),
@@ -87,6 +89,16 @@ def repeat(space, a, tmp: str, i: int) -> dict[str, np.ndarray]:  # noqa: ANN001
             labels_of(A).set_index("key")["latency_ms"], labels_of(B).set_index("key")["latency_ms"]
         ),
     }
+
+
+def _show_worst(joint: pd.DataFrame, per_run: dict[str, pd.Series]) -> None:
+    """The subnet whose labels disagree most: each run's corrected visits and its batches' ladder slowdown."""
+    both = pd.concat([per_run["A"].rename("a"), per_run["B"].rename("b")], axis=1, join="inner")
+    key = ((both["a"] - both["b"]).abs() / both.mean(axis=1)).idxmax()
+    rows = joint[joint["key"] == key]
+    for run, g in rows.groupby("run"):
+        visits = ", ".join(f"{v:.3f}" for v in g["latency_ms"])
+        print(f"  worst {key}: run {run} visits {visits} ms (corrected), label {per_run[run][key]:.3f} ms")
 
 
 def _joint_visits(A: pd.DataFrame, B: pd.DataFrame) -> pd.DataFrame:

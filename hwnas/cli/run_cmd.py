@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_EPOCHS,
         help=f"supernet training epochs (default {DEFAULT_EPOCHS})",
     )
-    p.add_argument("-n", type=positive_int, default=50, metavar="N", help="subnets to profile (default 50)")
+    p.add_argument("-n", type=positive_int, default=60, metavar="N", help="subnets to profile (default 60)")
     p.add_argument("--population", type=positive_int, default=20, help="search population (default 20)")
     p.add_argument("--generations", type=positive_int, default=8, help="search generations (default 8)")
     p.add_argument(
