@@ -8,7 +8,7 @@ Every subnet is then visited again in a later batch (--visits, default 2), and a
 two visits disagree by more than 3 % or a model of the others finds its label far off: a slow episode
 of the machine that its batch's reference ladder missed rarely catches two visits. Each measurement is
 kept, a subnet's label is the median of its visits, and 'hwnas fit' reports how far two visits of one
-subnet disagree. With --visits 1 (about 1.4x faster), only 10 % of N (at least 8, --retest K more) are
+subnet disagree. With --visits 1 (about 1.5x faster), only 10 % of N (at least 8, --retest K more) are
 measured twice; --no-retest measures each subnet once.
 
 examples:
@@ -58,9 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--visits",
         type=positive_int,
-        default=2,
+        default=None,
         metavar="V",
-        help="visits of every subnet, each in another batch (default 2; a third where they disagree)",
+        help="visits of every subnet, each in another batch (default 2; a third where they disagree; "
+        "with --agent: 1, the only one agents do yet)",
     )
     rt = p.add_mutually_exclusive_group()
     rt.add_argument(
@@ -131,8 +132,9 @@ def render(s: ProfileSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hwnas.core.errors import ConfigError
     from hwnas.devices import get
-    from hwnas.pipelines.profile import profile_space
+    from hwnas.pipelines.profile import VISITS, profile_space
     from hwnas.profiling.backends import require_available
 
     device = get(args.device)
@@ -141,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         require_available(device)  # before any work: one line, exit 2
     space = space_of(args)
     db = args.db or workdir(args).ensure().store
+    if clients and (args.visits or 1) != 1:
+        raise ConfigError("--agent profiles each subnet in one visit; --visits above 1 needs the local device")
     rep = Reporter(device.name)
     try:
         if clients:
@@ -169,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 batch=args.batch,
                 progress=rep,
                 retest=None if args.no_retest else args.retest,
-                visits=args.visits,
+                visits=args.visits or VISITS,
             )
     finally:
         rep.close()

@@ -94,3 +94,15 @@ def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, 
     with LatencyStore(tmp_path / "b.db") as store:
         assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2).records) == 8
     assert len(exported) == 8 + rungs
+
+
+def test_agents_refuse_more_than_one_visit_in_one_line(tmp_path, capsys):
+    from hwnas.cli.main import main
+
+    token = tmp_path / "token.txt"
+    token.write_text("s3cret-token-of-enough-length\n")
+    argv = ["profile", "--device", "cpu", "-n", "2", "--agent", "http://127.0.0.1:9", "--token-file", str(token)]
+    assert main([*argv, "--visits", "2", "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--visits" in err and "--agent" in err
+    assert not (tmp_path / "latency.db").exists()
