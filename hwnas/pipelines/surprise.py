@@ -69,10 +69,10 @@ def disagreeing(df: pd.DataFrame, threshold: float) -> set[str]:
     than ``threshold`` relative to their mean."""
     if not len(df):
         return set()
-    lat = drift_corrected(df).groupby("key", sort=False)["latency_ms"]
-    first, second = lat.nth(0), lat.nth(1)
-    both = pd.DataFrame({"key": df.loc[first.index, "key"].to_numpy(), "a": first.to_numpy()}).merge(
-        pd.DataFrame({"key": df.loc[second.index, "key"].to_numpy(), "b": second.to_numpy()}), on="key"
-    )
-    rel = (both["a"] - both["b"]).abs() / ((both["a"] + both["b"]) / 2)
-    return set(both.loc[rel > threshold, "key"])
+    lat = drift_corrected(df)
+    lat = lat.assign(nth=lat.groupby("key", sort=False).cumcount())
+    two = lat[lat["nth"] < 2].pivot(index="key", columns="nth", values="latency_ms").dropna()
+    if two.shape[1] < 2:
+        return set()
+    rel = (two[0] - two[1]).abs() / ((two[0] + two[1]) / 2)
+    return set(rel.index[rel > threshold])
