@@ -27,9 +27,7 @@ def measure_candidate(
         rec = _measure(b.device, space, c, checkpoint)
         ok = str(rec.status) == "ok"
         ms = float(rec.latency_ms) if ok else None
-        typical = None
-        if ms is not None:
-            typical = at_typical_speed(ms, getattr(rec, "refs_ms", []), getattr(rec, "base_ms", []))
+        typical = None if ms is None else at_typical_speed(ms, rec.refs_ms, rec.base_ms)
         judged = typical if typical is not None else ms
         out[b.device] = {
             "budget_ms": b.budget_ms,

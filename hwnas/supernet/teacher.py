@@ -58,8 +58,8 @@ def train_teacher(
     bf16: bool = False,
     workers: int = 0,
 ) -> SmallCNN:
-    """A ``SmallCNN`` trained for ``epochs`` on the whole of ``train_ds`` (one-cycle AdamW, label smoothing, the random
-    affine warp for in-memory tensors); returned in eval mode. Deterministic for a seed and thread count."""
+    """A ``SmallCNN`` trained for ``epochs`` on the whole of ``train_ds`` (one-cycle AdamW, label smoothing,
+    the random affine warp for in-memory tensors); returned in eval mode."""
     torch.manual_seed(seed)
     net = SmallCNN(in_chans, num_classes).to(device).train()
     sampler = ResumableSampler(train_ds, 1, 0, shuffle=True, seed=seed)

@@ -30,7 +30,7 @@ def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
     def measure(device, space, cfg, checkpoint=None, seed=0, with_ladder=False):
         calls.append(cfg.key())
         ms = 4.5 if len(calls) == 1 else 2.0
-        return SimpleNamespace(status="ok", latency_ms=ms, spread=0.01)
+        return SimpleNamespace(status="ok", latency_ms=ms, spread=0.01, refs_ms=[], base_ms=[])
 
     monkeypatch.setattr(profile, "measure_subnet", measure)
     rc = main(
@@ -125,7 +125,9 @@ def test_verification_judges_the_budget_at_the_hosts_typical_speed(monkeypatch):
     m = measure_candidate(space, cand, [LatencyBudget("cpu", None, 3.1)], None)["cpu"]  # type: ignore[arg-type]
     assert m["measured_ms"] == 3.3 and m["typical_ms"] == pytest.approx(3.0) and m["within_budget"]
     monkeypatch.setattr(
-        profile, "measure_subnet", lambda *a, **k: SimpleNamespace(status="ok", latency_ms=3.3, spread=0.0)
+        profile,
+        "measure_subnet",
+        lambda *a, **k: SimpleNamespace(status="ok", latency_ms=3.3, spread=0.0, refs_ms=[], base_ms=[]),
     )
     m = measure_candidate(space, cand, [LatencyBudget("cpu", None, 3.1)], None)["cpu"]  # type: ignore[arg-type]
     assert m["typical_ms"] is None and m["within_budget"] is False  # no ladder: the plain figure decides
