@@ -66,8 +66,11 @@ class RelativePosition2D(nn.Module):
         self.register_buffer("index_h", idx_h, persistent=False)
 
     def forward(self) -> Tensor:
-        """(N, N, head_dim) embeddings for every query/key token pair."""
-        return self.embeddings_table_v[self.index_v] + self.embeddings_table_h[self.index_h]
+        """(N, N, head_dim) embeddings for every query/key token pair. An embedding lookup rather than
+        ``table[index]``: on a multi-threaded CPU the backward of advanced indexing accumulates in a
+        varying order, which made two trainings from one seed drift apart; embedding's does not. Both
+        export as the same ONNX Gather."""
+        return F.embedding(self.index_v, self.embeddings_table_v) + F.embedding(self.index_h, self.embeddings_table_h)
 
 
 def attend(

@@ -1,4 +1,5 @@
 import math
+import os
 
 import numpy as np
 import pytest
@@ -275,3 +276,40 @@ def test_distill_weight_scales_the_smaller_subnets_share(tmp_path):
     assert not all(torch.equal(largest_only[k], full[k]) for k in largest_only)
     with pytest.raises(ConfigError, match="distill_weight"):
         TrainConfig(distill_weight=-1.0).check()
+
+
+@pytest.fixture
+def two_threads():
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 cores: the order of a multi-threaded accumulation is what is tested")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_position_table_gradients_do_not_depend_on_thread_timing(two_threads):
+    from hwnas.supernet.layers import RelativePosition2D
+
+    torch.manual_seed(0)
+    rel = RelativePosition2D(head_dim=32, max_rel=14, num_patches=49)  # mnist-cpu's tables
+    upstream = torch.randn(50, 50, 32)
+
+    def grads() -> list[torch.Tensor]:
+        rel.zero_grad()
+        rel().backward(upstream)
+        return [rel.embeddings_table_v.grad.clone(), rel.embeddings_table_h.grad.clone()]
+
+    first = grads()
+    assert all(all(torch.equal(a, b) for a, b in zip(first, grads())) for _ in range(20))
+
+
+def test_one_seed_gives_the_same_weights_on_two_threads(tmp_path, two_threads):
+    """Two trainings from one seed end bit-equal with 2 intra-op threads (sandwich steps included)."""
+    space = presets.get("mnist-cpu")
+    cfg = TrainConfig(threads=2, epochs=1, largest_first=0.0, eval_every=0)
+    weights = []
+    for run in ("a", "b"):
+        train_supernet(space, "mnist", tmp_path / f"{run}.pt", cfg, max_steps=4)
+        weights.append(load_supernet(tmp_path / f"{run}.pt")[0].state_dict())
+    assert all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
