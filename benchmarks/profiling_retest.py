@@ -92,7 +92,7 @@ def repeat(space, a, tmp: str, i: int) -> dict[str, np.ndarray]:  # noqa: ANN001
 
 
 def _show_worst(joint: pd.DataFrame, per_run: dict[str, pd.Series]) -> None:
-    """The subnet whose labels disagree most: each run's corrected visits and its batches' ladder slowdown."""
+    """The subnet whose labels disagree most: each run's corrected visits and its label."""
     both = pd.concat([per_run["A"].rename("a"), per_run["B"].rename("b")], axis=1, join="inner")
     key = ((both["a"] - both["b"]).abs() / both.mean(axis=1)).idxmax()
     rows = joint[joint["key"] == key]

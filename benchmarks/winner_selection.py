@@ -31,20 +31,16 @@ import argparse
 import math
 import statistics
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from hwnas.core import get_space
-from hwnas.core.complexity import params_macs, to_batch
-from hwnas.core.config import SubnetConfig
-from hwnas.core.space import SearchSpace
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.fit import read_records
 from hwnas.pipelines.search import InheritedAccuracy, SearchOptions, load_budgets
 from hwnas.pipelines.workdir import RunDir
-from hwnas.search import Constraints, EvolutionSettings, run_search
+from hwnas.search import Candidate, Constraints, EvolutionSettings, SearchResult, run_search
 
 SPACE, DEVICE = "mnist-cpu", "cpu"
 RULES = ("raw", "pooled", "biggest")
@@ -52,41 +48,19 @@ RIDGE = 1.0  # on standardised features: keeps the model steady when the search'
 MIN_CANDIDATES = 20  # fewer, and the model is not worth trusting: every estimate is the plain top-1
 
 
-@dataclass(frozen=True)
-class PooledAccuracy:
-    """Per candidate (in the order given): observed and pooled top-1, the model's expectation, and the
-    weight of the candidate's own hits; ``spread`` is the estimated true spread around the model."""
-
-    keys: list[str]
-    observed: np.ndarray  # top-1 %, own hits
-    expected: np.ndarray  # top-1 %, the accuracy model's
-    pooled: np.ndarray  # top-1 %, the estimate
-    weight: np.ndarray  # 0..1, the share of the candidate's own hits in its estimate
-    noise: np.ndarray  # points, one candidate's standard error against the others
-    spread: float  # points
-    pooled_in: bool  # False when there were too few candidates to fit a model
-
-    def of(self, key: str) -> dict[str, float]:
-        i = self.keys.index(key)
-        return {
-            "observed": float(self.observed[i]),
-            "expected": float(self.expected[i]),
-            "pooled": float(self.pooled[i]),
-            "weight": float(self.weight[i]),
-        }
-
-
-def architecture_features(space: SearchSpace, configs: Sequence[SubnetConfig]) -> np.ndarray:
+def architecture_features(cands: Sequence[Candidate]) -> np.ndarray:
     """(n, 6): log params, log MACs, depth, embedding dim, mean MLP ratio, mean heads."""
-    params, macs = params_macs(space, to_batch(space, configs))
-    return np.column_stack(
+    return np.array(
         [
-            np.log(np.asarray(params, dtype=float)),
-            np.log(np.asarray(macs, dtype=float)),
-            [c.depth for c in configs],
-            [c.embed_dim for c in configs],
-            [float(np.mean(c.mlp_ratio)) for c in configs],
-            [float(np.mean(c.num_heads)) for c in configs],
+            [
+                np.log(c.params),
+                np.log(c.macs),
+                c.config.depth,
+                c.config.embed_dim,
+                np.mean(c.config.mlp_ratio),
+                np.mean(c.config.num_heads),
+            ]
+            for c in cands
         ]
     )
 
@@ -103,39 +77,36 @@ def _ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, 
     return z @ (inv @ (z.T @ y)), hat_trace
 
 
-def pool(keys: Sequence[str], hits: np.ndarray, features: np.ndarray, ridge: float = RIDGE) -> PooledAccuracy:
-    """Pooled top-1 of ``len(keys)`` candidates from their hit matrix (candidates x images, all on the
-    same images) and architecture features (candidates x features)."""
+def pool(hits: np.ndarray, features: np.ndarray, ridge: float = RIDGE) -> tuple[np.ndarray, float]:
+    """Pooled top-1 (%) per candidate from the hit matrix (candidates x images, all on the same images)
+    and architecture features (candidates x features), and the estimated true spread around the model
+    (points; NaN when there are too few candidates to fit one, and the plain top-1 is returned)."""
     h = np.asarray(hits, dtype=float)
-    if h.ndim != 2 or h.shape[0] != len(keys) or len(features) != len(keys):
-        raise ValueError("one row of hits and of features per candidate, all on the same images")
     k, n = h.shape
     observed = 100.0 * h.mean(axis=1)
-    consensus = h.mean(axis=0)
-    noise = 100.0 * np.sqrt((h - consensus).var(axis=1) / n)
+    noise2 = 1e4 * (h - h.mean(axis=0)).var(axis=1) / n  # against the per-image consensus
     if k < MIN_CANDIDATES:
-        ones = np.ones(k)
-        return PooledAccuracy(list(keys), observed, observed.copy(), observed.copy(), ones, noise, float("nan"), False)
-    expected, dof = _ridge_fit(np.asarray(features, dtype=float), observed, ridge)
+        return observed, float("nan")
+    expected, dof = _ridge_fit(features, observed, ridge)
     resid_var = float(((observed - expected) ** 2).sum() / max(k - dof, 1.0))
-    spread2 = max(resid_var - float((noise**2).mean()), 0.0)
-    weight = spread2 / (spread2 + noise**2) if spread2 > 0 else np.zeros(k)
-    weight = np.where(noise > 0, weight, 1.0)  # a candidate identical to the consensus carries no noise
-    pooled = weight * observed + (1.0 - weight) * expected
-    return PooledAccuracy(list(keys), observed, expected, pooled, weight, noise, float(np.sqrt(spread2)), True)
+    spread2 = max(resid_var - float(noise2.mean()), 0.0)
+    # a candidate identical to the consensus carries no noise: its own hits decide
+    weight = np.where(noise2 > 0, spread2 / np.where(spread2 + noise2 > 0, spread2 + noise2, 1.0), 1.0)
+    return weight * observed + (1.0 - weight) * expected, float(np.sqrt(spread2))
 
 
-def picks(result, scorer: InheritedAccuracy) -> tuple[dict, object]:  # noqa: ANN001
+def picks(result: SearchResult, scorer: InheritedAccuracy) -> tuple[dict[str, Candidate], dict[str, float], float]:
+    """Each rule's pick, the pooled estimate per key, and the estimated spread."""
     cands = result.candidates
-    cost = [tuple(c.latency_ms.values()) for c in cands]
     hits = np.stack([scorer.hits(c.config, "val") for c in cands])
-    est = pool([c.key for c in cands], hits, architecture_features(scorer.space, [c.config for c in cands]))
+    pooled, spread = pool(hits, architecture_features(cands))
+    by_key = {c.key: float(v) for c, v in zip(cands, pooled)}
     best = {
         "raw": result.ranked()[0],
-        "pooled": cands[min(range(len(cands)), key=lambda i: (-est.pooled[i], cost[i]))],
+        "pooled": min(cands, key=lambda c: (-by_key[c.key], tuple(c.latency_ms.values()))),
         "biggest": max(cands, key=lambda c: c.macs),
     }
-    return best, est
+    return best, by_key, spread
 
 
 def mean_ci(xs: list[float]) -> tuple[float, float]:
@@ -172,19 +143,19 @@ def main() -> int:
             constraints = Constraints(space, budgets)
             for seed in seeds:
                 result = run_search(space, scorer.fitness("val"), constraints, settings=settings, seed=seed)
-                best, est = picks(result, scorer)
-                row = {"run": path, "q": q, "budget": budget, "seed": seed, "spread": est.spread}
+                best, pooled, spread = picks(result, scorer)
+                row = {"run": path, "q": q, "budget": budget, "seed": seed, "spread": spread}
                 for rule, c in best.items():
                     row[rule] = {
                         "key": c.key,
                         "ms": c.latency_ms[DEVICE],
                         "val": scorer.top1(c.config, "val"),
-                        "pooled": est.of(c.key)["pooled"],
+                        "pooled": pooled[c.key],
                         "test": scorer.top1(c.config, "test"),
                     }
                 rows.append(row)
                 print(
-                    f"{path} q{q:g} {budget:.2f} ms seed {seed} (spread {est.spread:.2f} pt, "
+                    f"{path} q{q:g} {budget:.2f} ms seed {seed} (spread {spread:.2f} pt, "
                     f"{len(result.candidates)} scored, {time.perf_counter() - t0:.0f} s)",
                     flush=True,
                 )
