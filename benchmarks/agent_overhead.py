@@ -85,7 +85,7 @@ def main() -> None:
             for r in range(max(2, args.rounds)):
                 for side in ("local", "remote") if r % 2 == 0 else ("remote", "local"):
                     if side == "local":
-                        results, _ = measure_files(device, list(paths.values()), args.seed + r)
+                        results = measure_files(device, list(paths.values()), args.seed + r).results
                         for k, res in zip(keys, results):
                             local[k].append(res["measurement"]["latency_ms"] if res["status"] == "ok" else float("nan"))
                     else:
@@ -100,7 +100,7 @@ def main() -> None:
             proc.wait(10)
     print(
         f"CPU: {cpu_model()}  (agent: {fp['cpu']}, {fp['runtime']})  device {device.name}, "
-        f"space {space.name}, {len(keys)} models incl. the reference, {max(2, args.rounds)} rounds"
+        f"space {space.name}, {len(keys)} models incl. the reference ladder, {max(2, args.rounds)} rounds"
     )
     print(f"{'subnet':34} {'local ms':>18} {'retest':>7} {'agent ms':>18} {'agent vs local':>14}")
     noise, agree = [], []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class BatchAnswer:
     name: str
     load_avg: float
     seconds: dict[str, float]
+    others_cores: float = math.nan  # cores other processes kept busy on the agent meanwhile; NaN if unknown
 
 
 class AgentClient:
@@ -125,6 +127,7 @@ class AgentClient:
                 str(body.get("name", "")),
                 float(body.get("load_avg", -1.0)),
                 dict(body.get("seconds", {})),
+                _cores(body.get("others_cores")),
             )
         except (KeyError, TypeError, ValueError):
             raise AgentRefused(f"agent {self.url}: malformed answer") from None
@@ -166,3 +169,8 @@ class AgentClient:
                 if not isinstance(body, dict):
                     raise AgentRefused(f"agent {self.url}: malformed answer")
                 return body
+
+
+def _cores(value: Any) -> float:
+    """An agent's ``others_cores`` (absent from older agents, -1 when unknown) as cores or NaN."""
+    return float(value) if isinstance(value, (int, float)) and value >= 0 else math.nan

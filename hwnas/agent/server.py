@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from aiohttp import web
@@ -32,6 +32,7 @@ from hwnas.agent import wire
 from hwnas.agent.validate import RejectedModel, check_model
 from hwnas.devices.device import Device
 from hwnas.profiling.backends import fingerprint, open_runner
+from hwnas.profiling.host_memory import OthersMeter
 from hwnas.profiling.protocol import measure_batch
 
 CHUNK = 1 << 16
@@ -63,7 +64,13 @@ def _ok(body: dict[str, Any]) -> web.Response:
     return web.json_response({"wire": wire.WIRE_VERSION, **body}, headers={wire.WIRE_HEADER: str(wire.WIRE_VERSION)})
 
 
-def measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[dict[str, Any]], float]:
+class Measured(NamedTuple):
+    results: list[dict[str, Any]]  # one per path, in order
+    load_avg: float  # -1 where the system does not say
+    others_cores: float  # cores other processes kept busy while measuring; -1 where unknown
+
+
+def measure_files(device: Device, paths: list[Path], seed: int) -> Measured:
     """Open every model, measure them together, close them; one result per path, in order."""
     runners: dict[str, Any] = {}
     results: dict[str, dict[str, Any]] = {}
@@ -77,7 +84,9 @@ def measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[di
                     "reason": wire.one_line(f"could not load the model: {type(e).__name__}: {e}"),
                 }
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-        for k, res in (measure_batch(runners, device, np.random.default_rng(seed)) if runners else {}).items():
+        with OthersMeter() as others:
+            measured = measure_batch(runners, device, np.random.default_rng(seed)) if runners else {}
+        for k, res in measured.items():
             if isinstance(res, str):
                 results[k] = {"status": "failed", "reason": wire.one_line(res)}
             else:
@@ -90,7 +99,11 @@ def measure_files(device: Device, paths: list[Path], seed: int) -> tuple[list[di
     finally:
         for r in runners.values():
             r.close()
-    return [results[str(i)] for i in range(len(paths))], load if math.isfinite(load) else -1.0
+    return Measured(
+        [results[str(i)] for i in range(len(paths))],
+        load if math.isfinite(load) else -1.0,
+        others.cores if math.isfinite(others.cores) else -1.0,
+    )
 
 
 class Agent:
@@ -152,7 +165,7 @@ class Agent:
                     raise _Refused(422, f"model {i}: {e}") from None
             t2 = time.perf_counter()
 
-            def job() -> tuple[list[dict[str, Any]], float]:
+            def job() -> Measured:
                 try:
                     return measure_files(self.cfg.device, paths, seed)
                 finally:
@@ -161,13 +174,14 @@ class Agent:
 
             fut = asyncio.get_running_loop().run_in_executor(self.pool, job)
             handed_off = True
-            results, load = await fut
+            measured = await fut
             return _ok(
                 {
                     "name": self.cfg.name,
                     "fingerprint": self.fingerprint,
-                    "results": results,
-                    "load_avg": load,
+                    "results": measured.results,
+                    "load_avg": measured.load_avg,
+                    "others_cores": measured.others_cores,
                     "seconds": {"upload": t1 - t0, "check": t2 - t1, "measure": time.perf_counter() - t2},
                 }
             )

@@ -7,7 +7,9 @@ with one line naming both. Endpoints (all need ``Authorization: Bearer <token>``
   "max_upload_bytes", "max_models"}``
 * ``POST /v1/measure``, ``multipart/form-data``: first a part ``manifest`` (JSON ``{"wire", "device":
   {...}, "seed"}``), then one part ``model`` per ONNX model, streamed to a temp file on the agent. The
-  answer is ``{"wire", "name", "fingerprint", "load_avg", "seconds", "results": [...]}``, one result per
+  answer is ``{"wire", "name", "fingerprint", "load_avg", "others_cores", "seconds", "results": [...]}``
+  (``others_cores``: the cores other processes on the agent kept busy meanwhile, -1 if unknown; older
+  agents omit it), one result per
   model in upload order: ``{"status": "ok", "measurement": {...}, "setup_s", "runtime_version"}`` or
   ``{"status": "failed", "reason"}``.
 

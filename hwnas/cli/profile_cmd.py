@@ -60,8 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         metavar="V",
-        help="visits of every subnet, each in another batch (default 2; a third where they disagree; "
-        "with --agent: 1, the only one agents do yet)",
+        help="visits of every subnet, each in another batch (default 2; a third where they disagree), "
+        "on the local device or the agents alike",
     )
     rt = p.add_mutually_exclusive_group()
     rt.add_argument(
@@ -132,9 +132,9 @@ def render(s: ProfileSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.core.errors import ConfigError
     from hwnas.devices import get
-    from hwnas.pipelines.profile import VISITS, profile_space
+    from hwnas.pipelines.profile import profile_space
+    from hwnas.pipelines.visits import VISITS
     from hwnas.profiling.backends import require_available
 
     device = get(args.device)
@@ -143,8 +143,6 @@ def run(args: argparse.Namespace) -> int:
         require_available(device)  # before any work: one line, exit 2
     space = space_of(args)
     db = args.db or workdir(args).ensure().store
-    if clients and (args.visits or 1) != 1:
-        raise ConfigError("--agent profiles each subnet in one visit; --visits above 1 needs the local device")
     rep = Reporter(device.name)
     try:
         if clients:
@@ -161,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
                 batch=args.batch,
                 progress=rep,
                 log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True),
+                retest=None if args.no_retest else args.retest,
+                visits=args.visits or VISITS,
             )
         else:
             s = profile_space(

@@ -32,8 +32,7 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.devices import get as get_device
-from hwnas.pipelines.surprise import VISITS as SURPRISE_VISITS
-from hwnas.pipelines.surprise import disagreeing, surprising
+from hwnas.pipelines.visits import VISITS, VisitPlan
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
@@ -45,9 +44,6 @@ from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet (rung 0 of the ladder), measured in every batch to expose drift
 DEFAULT_BATCH = 8
-VISITS = 2  # visits of every subnet by default (each in another batch); its label is their median
-DISAGREE = 0.03  # two visits further apart than this (relative, drift-corrected) earn a third
-RETEST_SHARE, RETEST_MIN = 0.10, 8  # with one visit: subnets re-measured, 10 % of the plan, at least 8
 CACHE_BYTES = 2**30  # ONNX files kept for later visits in one run; beyond it, later visits export again
 
 Progress = Callable[[LatencyRecord, int, int], None]
@@ -76,11 +72,6 @@ class ProfileSummary:
     def per_minute(self) -> float:
         """Subnets measured per minute, all of their visits in this run included."""
         return 60.0 * len({r.key for r in self.records}) / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-def retest_target(n_planned: int, extra: int = 0) -> int:
-    """Subnets of a plan of ``n_planned`` to measure in two visits: 10 %, at least 8, plus ``extra``."""
-    return min(n_planned, max(RETEST_MIN, math.ceil(RETEST_SHARE * n_planned)) + max(0, extra))
 
 
 class Exporter:
@@ -125,6 +116,11 @@ def _rung_key(j: int) -> str:
     return REF if j == 0 else f"{REF}{j}"
 
 
+def ladder_keys(space: SearchSpace) -> list[str]:
+    """The keys the reference ladder's rungs are measured under in a batch (rung 0 is :data:`REF`)."""
+    return [_rung_key(j) for j in range(len(ladder(space)))]
+
+
 def _model_file(key: str, cache: Path | None, workdir: Path, pinned: bool = False) -> Path:
     """Where a model is (or is to be) exported: the run's cache if it is there already, if the cache
     has room, or if ``pinned`` (the ladder); else the batch's own folder."""
@@ -163,7 +159,7 @@ def _measure(
     visit = new_visit()
     for rec in recs.values():
         rec.visit = visit
-    rungs = [_rung_key(j) for j in range(len(ladder(space)))] if with_reference else []
+    rungs = ladder_keys(space) if with_reference else []
     todo += list(zip(rungs, ladder(space)))
     runners: dict[str, Runner] = {}
     try:
@@ -276,54 +272,6 @@ def profile_configs(
         )
 
 
-def _retests(
-    configs: list[SubnetConfig],
-    store: LatencyStore,
-    device: Device,
-    digest: str,
-    host: str,
-    extra: int | None,
-    seed: int,
-) -> list[SubnetConfig]:
-    """The plan's subnets still to measure a second time: chosen at random (seeded) among those with one
-    successful visit on this host, until :func:`retest_target` of the plan have two or more."""
-    if extra is None:
-        return []
-    visits = store.visits(device.name, digest, host)
-    done = sum(visits.get(c.key(), 0) >= 2 for c in configs)
-    once = [c for c in configs if visits.get(c.key(), 0) == 1]
-    want = max(0, min(len(once), retest_target(len(configs), extra) - done))
-    order = np.random.default_rng([seed, 1]).permutation(len(once))
-    return [once[i] for i in sorted(order[:want])]
-
-
-def _disagreeing(
-    configs: list[SubnetConfig], store: LatencyStore, device: Device, digest: str, host: str
-) -> list[SubnetConfig]:
-    """The plan's subnets whose first two visits disagree by more than :data:`DISAGREE`."""
-    df = store.to_dataframe(device.name, digest, host)
-    odd = disagreeing(df[df["status"] == "ok"], DISAGREE)
-    return [c for c in configs if c.key() in odd]
-
-
-def _surprising(
-    configs: list[SubnetConfig],
-    space: SearchSpace,
-    store: LatencyStore,
-    device: Device,
-    digest: str,
-    host: str,
-    retest: int | None,
-    seed: int,
-) -> list[SubnetConfig]:
-    """The plan's subnets whose label a model of the others finds far off (:mod:`.surprise`), to visit
-    until they have three visits; none when retests are off."""
-    if retest is None:
-        return []
-    df = store.to_dataframe(device.name, digest, host)
-    return surprising(space, configs, df[df["status"] == "ok"], seed)
-
-
 def _profile_locked(
     configs: list[SubnetConfig],
     space: SearchSpace,
@@ -339,39 +287,17 @@ def _profile_locked(
     visits: int = VISITS,
 ) -> ProfileSummary:
     digest, host = space.digest(), host_id_of(fingerprint(device))
-    stored = store.keys(device.name, digest, host)
-    todo = [c for c in configs if c.key() not in stored]
+    plan = VisitPlan(configs, space, store, device.name, host, visits=visits, retest=retest, seed=seed)
+    todo = plan.new()
     s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
-    visits = 1 if retest is None else visits
-    have = store.visits(device.name, digest, host)
-    # the later visits are planned now for the total shown; which retests, once the first visits exist
-    total = len(todo) + sum(max(0, visits - max(1, have.get(c.key(), 0))) for c in configs)
-    if visits == 1 and retest is not None:
-        total += max(0, min(retest_target(len(configs), retest), len(configs)) - sum(n >= 2 for n in have.values()))
+    total = plan.expected_total()  # the later visits are planned now; which retests, once the first exist
     start = time.perf_counter()
     exporter: Exporter | None = None
     models = tempfile.TemporaryDirectory(prefix="hwnas-models-")  # the ladder and the subnets, exported once
     memory = HostMemory(device.name, host, digest, [c.key() for c in ladder(space)])
-    later = [f"visit {k}" for k in range(2, visits + 1)]
     try:
-        odd: list[SubnetConfig] = []
-        for phase in ("new", *later, "retest", "disagree", "surprise", "surprise again"):  # odd: up to 3 visits
-            if phase == "new":
-                cfgs = todo
-            elif phase in later:
-                have = store.visits(device.name, digest, host)
-                cfgs = [c for c in configs if 1 <= have.get(c.key(), 0) < int(phase.split()[1])]
-            elif phase == "retest":
-                cfgs = _retests(configs, store, device, digest, host, retest, seed)
-            elif phase == "disagree":
-                have = store.visits(device.name, digest, host)
-                cfgs = [] if retest is None else _disagreeing(configs, store, device, digest, host)
-                cfgs = [c for c in cfgs if have.get(c.key(), 0) < SURPRISE_VISITS]
-            else:
-                if phase == "surprise":
-                    odd = _surprising(configs, space, store, device, digest, host, retest, seed)
-                have = store.visits(device.name, digest, host)
-                cfgs = [c for c in odd if have.get(c.key(), 0) < SURPRISE_VISITS]
+        for phase in plan.phases():
+            cfgs = plan.subnets(phase)
             if not cfgs:
                 continue
             exporter = exporter or Exporter(space, checkpoint, seed)

@@ -9,12 +9,17 @@ import pytest
 
 from hwnas.agent.client import AgentClient, AgentUnreachable
 from hwnas.cli.main import main
+from hwnas.core.errors import ConfigError
 from hwnas.core.yaml_io import load_space_file
-from hwnas.pipelines.remote import profile_remote
+from hwnas.pipelines.remote import fleet_host, profile_remote
 from hwnas.profiling import sampling
+from hwnas.profiling.ladder import ladder
+from hwnas.profiling.record import host_id_of
 from hwnas.profiling.store import LatencyStore
 
 from .conftest import DEVICE
+
+ONE_VISIT = {"visits": 1, "retest": None}  # the loss tests below count one record per subnet
 
 
 def _records(db):
@@ -22,7 +27,9 @@ def _records(db):
         return list(store.records(device=DEVICE))
 
 
-def test_two_agents_share_16_subnets_each_stored_once_with_its_host(files, start_agent, token, tmp_path, capsys):
+def test_two_agents_share_16_subnets_in_two_visits_each_with_its_host_and_the_ladder(
+    files, start_agent, token, tmp_path, capsys
+):
     a, b = start_agent("--name", "agent-a"), start_agent("--name", "agent-b")
     db = tmp_path / "l.db"
     rc = main(
@@ -50,15 +57,35 @@ def test_two_agents_share_16_subnets_each_stored_once_with_its_host(files, start
     )
     assert rc == 0, capsys.readouterr().err
     recs = _records(db)
-    assert len(recs) == 16 and len({r.key for r in recs}) == 16 and all(r.ok for r in recs)
+    assert len({r.key for r in recs}) == 16 and all(r.ok for r in recs)
+    by_key: dict[str, list] = {}
+    for r in recs:
+        by_key.setdefault(r.key, []).append(r)
+    # the default two visits, each in another batch (a third where they disagree or surprise)
+    assert all(2 <= len(rs) <= 3 and len({r.visit for r in rs}) == len(rs) for rs in by_key.values())
     fp = {u: AgentClient(u, token).info()["fingerprint"] for u in (a.url, b.url)}
     by_agent = {u: [r for r in recs if r.agent.endswith(" " + u)] for u in fp}
-    assert sum(map(len, by_agent.values())) == 16 and all(by_agent.values())  # both measured
+    assert sum(map(len, by_agent.values())) == len(recs) and all(by_agent.values())  # both measured
     for u, rs in by_agent.items():
         assert {(r.agent.split()[0], r.host, "onnxruntime " + r.runtime_version) for r in rs} == {
             (fp[u]["name"], fp[u]["cpu"], fp[u]["runtime"])
         }
+    rungs = len(ladder(load_space_file(files["space"])))
     assert all(r.ref_ms > 0 and len(r.block_ms) == 3 for r in recs)
+    assert all(len(r.refs_ms) == rungs and all(x > 0 for x in r.refs_ms) for r in recs)
+    assert all(r.ref_ms == r.refs_ms[0] for r in recs)  # rung 0 is the space's smallest subnet
+
+
+def test_agents_of_two_hosts_are_refused_before_a_remeasuring_run_and_allowed_for_one_visit():
+    infos = {
+        "http://a:7700": {"fingerprint": {"cpu": "Cpu A", "cores": "4", "runtime": "onnxruntime 1", "name": "a"}},
+        "http://b:7700": {"fingerprint": {"cpu": "Cpu B", "cores": "4", "runtime": "onnxruntime 1", "name": "b"}},
+    }
+    with pytest.raises(ConfigError, match=r"different hosts \(http://a:7700: Cpu A, http://b:7700: Cpu B\)"):
+        fleet_host(infos, remeasure=True)
+    assert fleet_host(infos, remeasure=False) is None
+    infos["http://b:7700"]["fingerprint"] = {**infos["http://a:7700"]["fingerprint"], "name": "b"}
+    assert fleet_host(infos, remeasure=True) == host_id_of(infos["http://a:7700"]["fingerprint"])
 
 
 def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path, capsys, monkeypatch):
@@ -71,7 +98,9 @@ def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path,
     common = ["--devices", files["devices"], "--space", files["space"], "--workdir", str(run)]
     agent = ["--agent", a.url, "--token-file", files["token"]]
     assert main(["profile", "--device", DEVICE, "-n", "24", *common, *agent]) == 0
+    capsys.readouterr()
     assert main(["fit", "--device", DEVICE, "--families", "ridge", "--no-curve", *common]) == 0
+    assert "retest median" in capsys.readouterr().out  # a store profiled on agents knows its own noise
     monkeypatch.setattr(local, "measure_subnet", lambda *a, **k: pytest.fail("measured locally"))
     capsys.readouterr()
     rc = main(
@@ -130,6 +159,7 @@ def test_agent_killed_mid_run_batch_moves_to_the_other(files, start_agent, token
             batch=2,
             progress=progress,
             log=lines.append,
+            **ONE_VISIT,
         )
         recs = list(store.records())
     assert killed_at and len(recs) == 16 and len({r.key for r in recs}) == 16 and len(s.records) == 16
@@ -148,12 +178,14 @@ def test_only_agent_killed_exits_with_committed_records_kept_and_rerun_resumes(
     db = tmp_path / "l.db"
     plan = sampling.plan(space, 12, 0)
     with LatencyStore(db) as store, pytest.raises(AgentUnreachable, match="no agent left: .* rerun"):
-        profile_remote(plan, space, quick_device, store, [AgentClient(a.url, token)], batch=2, progress=progress)
+        profile_remote(
+            plan, space, quick_device, store, [AgentClient(a.url, token)], batch=2, progress=progress, **ONE_VISIT
+        )
     kept = {r.key for r in _records(db)}
     assert killed_at and killed_at[0] <= len(kept) < 12
     b = start_agent()
     with LatencyStore(db) as store:
-        s = profile_remote(plan, space, quick_device, store, [AgentClient(b.url, token)], batch=2)
+        s = profile_remote(plan, space, quick_device, store, [AgentClient(b.url, token)], batch=2, **ONE_VISIT)
     recs = _records(db)
     assert s.skipped == len(kept) and len(recs) == 12 and len({r.key for r in recs}) == 12
 

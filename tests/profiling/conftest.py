@@ -18,6 +18,6 @@ def no_third_visits_by_chance(monkeypatch):
     """The tests' quick devices (3 short rounds) disagree between visits by more than the default
     threshold often, so a third visit would come and go by chance and counts would flicker: here the
     threshold is off unless a test sets it (test_retest.py tests the third visits themselves)."""
-    from hwnas.pipelines import profile
+    from hwnas.pipelines import visits
 
-    monkeypatch.setattr(profile, "DISAGREE", float("inf"))
+    monkeypatch.setattr(visits, "DISAGREE", float("inf"))

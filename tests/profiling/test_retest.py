@@ -8,9 +8,11 @@ import pytest
 
 from hwnas.devices import get
 from hwnas.pipelines import profile as profile_mod
+from hwnas.pipelines import visits as visits_mod
 from hwnas.pipelines.fit import noise_of, read_records
-from hwnas.pipelines.profile import Exporter, profile_configs, retest_target
+from hwnas.pipelines.profile import Exporter, profile_configs
 from hwnas.pipelines.surprise import disagreeing
+from hwnas.pipelines.visits import retest_target
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
@@ -53,7 +55,7 @@ def test_one_visit_retests_only_a_share(tiny_space, tmp_path):
 
 @pytest.mark.parametrize("threshold, third", [(0.0, True), (float("inf"), False)])
 def test_two_visits_that_disagree_earn_a_third(tiny_space, tmp_path, monkeypatch, threshold, third):
-    monkeypatch.setattr(profile_mod, "DISAGREE", threshold)
+    monkeypatch.setattr(visits_mod, "DISAGREE", threshold)
     cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
     with LatencyStore(tmp_path / "l.db") as store:
         s = profile_configs(cfgs, tiny_space, dev, store, batch=2)
@@ -94,15 +96,3 @@ def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, 
     with LatencyStore(tmp_path / "b.db") as store:
         assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2).records) == 8
     assert len(exported) == 8 + rungs
-
-
-def test_agents_refuse_more_than_one_visit_in_one_line(tmp_path, capsys):
-    from hwnas.cli.main import main
-
-    token = tmp_path / "token.txt"
-    token.write_text("s3cret-token-of-enough-length\n")
-    argv = ["profile", "--device", "cpu", "-n", "2", "--agent", "http://127.0.0.1:9", "--token-file", str(token)]
-    assert main([*argv, "--visits", "2", "--workdir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--visits" in err and "--agent" in err
-    assert not (tmp_path / "latency.db").exists()

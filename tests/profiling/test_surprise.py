@@ -7,7 +7,7 @@ import pandas as pd
 from hwnas.core import presets
 from hwnas.core.complexity import count_macs
 from hwnas.devices import get
-from hwnas.pipelines import profile as profile_mod
+from hwnas.pipelines import visits as visits_mod
 from hwnas.pipelines.profile import profile_configs
 from hwnas.pipelines.surprise import MIN_SUBNETS, surprising
 from hwnas.profiling.sampling import plan
@@ -44,7 +44,7 @@ def test_a_label_far_from_the_others_is_surprising():
 def test_surprising_subnets_get_three_visits_in_later_batches(tiny_space, tmp_path, monkeypatch):
     cfgs, dev = plan(tiny_space, 6), get("cpu").with_(**QUICK)
     picked = cfgs[2]
-    monkeypatch.setattr(profile_mod, "surprising", lambda space, plan, df, seed: [picked])  # the choice is tested above
+    monkeypatch.setattr(visits_mod, "surprising", lambda space, plan, df, seed: [picked])  # the choice is tested above
     with LatencyStore(tmp_path / "l.db") as store:
         s = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0)
         df = store.to_dataframe()
