@@ -5,8 +5,9 @@ then uniform samples) that the store does not hold yet: run it again after a cra
 measures only what is missing; a larger -n adds more. Each record is committed as soon as it is
 measured. A subnet that cannot be exported or run is stored as 'failed' with the reason.
 Every subnet is then visited again in a later batch (--visits, default 2), and a third time if its
-two visits disagree by more than 3 % or a model of the others finds its label far off: a slow episode
-of the machine that its batch's reference ladder missed rarely catches two visits. Each measurement is
+two visits disagree by more than 3 % or a model of the others finds its label far off (a slow episode
+of the machine that its batch's reference ladder missed rarely catches two visits), and up to a fifth
+while no visit confirms the median. Each measurement is
 kept, a subnet's label is the median of its visits, and 'hwnas fit' reports how far two visits of one
 subnet disagree. With --visits 1 (about 1.5x faster), only 10 % of N (at least 8, --retest K more) are
 measured twice; --no-retest measures each subnet once.

@@ -5,9 +5,10 @@ profiles the first ``n`` subnets of the seeded plan (:func:`hwnas.profiling.samp
 does not hold yet on this host, a batch at a time, committing each record as soon as it is final. Then
 it **visits every subnet again** in a later batch (``visits``, default 2: a slow episode that its batch's
 reference ladder missed rarely catches both visits), gives a third visit to the subnets whose two
-visits disagree by more than :data:`DISAGREE` (the label, the median, then drops the odd one), and to
-those whose label a model of the others finds far off (:mod:`.surprise`). With ``visits=1`` it
-re-measures only a share (:func:`retest_target`: 10 %, at least 8, plus ``retest`` more), so the store
+visits disagree by more than :data:`.visits.DISAGREE` (the label, the median, then drops the odd one), and to
+those whose label a model of the others finds far off (:mod:`.surprise`), and more visits, up to five,
+while no visit confirms the median. With ``visits=1`` it
+re-measures only a share (:func:`.visits.retest_target`: 10 %, at least 8, plus ``retest`` more), so the store
 still knows its own test-retest noise. A subnet's ONNX file is exported once per run and reused by its
 later visits (up to :data:`CACHE_BYTES` of files). Killed and started again, it measures only what is
 missing (first visits, then the later ones). ``measure_subnet`` measures one subnet now, without a
@@ -259,7 +260,7 @@ def profile_configs(
 ) -> ProfileSummary:
     """Profile ``configs`` not yet measured on this host, ``batch`` at a time, then visit each again in
     later batches until it has ``visits`` (a third for those whose visits disagree or whose label
-    surprises). With ``visits=1``: re-measure :func:`retest_target` of them (``retest`` more than the
+    surprises). With ``visits=1``: re-measure :func:`.visits.retest_target` of them (``retest`` more than the
     default). ``retest=None``: one visit each, nothing more. Every record is committed at once."""
     device = get_device(device_name)
     require_available(device)
@@ -335,7 +336,7 @@ def profile_space(
 ) -> ProfileSummary:
     """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes), in
     ``visits`` visits each (see :func:`profile_configs`; ``retest``: with one visit, re-measure
-    :func:`retest_target` of them plus ``retest``; None: one visit each, nothing more)."""
+    :func:`.visits.retest_target` of them plus ``retest``; None: one visit each, nothing more)."""
     device = get_device(device_name)
     require_available(device)
     configs = sampling.plan(space, n, seed)  # before the store is created: a bad seed leaves nothing behind

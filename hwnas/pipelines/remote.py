@@ -264,14 +264,8 @@ class _Fleet:
         seed: int,
         log: Callable[[str], None],
     ) -> None:
-        self.space, self.device, self.store, self.clients, self.seed, self.log = (
-            space,
-            device,
-            store,
-            clients,
-            seed,
-            log,
-        )
+        self.space, self.device, self.store, self.clients = space, device, store, clients
+        self.seed, self.log = seed, log
         self.exporter = Exporter(space, checkpoint, seed)
         self.models = tempfile.TemporaryDirectory(prefix="hwnas-models-")  # ladder and subnets, exported once
         self.memories = HostMemories(device, space)

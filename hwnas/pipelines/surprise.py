@@ -10,7 +10,9 @@ they have :data:`VISITS` visits, and the label, the median of the visits, then d
 At most :data:`SHARE` of the plan.
 
 A store whose subnets all have two visits says so more directly (:func:`disagreeing`): two visits of
-one subnet that disagree by more than a few per cent mean that one of them was disturbed.
+one subnet that disagree by more than a few per cent mean that one of them was disturbed. A third visit
+settles it when it agrees with one of the two; when it agrees with neither (:func:`unsettled`), the
+median of three is one disturbed visit among others, so more visits follow, up to :data:`MAX_VISITS`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ Z = 5.0  # robust standard deviations of the log residual ...
 MIN_OFF = 0.05  # ... and at least this far off (log residual): the model's own misfit reaches z 5 at 1 % noise
 SHARE = 0.10  # at most this share of the plan
 VISITS = 3  # visits of a surprising subnet: the median of three drops one odd visit
+MAX_VISITS = 5  # visits of a subnet whose visits keep disagreeing (:func:`unsettled`)
 MIN_SUBNETS = 20  # fewer labels: no fit, no surprise
 FOLDS = 5
 FAMILY = "additive"  # per-layer terms: fits a store of mnist-cpu to 3-4 % MAPE, and extrapolates sanely
@@ -76,3 +79,24 @@ def disagreeing(df: pd.DataFrame, threshold: float) -> set[str]:
         return set()
     rel = (two[0] - two[1]).abs() / ((two[0] + two[1]) / 2)
     return set(rel.index[rel > threshold])
+
+
+def unsettled(df: pd.DataFrame, threshold: float) -> set[str]:
+    """Keys (of one host's ok measurements ``df``) with three or more drift-corrected visits whose label,
+    the median, no visit confirms: with an odd count, the median visit's nearest other visit differs by
+    more than ``threshold`` (relative); with an even count, the two middle visits do."""
+    if not len(df):
+        return set()
+    out = set()
+    for key, visits in drift_corrected(df).groupby("key", sort=False)["latency_ms"]:
+        v = np.sort(visits.to_numpy(float))
+        n, mid = len(v), len(v) // 2
+        if n < 3:
+            continue
+        if n % 2:
+            gap = min(v[mid] - v[mid - 1], v[mid + 1] - v[mid]) / v[mid]
+        else:
+            gap = (v[mid] - v[mid - 1]) / ((v[mid] + v[mid - 1]) / 2)
+        if gap > threshold:
+            out.add(str(key))
+    return out

@@ -1,6 +1,7 @@
 """Which subnets each phase of a profiling run measures: first visits, later visits, retests, a third
-visit where two disagree or a label surprises. Shared by local runs (:mod:`.profile`) and runs on
-measuring agents (:mod:`.remote`), so both give a store the same visits and the same known noise.
+visit where two disagree or a label surprises, and more (up to five) where no visit confirms the label.
+Shared by local runs (:mod:`.profile`) and runs on measuring agents (:mod:`.remote`), so both give a
+store the same visits and the same known noise.
 
 Every phase is planned from the store as it stands when the phase starts (visits are counted per
 device, space and host), so a killed run started again measures only what is missing.
@@ -15,8 +16,8 @@ import numpy as np
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
+from hwnas.pipelines.surprise import MAX_VISITS, disagreeing, surprising, unsettled
 from hwnas.pipelines.surprise import VISITS as SURPRISE_VISITS
-from hwnas.pipelines.surprise import disagreeing, surprising
 from hwnas.profiling.store import LatencyStore
 
 if TYPE_CHECKING:
@@ -57,9 +58,11 @@ class VisitPlan:
         self._odd: list[SubnetConfig] = []
 
     def phases(self) -> list[str]:
-        """In order; "surprise again" gives the odd ones out a third visit if the first left them at two."""
+        """In order; "surprise again" gives the odd ones out a third visit if the first left them at two;
+        each "unsettled" phase one more visit to the subnets whose label no visit confirms yet."""
         later = [f"visit {k}" for k in range(2, self.visits + 1)]
-        return ["new", *later, "retest", "disagree", "surprise", "surprise again"]
+        settle = ["unsettled"] * (MAX_VISITS - SURPRISE_VISITS)
+        return ["new", *later, "retest", "disagree", "surprise", "surprise again", *settle]
 
     def _have(self) -> dict[str, int]:
         return {} if self.host is None else self.store.visits(self.device, self.space.digest(), self.host)
@@ -100,6 +103,9 @@ class VisitPlan:
         if phase == "disagree":
             odd = disagreeing(self._ok_frame(), DISAGREE)
             return [c for c in self.configs if c.key() in odd and have.get(c.key(), 0) < SURPRISE_VISITS]
+        if phase == "unsettled":
+            odd = unsettled(self._ok_frame(), DISAGREE)
+            return [c for c in self.configs if c.key() in odd and have.get(c.key(), 0) < MAX_VISITS]
         if phase == "surprise":
             self._odd = surprising(self.space, self.configs, self._ok_frame(), self.seed)
         return [c for c in self._odd if have.get(c.key(), 0) < SURPRISE_VISITS]

@@ -12,6 +12,7 @@ from hwnas.cli.main import main
 from hwnas.core.errors import ConfigError
 from hwnas.core.yaml_io import load_space_file
 from hwnas.pipelines.remote import fleet_host, profile_remote
+from hwnas.pipelines.surprise import MAX_VISITS
 from hwnas.profiling import sampling
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.record import host_id_of
@@ -61,8 +62,8 @@ def test_two_agents_share_16_subnets_in_two_visits_each_with_its_host_and_the_la
     by_key: dict[str, list] = {}
     for r in recs:
         by_key.setdefault(r.key, []).append(r)
-    # the default two visits, each in another batch (a third where they disagree or surprise)
-    assert all(2 <= len(rs) <= 3 and len({r.visit for r in rs}) == len(rs) for rs in by_key.values())
+    # the default two visits, each in another batch (more where they disagree or surprise)
+    assert all(2 <= len(rs) <= MAX_VISITS and len({r.visit for r in rs}) == len(rs) for rs in by_key.values())
     fp = {u: AgentClient(u, token).info()["fingerprint"] for u in (a.url, b.url)}
     by_agent = {u: [r for r in recs if r.agent.endswith(" " + u)] for u in fp}
     assert sum(map(len, by_agent.values())) == len(recs) and all(by_agent.values())  # both measured

@@ -11,7 +11,7 @@ from hwnas.pipelines import profile as profile_mod
 from hwnas.pipelines import visits as visits_mod
 from hwnas.pipelines.fit import noise_of, read_records
 from hwnas.pipelines.profile import Exporter, profile_configs
-from hwnas.pipelines.surprise import disagreeing
+from hwnas.pipelines.surprise import MAX_VISITS, disagreeing
 from hwnas.pipelines.visits import retest_target
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.sampling import plan
@@ -54,7 +54,9 @@ def test_one_visit_retests_only_a_share(tiny_space, tmp_path):
 
 
 @pytest.mark.parametrize("threshold, third", [(0.0, True), (float("inf"), False)])
-def test_two_visits_that_disagree_earn_a_third(tiny_space, tmp_path, monkeypatch, threshold, third):
+def test_two_visits_that_disagree_earn_a_third_and_more_while_none_confirms_the_label(
+    tiny_space, tmp_path, monkeypatch, threshold, third
+):
     monkeypatch.setattr(visits_mod, "DISAGREE", threshold)
     cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
     with LatencyStore(tmp_path / "l.db") as store:
@@ -62,8 +64,8 @@ def test_two_visits_that_disagree_earn_a_third(tiny_space, tmp_path, monkeypatch
         df = store.to_dataframe()
     per_key = df.groupby("key")["visit"].nunique()  # every measurement of a subnet in its own batch
     assert (per_key == df.groupby("key").size()).all()
-    if third:  # any two real measurements differ a little: all four disagree beyond 0
-        assert (per_key == 3).all() and s.retested == 8
+    if third:  # any two real measurements differ a little: all four disagree beyond 0, up to the last visit
+        assert (per_key == MAX_VISITS).all() and s.retested == 4 * (MAX_VISITS - 1)
     else:
         assert (per_key == 2).all() and s.retested == 4
 

@@ -9,7 +9,7 @@ from hwnas.core.complexity import count_macs
 from hwnas.devices import get
 from hwnas.pipelines import visits as visits_mod
 from hwnas.pipelines.profile import profile_configs
-from hwnas.pipelines.surprise import MIN_SUBNETS, surprising
+from hwnas.pipelines.surprise import MAX_VISITS, MIN_SUBNETS, surprising, unsettled
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
 
@@ -53,3 +53,43 @@ def test_surprising_subnets_get_three_visits_in_later_batches(tiny_space, tmp_pa
     assert s.retested == len(df) - len(cfgs)
     with LatencyStore(tmp_path / "l.db") as store:  # resumed: nothing left to measure
         assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0).records == []
+
+
+def test_an_unsettled_subnet_is_visited_up_to_five_times_in_later_batches(tiny_space, tmp_path, monkeypatch):
+    cfgs, dev = plan(tiny_space, 6), get("cpu").with_(**QUICK)
+    picked = cfgs[4]
+    monkeypatch.setattr(visits_mod, "surprising", lambda space, plan, df, seed: [picked])  # a third visit, then
+    monkeypatch.setattr(  # never confirmed (the rule is tested below)
+        visits_mod,
+        "unsettled",
+        lambda df, threshold: {picked.key()} if (df["key"] == picked.key()).sum() >= 3 else set(),
+    )
+    with LatencyStore(tmp_path / "l.db") as store:
+        profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0)
+        df = store.to_dataframe()
+    visits = df.groupby("key")["visit"].nunique()
+    assert visits[picked.key()] == MAX_VISITS and df.groupby("key").size()[picked.key()] == MAX_VISITS
+    assert (visits.drop(picked.key()) == 2).all()  # the others: the default two visits
+    with LatencyStore(tmp_path / "l.db") as store:  # resumed: nothing left to measure
+        assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0).records == []
+
+
+def test_a_label_that_no_visit_confirms_is_unsettled():
+    def rows(visits: dict[str, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [{"key": k, "visit": f"{k}-{i}", "latency_ms": ms} for k, v in visits.items() for i, ms in enumerate(v)]
+        )
+
+    df = rows(
+        {
+            "two": [1.0, 1.2],  # two visits: disagreeing()'s case, not this one
+            "confirmed": [1.0, 1.02, 1.3],  # the median (1.02) agrees with a neighbour
+            "apart": [1.908, 2.001, 2.146],  # a busy-loop run of profiling_retest.py: 4.6 % and 7.3 % apart
+            "middle pair apart": [1.0, 1.01, 1.1, 1.12],  # even count: the middle two are 8.5 % apart
+            "middle pair close": [0.9, 1.0, 1.01, 1.2],
+            "settled at five": [1.0, 1.05, 1.1, 1.101, 1.2],
+        }
+    )
+    assert unsettled(df, 0.03) == {"apart", "middle pair apart"}
+    assert unsettled(df, 0.10) == set()
+    assert unsettled(df.iloc[:0], 0.03) == set()
