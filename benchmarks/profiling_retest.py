@@ -19,31 +19,47 @@ where the two disagree by more than 3 % or a model of the others finds the label
 Goal (run B under the busy loop): label median <= 2 %, worst <= 6 %. Report all repeats, not the best.
 
     python benchmarks/profiling_retest.py [-n 50] [--gap 20] [--repeats 3] [--device cpu] [--visits 2]
-        [--no-busy] [--single]
+        [--no-busy] [--single] [--agent]
+
+``--agent``: both runs measured through an agent process started on this machine (``hwnas agent``),
+with the same protocol and visits; the busy loop runs beside the agent.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from agent_overhead import start_agent  # this folder's benchmark script
 
+from hwnas import devices
+from hwnas.agent.client import AgentClient
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.labels import labels_of
 from hwnas.pipelines.profile import profile_space
+from hwnas.pipelines.remote import profile_space_remote
 from hwnas.profiling.store import LatencyStore
 
 
-def _profile(space, device: str, n: int, db: str, label: str, single: bool, visits: int) -> pd.DataFrame:  # noqa: ANN001
+def _profile(space, a, db: str, label: str) -> pd.DataFrame:  # noqa: ANN001
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
-    s = profile_space(space, device, n, db, retest=None if single else 0, visits=visits)
+    retest = None if a.single else 0
+    if a.clients:  # the same protocol, measured by an agent process (the busy loop runs beside it too)
+        s = profile_space_remote(
+            space, devices.get(a.device), a.n, db, a.clients, retest=retest, visits=a.visits, log=lambda _: None
+        )
+    else:
+        s = profile_space(space, a.device, a.n, db, retest=retest, visits=a.visits)
     subnets = len({r.key for r in s.records})
     print(
         f"  run {label}: {len(s.records)} measurements of {subnets} subnets in {time.perf_counter() - t0:.0f} s, "
@@ -68,12 +84,12 @@ def _line(name: str, d: np.ndarray) -> str:
 
 
 def repeat(space, a, tmp: str, i: int) -> dict[str, np.ndarray]:  # noqa: ANN001
-    A = _profile(space, a.device, a.n, os.path.join(tmp, f"a{i}.db"), "A (no extra load)", a.single, a.visits)
+    A = _profile(space, a, os.path.join(tmp, f"a{i}.db"), "A (no extra load)")
     time.sleep(a.gap)
     busy = None if a.no_busy else subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         tag = "B" + ("" if busy is None else f" (busy loop pid {busy.pid} running)")
-        B = _profile(space, a.device, a.n, os.path.join(tmp, f"b{i}.db"), tag, a.single, a.visits)
+        B = _profile(space, a, os.path.join(tmp, f"b{i}.db"), tag)
     finally:
         if busy is not None:
             busy.kill()
@@ -119,13 +135,22 @@ def main() -> None:
     ap.add_argument("--no-busy", action="store_true", help="no busy process during run B")
     ap.add_argument("--single", action="store_true", help="one visit per subnet (no retests, no surprise visits)")
     ap.add_argument("--visits", type=int, default=2, help="visits of every subnet (default 2, hwnas profile's)")
+    ap.add_argument("--agent", action="store_true", help="measure through an agent process on this machine")
     a = ap.parse_args()
+    a.devices, a.clients = None, []
     space = presets.get(a.space)
     print(
         f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; {a.n} subnets; gap {a.gap:g} s; "
-        f"visits {a.visits}"
+        f"visits {a.visits}" + ("; through an agent" if a.agent else "")
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        if a.agent:
+            token = Path(tmp) / "token"
+            token.write_text(secrets.token_urlsafe(32))
+            proc, url = start_agent(a, token)
+            stack.callback(proc.wait, 10)
+            stack.callback(proc.kill)
+            a.clients = [AgentClient(url, token.read_text())]
         for i in range(a.repeats):
             print(f"repeat {i + 1}/{a.repeats}:", flush=True)
             res = repeat(space, a, tmp, i)
