@@ -60,3 +60,21 @@ def test_the_whole_pipeline_on_a_tiny_setting_and_the_commands_that_follow(tmp_p
     infeasible = hwnas("search", "--latency-ms", "0.01", "--device", "cpu", cwd=tmp_path)
     assert infeasible.returncode == 2
     assert infeasible.stderr.count("\n") == 1 and "the fastest is" in infeasible.stderr
+
+
+def test_the_default_budget_counts_each_subnet_once_at_its_label():
+    import pandas as pd
+
+    from hwnas.cli.run_cmd import default_budget
+    from hwnas.pipelines.labels import labels_of
+
+    ms = 1.0 + np.arange(10) / 10  # ten subnets' true latencies
+    # the five fastest visited three times, one of them in a batch 30 % slow; the rest once
+    rows = [
+        {"key": f"s{i}", "visit": f"v{k}", "latency_ms": ms[i] * (1.3 if k == 2 else 1.0)}
+        for i in range(10)
+        for k in range(3 if i < 5 else 1)
+    ]
+    df = pd.DataFrame(rows)
+    assert default_budget(labels_of(df)) == round(float(np.quantile(ms, 0.4)), 2) == 1.36
+    assert round(float(df["latency_ms"].quantile(0.4)), 2) != 1.36  # what the raw visits would have given
