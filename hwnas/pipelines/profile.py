@@ -122,6 +122,11 @@ def ladder_keys(space: SearchSpace) -> list[str]:
     return [_rung_key(j) for j in range(len(ladder(space)))]
 
 
+def ladder_memory(device_name: str, host: str, space: SearchSpace) -> HostMemory:
+    """The remembered quiet figures of ``space``'s reference ladder on ``host`` (host_memory.py)."""
+    return HostMemory(device_name, host, space.digest(), [c.key() for c in ladder(space)])
+
+
 def _model_file(key: str, cache: Path | None, workdir: Path, pinned: bool = False) -> Path:
     """Where a model is (or is to be) exported: the run's cache if it is there already, if the cache
     has room, or if ``pinned`` (the ladder); else the batch's own folder."""
@@ -228,8 +233,7 @@ def measure_subnet(
     exporter = Exporter(space, checkpoint, seed)
     memory = None
     if with_ladder:
-        rungs = [c.key() for c in ladder(space)]
-        memory = HostMemory(device.name, host_id_of(fingerprint(device)), space.digest(), rungs)
+        memory = ladder_memory(device.name, host_id_of(fingerprint(device)), space)
     with tempfile.TemporaryDirectory(prefix="hwnas-measure-") as tmp:
         return _measure(
             device,
@@ -287,7 +291,7 @@ def _profile_locked(
     retest: int | None = 0,
     visits: int = VISITS,
 ) -> ProfileSummary:
-    digest, host = space.digest(), host_id_of(fingerprint(device))
+    host = host_id_of(fingerprint(device))
     plan = VisitPlan(configs, space, store, device.name, host, visits=visits, retest=retest, seed=seed)
     todo = plan.new()
     s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
@@ -295,7 +299,7 @@ def _profile_locked(
     start = time.perf_counter()
     exporter: Exporter | None = None
     models = tempfile.TemporaryDirectory(prefix="hwnas-models-")  # the ladder and the subnets, exported once
-    memory = HostMemory(device.name, host, digest, [c.key() for c in ladder(space)])
+    memory = ladder_memory(device.name, host, space)
     try:
         for phase in plan.phases():
             cfgs = plan.subnets(phase)

@@ -31,7 +31,16 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
-from hwnas.pipelines.profile import REF, Exporter, ProfileSummary, Progress, _fill, _model_file, ladder_keys
+from hwnas.pipelines.profile import (
+    REF,
+    Exporter,
+    ProfileSummary,
+    Progress,
+    _fill,
+    _model_file,
+    ladder_keys,
+    ladder_memory,
+)
 from hwnas.pipelines.visits import VISITS, VisitPlan
 from hwnas.profiling.host_memory import HostMemory
 from hwnas.profiling.ladder import ladder
@@ -171,8 +180,7 @@ class HostMemories:
     def remember(self, fp: dict[str, str], refs_ms: list[float], others_cores: float) -> list[float]:
         host = host_id_of(fp)
         if host not in self._by_host:
-            rungs = [c.key() for c in ladder(self.space)]
-            self._by_host[host] = HostMemory(self.device.name, host, self.space.digest(), rungs)
+            self._by_host[host] = ladder_memory(self.device.name, host, self.space)
         return self._by_host[host].remember(refs_ms, others_cores)
 
 
