@@ -25,7 +25,7 @@ from hwnas.cli.common import add_space, add_workdir, positive_float, positive_in
 from hwnas.present import Progress, log
 
 # The recipe's choices and default, repeated here so that --help needs no torch (a test keeps them equal).
-STRATEGIES, PRECISIONS, DEFAULT_EPOCHS = ("sandwich", "uniform", "single"), ("auto", "fp32", "bf16"), 11
+STRATEGIES, PRECISIONS, DEFAULT_EPOCHS = ("sandwich", "uniform", "single"), ("auto", "fp32", "bf16"), 12
 TEACHERS = ("none", "cnn")
 
 HELP = "train a supernet (bundled MNIST or an image folder; torchrun for DDP)"

@@ -17,7 +17,7 @@ from typing import Callable
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.finalists import check_finalists
-from hwnas.pipelines.fitness import InheritedAccuracy, params_fitness, split_tensors
+from hwnas.pipelines.fitness import InheritedAccuracy, params_fitness, score_precision, split_tensors
 from hwnas.pipelines.search_inputs import (
     OBJECTIVES,
     SearchOptions,
@@ -111,7 +111,10 @@ def search(
         require_devices([d for d, _ in opts.budgets])
     budgets, dev_info = load_budgets(run, space, opts, fit_missing)
     constraints = Constraints(space, budgets, params_m=opts.params_m, macs_m=opts.macs_m)
-    scorer = InheritedAccuracy(space, ckpt, opts.data) if opts.objective == "accuracy" and ckpt else None
+    opts.precision = score_precision(opts.precision)  # the report records what ran
+    scorer = None
+    if opts.objective == "accuracy" and ckpt:
+        scorer = InheritedAccuracy(space, ckpt, opts.data, precision=opts.precision)
     if scorer and opts.subset:  # record the images actually used, not the number asked for
         opts.subset = scorer.images("val", opts.subset)
     fitness = scorer.fitness("val", opts.subset) if scorer else params_fitness(space)

@@ -36,6 +36,7 @@ class SearchOptions:
     measure: bool = True
     export: bool = True
     tie_tolerance: float | None = None  # points: prefer the fastest subnet tied with the best (None: off)
+    precision: str = "auto"  # arithmetic of the accuracy scores (fitness.score_precision); resolved by search()
 
 
 def checkpoint_for(run: RunDir, checkpoint: str | Path | None, objective: str) -> Path | None:

@@ -33,6 +33,7 @@ class SearchReport:
     pareto: bool
     settings: dict[str, Any]
     subset: int | None
+    precision: str | None  # arithmetic of the accuracy scores: fp32 or bf16 (None: no accuracy objective)
     constraints: list[str]
     devices: list[dict[str, Any]]  # per device: budget, predictor, p95 error, margin, limit
     evaluated: int  # candidates scored
@@ -80,6 +81,7 @@ def build_report(
         pareto=opts.pareto,
         settings=asdict(opts.settings),
         subset=opts.subset,
+        precision=opts.precision if opts.objective == "accuracy" else None,
         constraints=constraints.describe(),
         devices=dev_info,
         evaluated=len(result.candidates),
@@ -171,7 +173,7 @@ def render_markdown(report: SearchReport) -> str:
             for r in acc["finalists"]
         ]
         lines += [
-            f"## Accuracy of the finalists ({acc['images']} {acc['split']} images, paired)",
+            f"## Accuracy of the finalists ({acc['images']} {acc['split']} images, paired; {report.precision} scores)",
             "",
             markdown_table(rows, ["key", "top1", "95% CI", "best - this", "p vs best", "distinguishable"]),
             "",

@@ -41,7 +41,7 @@ RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on re
 # AutoFormer's peak lr (1e-3 at a total batch of 1024). It is kept, not scaled down, for small batches:
 # linear scaling would give 3e-5 at batch 32, where ViTs then barely move; scaled up by sqrt beyond 1024.
 BASE_LR, REFERENCE_BATCH = 1e-3, 1024
-DEFAULT_EPOCHS = 11  # `hwnas train` and `hwnas run` alike
+DEFAULT_EPOCHS = 12  # `hwnas train` and `hwnas run` alike
 # What checkpoints written before a field existed trained with (a resume keeps their recipe).
 LEGACY_DEFAULTS: dict[str, Any] = {"distill_weight": 1.0}
 

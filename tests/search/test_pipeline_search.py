@@ -34,7 +34,8 @@ def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
 
     monkeypatch.setattr(profile, "measure_subnet", measure)
     rc = main(
-        ["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--workdir", str(run_dir.root), *TINY]
+        ["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--precision", "fp32"]
+        + ["--workdir", str(run_dir.root), *TINY]
     )
     out = capsys.readouterr()
     assert rc == 0, out.err
@@ -53,7 +54,8 @@ def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
     assert cfg.key() == w["key"]
     assert "SUPERNET" in yaml.safe_load((run_dir.search / "winner.yaml").read_text())
     assert (run_dir.search / "winner.onnx").stat().st_size > 10_000
-    assert "winner" in out.out and w["key"] in out.out
+    assert "winner" in out.out and w["key"] in out.out and "(fp32 scores)" in out.out
+    assert report["precision"] == "fp32" and "fp32 scores" in (run_dir.search / "report.md").read_text()
     assert (run_dir.search / "pareto.png").stat().st_size > 1000
     assert "Verification" in (run_dir.search / "report.md").read_text()
     assert "generation 2/2" in out.err  # plain progress lines when not on a terminal
