@@ -239,9 +239,10 @@ def generation_reporter(total: int, label: str) -> Callable[[GenerationStats], N
         if not bars:
             bars.append(Progress(total, "search", unit="gen", every=1))
         bar = bars[0]
+        best = f"{s.best_fitness:.1f}" if label == "top-1" else f"{s.best_fitness:.4g}"  # 95.0, not 95
         bar.step(
-            f"best {label} {s.best_fitness:.4g}, {s.evaluated} scored",
-            line=f"generation {s.generation + 1}/{total}: best {label} {s.best_fitness:.4g} ({s.best_key}), "
+            f"best {label} {best}, {s.evaluated} scored",
+            line=f"generation {s.generation + 1}/{total}: best {label} {best} ({s.best_key}), "
             f"{s.evaluated} scored, {s.rejected} rejected",
         )
         if s.generation == total - 1:
