@@ -140,7 +140,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("auto", "fp32", "bf16"),
         default="auto",
         help="arithmetic of the accuracy scores: auto (default) is bf16 autocast where the CPU computes "
-        "bfloat16 natively (AVX512-BF16, AMX; about 1.8x faster, as in training), else fp32",
+        "bfloat16 natively (AVX512-BF16, AMX; 1.7-1.8x faster, as in training), else fp32",
     )
     g.add_argument("--pareto", action="store_true", help="NSGA-II-style search for the accuracy x latency front")
     g.add_argument(

@@ -48,7 +48,7 @@ SCORE_PRECISIONS = ("auto", "fp32", "bf16")
 
 def score_precision(precision: str) -> str:
     """'fp32' or 'bf16': 'auto' is bf16 where this CPU computes bfloat16 natively (AVX512-BF16, AMX), as
-    training does; there it scores about 1.8x faster (benchmarks/score_precision.py) and changes a
+    training does; there it scores 1.7-1.8x faster (benchmarks/score_precision.py) and changes a
     subnet's prediction on at most a few of 500 images."""
     if precision not in SCORE_PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; known: {', '.join(SCORE_PRECISIONS)}")
