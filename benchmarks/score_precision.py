@@ -47,9 +47,9 @@ def compare_scores(ckpt: Path, n: int, seed: int) -> None:
     cfgs = [space.min_config(), space.max_config(), *space.sample_unique(n, np.random.default_rng(seed))]
     seconds = dict.fromkeys(PRECISIONS, 0.0)
     hits: dict[str, dict[str, list[np.ndarray]]] = {p: {"val": [], "test": []} for p in PRECISIONS}
-    for s in scorers.values():  # load the splits and warm up the kernels outside the timing
-        s.hits(space.min_config(), "val")
-        s._hits.clear()
+    for p, s in scorers.items():  # load the splits and warm up the kernels outside the timing
+        s.images("val"), s.images("test")
+        InheritedAccuracy(space, ckpt, precision=p).hits(space.min_config(), "val")
     for i, cfg in enumerate(cfgs):
         for p in PRECISIONS if i % 2 == 0 else PRECISIONS[::-1]:
             t = time.perf_counter()

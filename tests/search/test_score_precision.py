@@ -7,28 +7,12 @@ import numpy as np
 import pytest
 
 from hwnas.core.errors import ConfigError
-from hwnas.core.space import SearchSpace
 from hwnas.devices.host import native_bf16
 from hwnas.pipelines.fitness import InheritedAccuracy, score_precision
 from hwnas.supernet.train import TrainConfig, train_supernet
+from tests.spaces import mnist_tiny
 
-TINY = SearchSpace(
-    embed_dim=(32, 64),
-    depth=(1, 2),
-    mlp_ratio=(1.0, 2.0),
-    num_heads=(1, 2),
-    super_embed_dim=64,
-    super_depth=2,
-    super_mlp_ratio=2.0,
-    super_num_heads=2,
-    img_size=28,
-    patch_size=7,
-    in_chans=1,
-    num_classes=10,
-    head_dim=16,
-    max_relative_position=4,
-    name="tiny",
-)
+TINY = mnist_tiny(embed_dim=(32, 64), head_dim=16)  # wide enough to learn digits in 80 steps
 
 
 def test_auto_is_bf16_exactly_where_the_cpu_computes_it_natively():

@@ -11,27 +11,11 @@ from hwnas.core.space import SearchSpace
 from hwnas.supernet.checkpoint import load_supernet, safe_load, save_checkpoint
 from hwnas.supernet.supernet import Supernet
 from hwnas.supernet.train import TrainConfig, lr_at, step_subnets, train_supernet
+from tests.spaces import mnist_tiny
 
 
 def tiny() -> SearchSpace:
-    """Fits the bundled MNIST (28x28, 1 channel, 10 classes) and trains in milliseconds per step."""
-    return SearchSpace(
-        embed_dim=(16, 24, 32),
-        depth=(1, 2),
-        mlp_ratio=(1.0, 2.0),
-        num_heads=(1, 2),
-        super_embed_dim=32,
-        super_depth=2,
-        super_mlp_ratio=2.0,
-        super_num_heads=2,
-        img_size=28,
-        patch_size=7,
-        in_chans=1,
-        num_classes=10,
-        head_dim=8,
-        max_relative_position=4,
-        name="tiny",
-    )
+    return mnist_tiny(embed_dim=(16, 24, 32))
 
 
 def test_lr_warms_up_linearly_then_follows_a_cosine():

@@ -4,29 +4,9 @@ import os
 import subprocess
 import sys
 
-from hwnas.core.space import SearchSpace
 from hwnas.core.yaml_io import save_space
 from hwnas.supernet.checkpoint import safe_load
-
-
-def tiny() -> SearchSpace:
-    return SearchSpace(
-        embed_dim=(16, 32),
-        depth=(1, 2),
-        mlp_ratio=(1.0, 2.0),
-        num_heads=(1, 2),
-        super_embed_dim=32,
-        super_depth=2,
-        super_mlp_ratio=2.0,
-        super_num_heads=2,
-        img_size=28,
-        patch_size=7,
-        in_chans=1,
-        num_classes=10,
-        head_dim=8,
-        max_relative_position=4,
-        name="tiny",
-    )
+from tests.spaces import mnist_tiny as tiny
 
 
 def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(tmp_path):

@@ -3,32 +3,12 @@ import torch
 from torch import nn
 
 from hwnas.core.errors import ConfigError
-from hwnas.core.space import SearchSpace
 from hwnas.data import batches, load_split
 from hwnas.pipelines.evaluate import evaluate_checkpoint
 from hwnas.supernet.evaluate import evaluate
 from hwnas.supernet.supernet import Supernet
 from hwnas.supernet.train import TrainConfig, train_supernet
-
-
-def tiny() -> SearchSpace:
-    return SearchSpace(
-        embed_dim=(16, 32),
-        depth=(1, 2),
-        mlp_ratio=(1.0, 2.0),
-        num_heads=(1, 2),
-        super_embed_dim=32,
-        super_depth=2,
-        super_mlp_ratio=2.0,
-        super_num_heads=2,
-        img_size=28,
-        patch_size=7,
-        in_chans=1,
-        num_classes=10,
-        head_dim=8,
-        max_relative_position=4,
-        name="tiny",
-    )
+from tests.spaces import mnist_tiny as tiny
 
 
 def test_evaluate_counts_top1_top5_and_loss():
