@@ -19,7 +19,7 @@ where the two disagree by more than 3 % or a model of the others finds the label
 Goal (run B under the busy loop): label median <= 2 %, worst <= 6 %. Report all repeats, not the best.
 
     python benchmarks/profiling_retest.py [-n 50] [--gap 20] [--repeats 3] [--device cpu] [--visits 2]
-        [--no-busy] [--single] [--agent]
+        [--no-busy] [--single] [--agent] [--batch 8] [--retries K] [--keep DIR]
 
 ``--agent``: both runs measured through an agent process started on this machine (``hwnas agent``),
 with the same protocol and visits; the busy loop runs beside the agent.
@@ -28,6 +28,7 @@ with the same protocol and visits; the busy loop runs beside the agent.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import secrets
 import subprocess
@@ -46,7 +47,7 @@ from hwnas.agent.client import AgentClient
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.labels import labels_of
-from hwnas.pipelines.profile import profile_space
+from hwnas.pipelines.profile import DEFAULT_BATCH, profile_space
 from hwnas.pipelines.remote import profile_space_remote
 from hwnas.profiling.store import LatencyStore
 
@@ -55,11 +56,9 @@ def _profile(space, a, db: str, label: str) -> pd.DataFrame:  # noqa: ANN001
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     retest = None if a.single else 0
     if a.clients:  # the same protocol, measured by an agent process (the busy loop runs beside it too)
-        s = profile_space_remote(
-            space, devices.get(a.device), a.n, db, a.clients, retest=retest, visits=a.visits, log=lambda _: None
-        )
+        s = profile_space_remote(space, a.dev, a.n, db, a.clients, retest=retest, visits=a.visits, log=lambda _: None)
     else:
-        s = profile_space(space, a.device, a.n, db, retest=retest, visits=a.visits)
+        s = profile_space(space, a.dev, a.n, db, retest=retest, visits=a.visits, batch=a.batch)
     subnets = len({r.key for r in s.records})
     print(
         f"  run {label}: {len(s.records)} measurements of {subnets} subnets in {time.perf_counter() - t0:.0f} s, "
@@ -136,16 +135,24 @@ def main() -> None:
     ap.add_argument("--single", action="store_true", help="one visit per subnet (no retests, no surprise visits)")
     ap.add_argument("--visits", type=int, default=2, help="visits of every subnet (default 2, hwnas profile's)")
     ap.add_argument("--agent", action="store_true", help="measure through an agent process on this machine")
+    ap.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"subnets per batch (default {DEFAULT_BATCH})")
+    ap.add_argument("--retries", type=int, help="re-measurements of a wide record (default: the device's)")
+    ap.add_argument("--keep", metavar="DIR", help="keep the runs' stores (a<i>.db, b<i>.db) in DIR for analysis")
     a = ap.parse_args()
     a.devices, a.clients = None, []
+    a.dev = devices.get(a.device)
+    if a.retries is not None:
+        a.dev = dataclasses.replace(a.dev, max_retries=a.retries)
     space = presets.get(a.space)
     print(
         f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; {a.n} subnets; gap {a.gap:g} s; "
-        f"visits {a.visits}" + ("; through an agent" if a.agent else "")
+        f"visits {a.visits}; batch {a.batch}; retries {a.dev.max_retries}" + ("; through an agent" if a.agent else "")
     )
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        tmp = a.keep or scratch
+        os.makedirs(tmp, exist_ok=True)
         if a.agent:
-            token = Path(tmp) / "token"
+            token = Path(scratch) / "token"
             token.write_text(secrets.token_urlsafe(32))
             proc, url = start_agent(a, token)
             stack.callback(proc.wait, 10)

@@ -4,13 +4,13 @@ Profiles the first N subnets of a seeded plan (smallest, largest, every choice o
 then uniform samples) that the store does not hold yet: run it again after a crash or Ctrl-C and it
 measures only what is missing; a larger -n adds more. Each record is committed as soon as it is
 measured. A subnet that cannot be exported or run is stored as 'failed' with the reason.
-Every subnet is then visited again in a later batch (--visits, default 2), and a third time if its
-two visits disagree by more than 3 % or a model of the others finds its label far off (a slow episode
-of the machine that its batch's reference ladder missed rarely catches two visits), and up to a fifth
-while no visit confirms the median. Each measurement is
-kept, a subnet's label is the median of its visits, and 'hwnas fit' reports how far two visits of one
-subnet disagree. With --visits 1 (about 1.5x faster), only 10 % of N (at least 8, --retest K more) are
-measured twice; --no-retest measures each subnet once.
+Every subnet is measured in three visits, each in another batch of 16 (--visits, --batch), and up to
+a fifth while no visit confirms the median: on a shared machine one visit's figure moves by about 2 %
+with the host's speed, and the median of three halves that. Each measurement is kept, a subnet's label
+is the median of its visits, and 'hwnas fit' reports how far two visits of one subnet disagree. With
+--visits 2, a third visit goes to subnets whose two disagree by more than 3 % or whose label a model of
+the others finds far off. With --visits 1 (about 2.5x faster), only 10 % of N (at least 8, --retest K
+more) are measured twice; --no-retest measures each subnet once.
 
 examples:
   hwnas profile --device cpu -n 200
@@ -42,6 +42,7 @@ HELP = "measure subnet latencies on a device into the latency store"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from hwnas.devices import builtin_names
+    from hwnas.profiling.protocol import DEFAULT_BATCH
 
     p.add_argument(
         "--device",
@@ -55,13 +56,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")
     p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (weights do not change latency)")
     p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
-    p.add_argument("--batch", type=positive_int, default=8, help="subnets measured together (default 8)")
+    p.add_argument(
+        "--batch", type=positive_int, default=DEFAULT_BATCH, help=f"subnets measured together (default {DEFAULT_BATCH})"
+    )
     p.add_argument(
         "--visits",
         type=positive_int,
         default=None,
         metavar="V",
-        help="visits of every subnet, each in another batch (default 2; a third where they disagree), "
+        help="visits of every subnet, each in another batch (default 3; with 2, a third where they disagree), "
         "on the local device or the agents alike",
     )
     rt = p.add_mutually_exclusive_group()

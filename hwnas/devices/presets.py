@@ -30,7 +30,6 @@ def _cpu_mt() -> Device:
         f"ONNX Runtime CPU EP, {n} threads (all physical cores here); "
         "faster on big models, noisier on a shared machine",
         threads=n,
-        max_retries=2,
     )
 
 

@@ -39,12 +39,11 @@ from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.backends.base import Runner
 from hwnas.profiling.host_memory import HostMemory, OthersMeter
 from hwnas.profiling.ladder import ladder
-from hwnas.profiling.protocol import Measurement, measure_batch
+from hwnas.profiling.protocol import DEFAULT_BATCH, Measurement, measure_batch
 from hwnas.profiling.record import LatencyRecord, host_id_of, load_average, new_visit
 from hwnas.profiling.store import LatencyStore
 
 REF = "__reference__"  # the space's min subnet (rung 0 of the ladder), measured in every batch to expose drift
-DEFAULT_BATCH = 8
 CACHE_BYTES = 2**30  # ONNX files kept for later visits in one run; beyond it, later visits export again
 
 Progress = Callable[[LatencyRecord, int, int], None]
@@ -108,7 +107,9 @@ def _fill(rec: LatencyRecord, m: Measurement, setup_s: float, ref: Measurement |
     rec.latency_ms, rec.median_ms, rec.block_ms = m.latency_ms, m.median_ms, m.block_ms
     rec.spread, rec.runs, rec.warmup_runs, rec.attempts = m.spread, m.runs, m.warmup_runs, m.attempts
     rec.setup_s = setup_s
-    if isinstance(ref, Measurement):
+    if REF in m.refs:  # the smallest rung of the same attempt
+        rec.ref_ms = m.refs[REF]
+    elif isinstance(ref, Measurement):
         rec.ref_ms = ref.latency_ms
     return rec
 
@@ -194,7 +195,7 @@ def _measure(
         t0 = time.perf_counter()
         load = load_average()
         with OthersMeter() as others:
-            results = measure_batch(runners, device, rng) if runners else {}
+            results = measure_batch(runners, device, rng, references=rungs) if runners else {}
         seconds["measure"] += time.perf_counter() - t0
         ref = results.get(REF)
         refs_ms = [float(m.latency_ms) if isinstance(m := results.get(k), Measurement) else math.nan for k in rungs]
@@ -209,7 +210,9 @@ def _measure(
                 recs[key].fail(res)
             else:
                 rec = _fill(recs[key], res, runners[key].setup_s, ref)
-                rec.refs_ms, rec.base_ms = refs_ms, base_ms
+                # the ladder of the attempt this record kept (the batch's first one unless it was re-measured)
+                rec.refs_ms = [res.refs.get(k, math.nan) for k in rungs] if res.refs else refs_ms
+                rec.base_ms = base_ms
     finally:
         for r in runners.values():
             r.close()

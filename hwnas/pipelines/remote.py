@@ -32,6 +32,7 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.pipelines.profile import (
+    DEFAULT_BATCH,
     REF,
     Exporter,
     ProfileSummary,
@@ -207,7 +208,7 @@ def profile_remote(
     *,
     checkpoint: str | Path | None = None,
     seed: int = 0,
-    batch: int = 8,
+    batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     log: Callable[[str], None] = print,
     visits: int = VISITS,
@@ -439,7 +440,7 @@ def profile_space_remote(
     *,
     seed: int = 0,
     checkpoint: str | Path | None = None,
-    batch: int = 8,
+    batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     log: Callable[[str], None] = print,
     visits: int = VISITS,

@@ -23,7 +23,7 @@ from hwnas.profiling.store import LatencyStore
 if TYPE_CHECKING:
     import pandas as pd
 
-VISITS = 2  # visits of every subnet by default (each in another batch); its label is their median
+VISITS = 3  # visits of every subnet by default (each in another batch); its label is their median
 DISAGREE = 0.03  # two visits further apart than this (relative, drift-corrected) earn a third
 RETEST_SHARE, RETEST_MIN = 0.10, 8  # with one visit: subnets re-measured, 10 % of the plan, at least 8
 

@@ -18,8 +18,9 @@ Hence:
    With one thread the whole run happens on the calling thread, so ``cpu`` times each run by that
    thread's CPU time (``clock='thread'``): the latency on an unshared core, blind to preemption;
    multi-threaded and GPU devices use wall time (or CUDA events). The clock is recorded.
-2. **Batches, not single subnets**: subnets are exported and loaded a batch at a time (8), then
-   measured together, so a slow period spreads over all of them instead of landing on one.
+2. **Batches, not single subnets**: subnets are exported and loaded a batch at a time
+   (:data:`DEFAULT_BATCH`, 16), then measured together, so a slow period spreads over all of them
+   instead of landing on one, and the reference ladder measured with them costs a third of the rounds.
 3. **Warm-up until steady**: chunks of runs until a chunk's median is within 5 % of the previous one
    (at least ``device.warmup_runs`` runs, at most 8 chunks); the last chunk sizes the blocks.
 4. **Interleaved blocks**: ``device.rounds`` rounds; each round visits the batch in a fresh random
@@ -27,18 +28,23 @@ Hence:
    block bounds). Python's garbage collector is off while timing.
 5. **Statistic**: ``latency_ms`` = 10th percentile of all timed runs (in a test-retest comparison it
    was the most repeatable figure, well ahead of the median of block medians); ``median_ms`` is kept too.
-6. **Spread**: ``block_ms`` holds each block's 10th percentile; ``spread`` = their IQR / median. A record
-   whose spread exceeds ``device.max_spread`` is re-measured (at most ``device.max_retries`` times) with
-   fresh interleaved rounds among the batch's other wide ones; the attempt with the smaller spread is
-   kept and ``attempts`` says how many were made. Under heavy load most records are re-measured, which
-   costs throughput but not correctness.
+6. **Spread**: ``block_ms`` holds each block's 10th percentile; ``spread`` = their IQR / median. With
+   ``device.max_retries`` > 0, a record whose spread exceeds ``device.max_spread`` is re-measured (at
+   most that many times) in fresh interleaved rounds with the batch's other wide ones and its reference
+   ladder; the attempt with the smaller spread is kept, with the ladder's figures of that same attempt
+   (``Measurement.refs``), and ``attempts`` says how many were made. The built-in devices do not
+   re-measure (``max_retries = 0``): visits in other batches (point 8) do that job better. Under a busy
+   loop, re-measuring made one visit's corrected figure noisier per second spent, not less
+   (benchmarks/protocol_noise.py).
 7. **Reference ladder**: a few fixed subnets spanning the space's sizes (:mod:`hwnas.profiling.ladder`;
    rung 0 is the smallest subnet, ``ref_ms``) are measured in every batch; their figures go into each
    record's ``refs_ms``. Labels are rescaled at fit time by the batch's slowdown at the subnet's size
    (contention slows large subnets more than small ones); ``latency_ms`` itself is never rescaled.
-8. **Visits**: the profiler measures every subnet again in a later batch, and a third time where the
-   two disagree (:mod:`hwnas.pipelines.profile`); every measurement is kept and a label is the median
-   of its visits (:mod:`hwnas.pipelines.labels`).
+8. **Visits**: the profiler measures every subnet in three batches (:mod:`hwnas.pipelines.visits`),
+   more where no visit confirms the median; every measurement is kept and a label is the median of its
+   visits (:mod:`hwnas.pipelines.labels`). On a shared host one visit's corrected figure still moves by
+   about 2 % (its host's speed does not slow every subnet as it slows the ladder), and only more
+   visits take that out.
 9. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,
    its version and execution provider, exporter (torch) version, opset, CPU model, load average,
    session setup / engine build time.
@@ -56,6 +62,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +71,7 @@ from hwnas.devices import Device
 from hwnas.profiling.backends.base import Runner
 
 PERCENTILE = 10.0
+DEFAULT_BATCH = 16  # subnets measured together; with the 5 ladder rungs a third of the rounds go to them (38 % at 8)
 WARMUP_CHUNKS_MAX = 8
 STEADY_TOL = 0.05
 
@@ -78,6 +86,7 @@ class Measurement:
     warmup_runs: int
     attempts: int
     figures: dict[str, float] = field(default_factory=dict)  # e.g. compute_ms, e2e_ms (p10 of all runs)
+    refs: dict[str, float] = field(default_factory=dict)  # the references' latency_ms in the kept attempt
 
 
 def warm_up(runner: Runner, device: Device) -> tuple[int, float]:
@@ -141,8 +150,14 @@ def _rounds(
     return {k: v for k, v in blocks.items() if k not in errors}
 
 
-def measure_batch(runners: dict[str, Runner], device: Device, rng: np.random.Generator) -> dict[str, Measurement | str]:
-    """Measure a batch of loaded models together; each key maps to a Measurement or a failure reason."""
+def measure_batch(
+    runners: dict[str, Runner], device: Device, rng: np.random.Generator, references: Collection[str] = ()
+) -> dict[str, Measurement | str]:
+    """Measure a batch of loaded models together; each key maps to a Measurement or a failure reason.
+
+    ``references`` (keys of ``runners``, e.g. the reference ladder) are measured in every attempt, so a
+    re-measured record is compared with references timed in the same rounds: each other key's
+    Measurement carries their figures from its kept attempt in ``refs``."""
     errors: dict[str, str] = {}
     warm: dict[str, tuple[int, float]] = {}
     gc_was = gc.isenabled()
@@ -155,19 +170,25 @@ def measure_batch(runners: dict[str, Runner], device: Device, rng: np.random.Gen
                 errors[k] = f"run failed: {type(e).__name__}: {e}"
         sizes = {k: block_runs(w[1], device) for k, w in warm.items()}
         live = {k: r for k, r in runners.items() if k not in errors}
+        refs = [k for k in references if k in live]
         best: dict[str, Measurement] = {}
         todo = live
         for attempt in range(1, device.max_retries + 2):
             figs: dict[str, dict[str, list[float]]] = {}
-            for k, blocks in _rounds(todo, sizes, device.rounds, rng, errors, figs).items():
-                lat, med, per_block, spread, runs = summarise(blocks)
+            now = {k: summarise(b) for k, b in _rounds(todo, sizes, device.rounds, rng, errors, figs).items()}
+            ref_now = {k: now[k][0] for k in refs if k in now}
+            for k, (lat, med, per_block, spread, runs) in now.items():
+                if k in refs and k in best:
+                    continue  # a reference keeps its first attempt (the batch's figure)
                 if k not in best or spread < best[k].spread:
                     extra = {n: float(np.percentile(v, PERCENTILE)) for n, v in figs.get(k, {}).items()}
-                    best[k] = Measurement(lat, med, per_block, spread, runs, warm[k][0], attempt, extra)
+                    kept = {} if k in refs else ref_now
+                    best[k] = Measurement(lat, med, per_block, spread, runs, warm[k][0], attempt, extra, kept)
                 best[k].attempts = attempt
-            todo = {k: live[k] for k, m in best.items() if m.spread > device.max_spread and k not in errors}
-            if not todo:
+            wide = [k for k, m in best.items() if m.spread > device.max_spread and k not in errors and k not in refs]
+            if not wide:
                 break
+            todo = {k: live[k] for k in [*wide, *refs] if k not in errors}
     finally:
         if gc_was:
             gc.enable()

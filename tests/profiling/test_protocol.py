@@ -86,3 +86,27 @@ def test_block_runs_and_summary():
     assert block_runs(0.5, dev) == 40 and block_runs(100.0, dev) == dev.min_block_runs
     lat, med, per_block, spread, runs = summarise([[1.0, 2.0, 3.0], [1.0, 1.0, 9.0]])
     assert runs == 6 and lat == pytest.approx(1.0) and med == pytest.approx(1.5) and len(per_block) == 2
+
+
+class _Counting:
+    """A real runner that counts its timed blocks (warm-up chunks included)."""
+
+    def __init__(self, runner: OrtRunner) -> None:
+        self.runner, self.blocks = runner, 0
+
+    def time_runs(self, k: int) -> list[float]:
+        self.blocks += 1
+        return self.runner.time_runs(k)
+
+
+def test_a_re_measured_record_keeps_the_references_of_its_own_attempt(tmp_path, quick_cpu):
+    dev = quick_cpu.with_(max_spread=1e-9, max_retries=2)  # every record is wide: three attempts each
+    ref = _Counting(OrtRunner(_matmul_chain(tmp_path / "r.onnx", 64, 2), dev))
+    sub = OrtRunner(_matmul_chain(tmp_path / "s.onnx", 256, 4), dev)
+    res = measure_batch({"r": ref, "s": sub}, dev, np.random.default_rng(0), references=["r"])
+    s, r = res["s"], res["r"]
+    assert s.attempts == 3 and set(s.refs) == {"r"} and s.refs["r"] > 0
+    # the reference is timed in every attempt but keeps its first (the batch's figure), itself unreferenced
+    assert ref.blocks >= 3 * dev.rounds and r.attempts == 1 and r.refs == {}
+    plain = measure_batch({"s": sub}, dev.with_(max_retries=0), np.random.default_rng(0))["s"]
+    assert plain.refs == {} and plain.attempts == 1

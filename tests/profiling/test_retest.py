@@ -1,6 +1,6 @@
-"""Every store knows its noise: profiling visits every subnet twice in different batches (really
-measured on ONNX Runtime), a third time where the two disagree, exports each subnet once per run,
-resumes without measuring twice, and the fit reads the disagreement back."""
+"""Every store knows its noise: profiling with two visits measures every subnet twice in different
+batches (really measured on ONNX Runtime), a third time where the two disagree, exports each subnet
+once per run, resumes without measuring twice, and the fit reads the disagreement back."""
 
 import json
 
@@ -30,9 +30,9 @@ def test_retests_in_later_batches_and_resume(tiny_space, tmp_path):
     with LatencyStore(tmp_path / "l.db") as store:
         s = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=None)
         assert s.retested == 0 and len(store) == 5
-        s = profile_configs(cfgs, tiny_space, dev, store, batch=3)  # only the retests are missing
+        s = profile_configs(cfgs, tiny_space, dev, store, batch=3, visits=2)  # only the retests are missing
         assert s.skipped == 5 and s.retested == len(s.records) == 5
-        again = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=2)  # nothing left to retest
+        again = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=2, visits=2)  # nothing left
         assert again.records == []
         df = store.to_dataframe()
     first = df.groupby("key").head(1)
@@ -60,7 +60,7 @@ def test_two_visits_that_disagree_earn_a_third_and_more_while_none_confirms_the_
     monkeypatch.setattr(visits_mod, "DISAGREE", threshold)
     cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
     with LatencyStore(tmp_path / "l.db") as store:
-        s = profile_configs(cfgs, tiny_space, dev, store, batch=2)
+        s = profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2)
         df = store.to_dataframe()
     per_key = df.groupby("key")["visit"].nunique()  # every measurement of a subnet in its own batch
     assert (per_key == df.groupby("key").size()).all()
@@ -91,10 +91,10 @@ def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, 
     cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
     rungs = len(ladder(tiny_space))
     with LatencyStore(tmp_path / "a.db") as store:
-        assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2).records) == 8
+        assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2).records) == 8
     assert len(exported) == 4 + rungs  # the later visits reuse the files
     exported.clear()
     monkeypatch.setattr(profile_mod, "CACHE_BYTES", 0)  # no room: every visit exports its subnet again
     with LatencyStore(tmp_path / "b.db") as store:
-        assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2).records) == 8
+        assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2).records) == 8
     assert len(exported) == 8 + rungs

@@ -46,13 +46,13 @@ def test_surprising_subnets_get_three_visits_in_later_batches(tiny_space, tmp_pa
     picked = cfgs[2]
     monkeypatch.setattr(visits_mod, "surprising", lambda space, plan, df, seed: [picked])  # the choice is tested above
     with LatencyStore(tmp_path / "l.db") as store:
-        s = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0)
+        s = profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0, visits=2)
         df = store.to_dataframe()
     visits = df.groupby("key")["visit"].nunique()
     assert visits[picked.key()] == 3 and df.groupby("key").size()[picked.key()] == 3
     assert s.retested == len(df) - len(cfgs)
     with LatencyStore(tmp_path / "l.db") as store:  # resumed: nothing left to measure
-        assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0).records == []
+        assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0, visits=2).records == []
 
 
 def test_an_unsettled_subnet_is_visited_up_to_five_times_in_later_batches(tiny_space, tmp_path, monkeypatch):
@@ -65,13 +65,13 @@ def test_an_unsettled_subnet_is_visited_up_to_five_times_in_later_batches(tiny_s
         lambda df, threshold: {picked.key()} if (df["key"] == picked.key()).sum() >= 3 else set(),
     )
     with LatencyStore(tmp_path / "l.db") as store:
-        profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0)
+        profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0, visits=2)
         df = store.to_dataframe()
     visits = df.groupby("key")["visit"].nunique()
     assert visits[picked.key()] == MAX_VISITS and df.groupby("key").size()[picked.key()] == MAX_VISITS
-    assert (visits.drop(picked.key()) == 2).all()  # the others: the default two visits
+    assert (visits.drop(picked.key()) == 2).all()  # the others: their two visits
     with LatencyStore(tmp_path / "l.db") as store:  # resumed: nothing left to measure
-        assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0).records == []
+        assert profile_configs(cfgs, tiny_space, dev, store, batch=3, retest=0, visits=2).records == []
 
 
 def test_a_label_that_no_visit_confirms_is_unsettled():
