@@ -12,14 +12,15 @@ disagreement |A - B| / mean(A, B) per subnet, median / 90th percentile / worst, 
 * ``label, own store``: each store's labels alone (``hwnas fit``'s: against the host's remembered quiet
   ladder, hwnas/profiling/host_memory.py, or without one the store's typical batch).
 
-Each run is ``hwnas profile``'s default protocol: every subnet in two visits (other batches), a third
-where the two disagree by more than 3 % or a model of the others finds the label far off (``--visits
-1``: one visit, 10 % (at least 8) of them in a second; ``--single``: every subnet in one visit only).
+Each run is ``hwnas profile``'s default protocol: every subnet in three visits (other batches of 16),
+more where no visit confirms the median (``--visits 2``: two, and a third where they disagree by more
+than 3 % or a model of the others finds the label far off; ``--visits 1``: one visit, 10 % (at least
+8) of them in a second; ``--single``: every subnet in one visit only).
 
 Goal (run B under the busy loop): label median <= 2 %, worst <= 6 %. Report all repeats, not the best.
 
-    python benchmarks/profiling_retest.py [-n 50] [--gap 20] [--repeats 3] [--device cpu] [--visits 2]
-        [--no-busy] [--single] [--agent] [--batch 8] [--retries K] [--keep DIR]
+    python benchmarks/profiling_retest.py [-n 50] [--gap 20] [--repeats 3] [--device cpu] [--visits 3]
+        [--no-busy] [--single] [--agent] [--batch 16] [--retries K] [--keep DIR]
 
 ``--agent``: both runs measured through an agent process started on this machine (``hwnas agent``),
 with the same protocol and visits; the busy loop runs beside the agent.
@@ -49,6 +50,7 @@ from hwnas.devices.host import cpu_model
 from hwnas.pipelines.labels import labels_of
 from hwnas.pipelines.profile import DEFAULT_BATCH, profile_space
 from hwnas.pipelines.remote import profile_space_remote
+from hwnas.pipelines.visits import VISITS
 from hwnas.profiling.store import LatencyStore
 
 
@@ -133,7 +135,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-busy", action="store_true", help="no busy process during run B")
     ap.add_argument("--single", action="store_true", help="one visit per subnet (no retests, no surprise visits)")
-    ap.add_argument("--visits", type=int, default=2, help="visits of every subnet (default 2, hwnas profile's)")
+    ap.add_argument("--visits", type=int, default=VISITS, help=f"visits of every subnet (default {VISITS}, hwnas profile's)")
     ap.add_argument("--agent", action="store_true", help="measure through an agent process on this machine")
     ap.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"subnets per batch (default {DEFAULT_BATCH})")
     ap.add_argument("--retries", type=int, help="re-measurements of a wide record (default: the device's)")

@@ -1,13 +1,13 @@
 """Profiling throughput: subnets per minute on the `cpu` device and where the time goes.
 
 Profiles N subnets of a space (default: the bundled mnist-cpu preset) into a fresh temporary store,
-exactly as `hwnas profile` does, once per --visits value (default: 2, the default protocol, and 1, the
-quicker one), one after the other in one run, and prints subnets/min, their ratio and the shares of
+exactly as `hwnas profile` does, once per --visits value (default: 3, the default protocol, 2, and 1,
+the quickest), one after the other in one run, and prints subnets/min, their ratio and the shares of
 export (extract + ONNX export), setup (session creation) and measuring (the protocol with its
-reference ladder, including re-measurements, retests and third visits). Run it on an otherwise quiet
+reference ladder, including retests and extra visits). Run it on an otherwise quiet
 machine and note the load average it prints: other processes slow every share.
 
-    python benchmarks/profiling_throughput.py [-n 40] [--space mnist-cpu] [--device cpu] [--visits 2,1]
+    python benchmarks/profiling_throughput.py [-n 40] [--space mnist-cpu] [--device cpu] [--visits 3,2,1]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--space", default=presets.DEFAULT_SPACE)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--visits", default="2,1", help="comma-separated visit counts, profiled in this order")
+    ap.add_argument("--visits", default="3,2,1", help="comma-separated visit counts, profiled in this order")
     a = ap.parse_args()
     print(f"CPU: {cpu_model()} ({platform.machine()}), {os.cpu_count()} logical CPUs")
     print(f"load average before: {os.getloadavg()[0]:.2f}")

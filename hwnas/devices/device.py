@@ -36,7 +36,7 @@ class Device:
     min_block_runs: int = 4
     max_block_runs: int = 40
     max_spread: float = 0.10  # with max_retries > 0, records with a wider spread are re-measured ...
-    max_retries: int = 0  # ... at most this many times (0: never; a second visit does it better)
+    max_retries: int = 0  # ... at most this many times (0: never; another visit does it better)
     clock: str = "wall"  # "thread": CPU time of the calling thread (1-thread CPU only)
     # GPU runtimes that time both GPU compute and end-to-end latency (TensorRT); '' = the runtime's default
     latency: str = ""  # which one is latency_ms: "compute" or "e2e"

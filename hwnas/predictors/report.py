@@ -69,7 +69,7 @@ def retest_text(rt: dict[str, Any] | None) -> str:
     """The store's own test-retest disagreement, to read beside the table's MAPE / p95 columns."""
     if not rt or not rt.get("subnets"):
         return (
-            "test-retest: no subnet of this store was measured in two visits ('hwnas profile' retests 10 % by default)"
+            "test-retest: no subnet of this store was measured in two visits ('hwnas profile' makes three by default)"
         )
     return (
         f"test-retest ({rt['subnets']} subnets measured in two visits): |a - b| / mean median {rt['median']:.1%}, "
