@@ -135,7 +135,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-busy", action="store_true", help="no busy process during run B")
     ap.add_argument("--single", action="store_true", help="one visit per subnet (no retests, no surprise visits)")
-    ap.add_argument("--visits", type=int, default=VISITS, help=f"visits of every subnet (default {VISITS}, hwnas profile's)")
+    ap.add_argument("--visits", type=int, default=VISITS, help=f"visits of every subnet (default {VISITS})")
     ap.add_argument("--agent", action="store_true", help="measure through an agent process on this machine")
     ap.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"subnets per batch (default {DEFAULT_BATCH})")
     ap.add_argument("--retries", type=int, help="re-measurements of a wide record (default: the device's)")
