@@ -33,9 +33,11 @@ Hence:
    most that many times) in fresh interleaved rounds with the batch's other wide ones and its reference
    ladder; the attempt with the smaller spread is kept, with the ladder's figures of that same attempt
    (``Measurement.refs``), and ``attempts`` says how many were made. The built-in devices do not
-   re-measure (``max_retries = 0``): visits in other batches (point 8) do that job better. Under a busy
-   loop, re-measuring made one visit's corrected figure noisier per second spent, not less
-   (benchmarks/protocol_noise.py).
+   re-measure (``max_retries = 0``); a third visit in another batch (point 8) does that job. On a
+   noisy host most records are wide (the median spread sits near 10 %): in one such stretch 72 of 110
+   records were re-measured and profiling fell to 22.5 subnets/min (batches of 8, two visits), and
+   re-measuring did not make one visit's corrected figure reliably steadier per second spent
+   (benchmarks/protocol_noise.py). Without it, profiling's time no longer follows the load.
 7. **Reference ladder**: a few fixed subnets spanning the space's sizes (:mod:`hwnas.profiling.ladder`;
    rung 0 is the smallest subnet, ``ref_ms``) are measured in every batch; their figures go into each
    record's ``refs_ms``. Labels are rescaled at fit time by the batch's slowdown at the subnet's size
