@@ -5,11 +5,11 @@ then uniform samples) that the store does not hold yet: run it again after a cra
 measures only what is missing; a larger -n adds more. Each record is committed as soon as it is
 measured. A subnet that cannot be exported or run is stored as 'failed' with the reason.
 Every subnet is measured in three visits, each in another batch of 16 (--visits, --batch), and up to
-a fifth while no visit confirms the median: on a shared machine one visit's figure moves by about 2 %
-with the host's speed, and the median of three halves that. Each measurement is kept, a subnet's label
+a fifth while no visit confirms the median: on a shared machine one visit's figure moves by 2-4 %
+with the host's speed, which only more visits average out. Each measurement is kept, a subnet's label
 is the median of its visits, and 'hwnas fit' reports how far two visits of one subnet disagree. With
 --visits 2, a third visit goes to subnets whose two disagree by more than 3 % or whose label a model of
-the others finds far off. With --visits 1 (about 2.5x faster), only 10 % of N (at least 8, --retest K
+the others finds far off. With --visits 1 (about 1.5x faster), only 10 % of N (at least 8, --retest K
 more) are measured twice; --no-retest measures each subnet once.
 
 examples:

@@ -20,7 +20,7 @@ Hence:
    multi-threaded and GPU devices use wall time (or CUDA events). The clock is recorded.
 2. **Batches, not single subnets**: subnets are exported and loaded a batch at a time
    (:data:`DEFAULT_BATCH`, 16), then measured together, so a slow period spreads over all of them
-   instead of landing on one, and the reference ladder measured with them costs a third of the rounds.
+   instead of landing on one, and the reference ladder measured with them takes a quarter of the rounds.
 3. **Warm-up until steady**: chunks of runs until a chunk's median is within 5 % of the previous one
    (at least ``device.warmup_runs`` runs, at most 8 chunks); the last chunk sizes the blocks.
 4. **Interleaved blocks**: ``device.rounds`` rounds; each round visits the batch in a fresh random
@@ -45,8 +45,8 @@ Hence:
 8. **Visits**: the profiler measures every subnet in three batches (:mod:`hwnas.pipelines.visits`),
    more where no visit confirms the median; every measurement is kept and a label is the median of its
    visits (:mod:`hwnas.pipelines.labels`). On a shared host one visit's corrected figure still moves by
-   about 2 % (its host's speed does not slow every subnet as it slows the ladder), and only more
-   visits take that out.
+   2-4 % (the host's speed does not slow every subnet as it slows the ladder), and only more visits
+   take that out.
 9. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,
    its version and execution provider, exporter (torch) version, opset, CPU model, load average,
    session setup / engine build time.
@@ -73,7 +73,7 @@ from hwnas.devices import Device
 from hwnas.profiling.backends.base import Runner
 
 PERCENTILE = 10.0
-DEFAULT_BATCH = 16  # subnets measured together; with the 5 ladder rungs a third of the rounds go to them (38 % at 8)
+DEFAULT_BATCH = 16  # subnets measured together; the 5 ladder rungs then take 24 % of the rounds (38 % at 8)
 WARMUP_CHUNKS_MAX = 8
 STEADY_TOL = 0.05
 
@@ -184,7 +184,7 @@ def measure_batch(
                     continue  # a reference keeps its first attempt (the batch's figure)
                 if k not in best or spread < best[k].spread:
                     extra = {n: float(np.percentile(v, PERCENTILE)) for n, v in figs.get(k, {}).items()}
-                    kept = {} if k in refs else ref_now
+                    kept = {} if k in refs else dict(ref_now)
                     best[k] = Measurement(lat, med, per_block, spread, runs, warm[k][0], attempt, extra, kept)
                 best[k].attempts = attempt
             wide = [k for k, m in best.items() if m.spread > device.max_spread and k not in errors and k not in refs]
