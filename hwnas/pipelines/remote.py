@@ -32,7 +32,6 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.pipelines.profile import (
-    DEFAULT_BATCH,
     REF,
     Exporter,
     ProfileSummary,
@@ -45,6 +44,7 @@ from hwnas.pipelines.profile import (
 from hwnas.pipelines.visits import VISITS, VisitPlan
 from hwnas.profiling.host_memory import HostMemory
 from hwnas.profiling.ladder import ladder
+from hwnas.profiling.protocol import DEFAULT_BATCH
 from hwnas.profiling.record import LatencyRecord, host_id_of, new_visit
 from hwnas.profiling.store import LatencyStore
 
