@@ -20,7 +20,7 @@ than 3 % or a model of the others finds the label far off; ``--visits 1``: one v
 Goal (run B under the busy loop): label median <= 2 %, worst <= 6 %. Report all repeats, not the best.
 
     python benchmarks/profiling_retest.py [-n 50] [--gap 20] [--repeats 3] [--device cpu] [--visits 3]
-        [--no-busy] [--single] [--agent] [--batch 16] [--retries K] [--keep DIR]
+        [--no-busy] [--single] [--agent] [--batch 16] [--retries K] [--rounds R] [--keep DIR]
 
 ``--agent``: both runs measured through an agent process started on this machine (``hwnas agent``),
 with the same protocol and visits; the busy loop runs beside the agent.
@@ -139,16 +139,20 @@ def main() -> None:
     ap.add_argument("--agent", action="store_true", help="measure through an agent process on this machine")
     ap.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"subnets per batch (default {DEFAULT_BATCH})")
     ap.add_argument("--retries", type=int, help="re-measurements of a wide record (default: the device's)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds per visit (default: the device's)")
     ap.add_argument("--keep", metavar="DIR", help="keep the runs' stores (a<i>.db, b<i>.db) in DIR for analysis")
     a = ap.parse_args()
     a.devices, a.clients = None, []
     a.dev = devices.get(a.device)
     if a.retries is not None:
         a.dev = dataclasses.replace(a.dev, max_retries=a.retries)
+    if a.rounds is not None:
+        a.dev = dataclasses.replace(a.dev, rounds=a.rounds)
     space = presets.get(a.space)
     print(
         f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; {a.n} subnets; gap {a.gap:g} s; "
-        f"visits {a.visits}; batch {a.batch}; retries {a.dev.max_retries}" + ("; through an agent" if a.agent else "")
+        f"visits {a.visits}; batch {a.batch}; retries {a.dev.max_retries}; rounds {a.dev.rounds}"
+        + ("; through an agent" if a.agent else "")
     )
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         tmp = a.keep or scratch

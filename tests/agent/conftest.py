@@ -69,7 +69,8 @@ def start_agent(files):
     procs: list[AgentProc] = []
 
     def start(*extra: str) -> AgentProc:
-        env = {**os.environ, "PYTHONPATH": files["blocker"], "PYTHONUNBUFFERED": "1"}
+        # a killed agent cannot remove its upload folder: keep it in the test's own temporary folder
+        env = {**os.environ, "PYTHONPATH": files["blocker"], "PYTHONUNBUFFERED": "1", "TMPDIR": files["dir"]}
         cmd = [
             sys.executable,
             "-m",
