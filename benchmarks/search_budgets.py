@@ -2,14 +2,16 @@
 
 For five budgets spread over the space's predicted latency range, run ``hwnas search`` (accuracy
 objective: validation top-1 with inherited weights), then re-measure the exported winner in a
-fresh process with the profiling protocol (independent of the predictor and of the search's own
-verification). Prints the share of winners within budget (plain, and at the host's typical speed: the
-fresh figure rescaled by its batch's reference ladder, as labels are), the median overshoot, the search wall
-time with accuracy evaluation vs with the predictor-only objective ('params'), and the Kendall tau
-between that training-free objective and inherited-weight validation accuracy on random subnets.
-The predictor-only winner of each budget (the most parameters it admits, so it sits at the budget's
-edge and tests the safety margin itself) is re-measured in a fresh process too; --params-only runs
-just those searches (a minute instead of a quarter of an hour).
+fresh process with the profiling protocol, in as many visits as a label takes (three batches, each
+beside the ladder; the median), independent of the predictor and of the search's own verification.
+Prints the share of winners within budget (plain, and at the host's typical speed: the fresh
+figures rescaled by their batches' reference ladder, as labels are), the median overshoot, the
+search wall time with accuracy evaluation vs with the predictor-only objective ('params'), and the
+Kendall tau between that training-free objective and inherited-weight validation accuracy on random
+subnets. The predictor-only winner of each budget (the most parameters it admits, so it sits at the
+budget's edge and tests the safety margin itself) is re-measured in a fresh process too, and its first
+visit alone is printed beside the median; --params-only runs just those searches (a minute instead of
+a quarter of an hour).
 
 Needs a run folder with a trained supernet (supernet.pt) and a fitted cpu predictor; --prepare
 makes them with the CLI (hwnas train / profile / fit) in the given folder first.
@@ -42,15 +44,25 @@ from hwnas.search.constraints import noise_aware_margin
 SPACE, DEVICE = "mnist-cpu", "cpu"
 
 FRESH = """
-import json, sys
+import json, statistics, sys
 from hwnas.core import get_space
 from hwnas.core.yaml_io import load_subnet
 from hwnas.pipelines.labels import at_typical_speed
-from hwnas.pipelines.profile import measure_subnet
+from hwnas.pipelines.profile import measure_visits
+from hwnas.pipelines.visits import VISITS
 space = get_space(sys.argv[2])
-rec = measure_subnet(sys.argv[1], space, load_subnet(sys.argv[3]), checkpoint=sys.argv[4], with_ladder=True)
-typical = at_typical_speed(rec.latency_ms, rec.refs_ms, rec.base_ms) if rec.ok else None
-print(json.dumps({"latency_ms": rec.latency_ms, "typical_ms": typical, "spread": rec.spread, "status": rec.status}))
+recs = measure_visits(sys.argv[1], space, load_subnet(sys.argv[3]), VISITS, checkpoint=sys.argv[4], with_ladder=True)
+ms = [r.latency_ms for r in recs if r.ok]
+typical = [at_typical_speed(r.latency_ms, r.refs_ms, r.base_ms) for r in recs if r.ok]
+typical = None if not typical or None in typical else typical
+print(json.dumps({
+    "latency_ms": statistics.median(ms) if len(ms) == len(recs) else None,
+    "typical_ms": statistics.median(typical) if typical and len(ms) == len(recs) else None,
+    "first_ms": ms[0] if ms else None,
+    "first_typical_ms": typical[0] if typical else None,
+    "visits_ms": ms,
+    "visits_typical_ms": typical,
+}))
 """
 
 
@@ -198,6 +210,7 @@ def main() -> int:
                 params_predicted_ms=pres.best.latency_ms[DEVICE],
                 params_fresh_ms=pf["latency_ms"],
                 params_fresh_typical_ms=pf["typical_ms"],
+                params_first_typical_ms=pf["first_typical_ms"],
             )
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -211,16 +224,19 @@ def main() -> int:
 def report_params(rows: list[dict], margin: float) -> None:
     """The predictor-only winners (most parameters within the budget), re-measured in a fresh process."""
     print(f"\npredictor-only objective, the most parameters within the budget (margin {margin:.1%}):")
-    print("budget  predicted  fresh    typical  fresh/budget  typical/budget")
+    print("budget  predicted  fresh    typical  1st visit typical  fresh/budget  typical/budget")
     for r in rows:
-        typ = r["params_fresh_typical_ms"]
+        typ, first = r["params_fresh_typical_ms"], r["params_first_typical_ms"]
         print(
             f"{r['budget_ms']:6.2f}  {r['params_predicted_ms']:9.3f}  {r['params_fresh_ms']:7.3f}  "
-            f"{typ or float('nan'):7.3f}  {r['params_fresh_ms'] / r['budget_ms']:12.2f}  "
+            f"{typ or float('nan'):7.3f}  {first or float('nan'):17.3f}  "
+            f"{r['params_fresh_ms'] / r['budget_ms']:12.2f}  "
             f"{(typ or float('nan')) / r['budget_ms']:14.2f}"
         )
     fresh = [r["params_fresh_ms"] / r["budget_ms"] for r in rows]
     typ = [r["params_fresh_typical_ms"] / r["budget_ms"] for r in rows if r["params_fresh_typical_ms"]]
+    first = [r["params_first_typical_ms"] / r["budget_ms"] for r in rows if r["params_first_typical_ms"]]
+    print(f"first visits alone at typical speed: {sum(f <= 1 for f in first)}/{len(first)} within budget")
     print(
         f"within budget: plain {sum(f <= 1 for f in fresh)}/{len(rows)}, at typical speed "
         f"{sum(t <= 1 for t in typ)}/{len(typ)}; median use of the budget: plain {statistics.median(fresh):.2f}"

@@ -1,8 +1,9 @@
 """Search the space for the most accurate subnet that runs within a latency budget, measured.
 
 Latency comes from each device's fitted predictor (run folder: predictors/DEVICE.json), with a safety
-margin equal to the predictor's 95th-percentile relative error; the winner is then re-measured on
-the device, and when it misses, the next-best candidate is. Pair each --latency-ms with a --device
+margin from the predictor's held-out error and the store's own label noise; the winner is then
+re-measured on the device in three batches, as a label is (the median decides), and when it misses,
+the next-best candidate is. Pair each --latency-ms with a --device
 in order, or write --budget DEVICE=MS. A --device without a budget (or --budget DEVICE) makes its
 latency an objective only, as in --pareto mode.
 
@@ -112,7 +113,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="FRACTION",
-        help="safety margin instead of each predictor's p95 relative error (0 disables it)",
+        help="safety margin instead of the default: each predictor's p95 relative error, with one visit's "
+        "label noise from the store's retests (0 disables it)",
     )
     g = p.add_argument_group("objective")
     g.add_argument(

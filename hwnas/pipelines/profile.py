@@ -1,19 +1,19 @@
 """Profiling wiring: sample -> extract -> export ONNX (temp dir) -> measure (protocol) -> store.
 
-``profile_space(space, device_name, n, store_path, seed=0, checkpoint=None, batch=8, progress=None)``
+``profile_space(space, device_name, n, store_path, seed=0, checkpoint=None, batch=16, progress=None)``
 profiles the first ``n`` subnets of the seeded plan (:func:`hwnas.profiling.sampling.plan`) that the store
 does not hold yet on this host, a batch at a time, committing each record as soon as it is final. Then
-it **visits every subnet again** in a later batch (``visits``, default 2: a slow episode that its batch's
-reference ladder missed rarely catches both visits), gives a third visit to the subnets whose two
-visits disagree by more than :data:`.visits.DISAGREE` (the label, the median, then drops the odd one), and to
-those whose label a model of the others finds far off (:mod:`.surprise`), and more visits, up to five,
-while no visit confirms the median. With ``visits=1`` it
+it **visits every subnet again** in later batches (``visits``, default 3: a slow episode that its batch's
+reference ladder missed rarely catches most visits; a label is their median), and gives more visits,
+up to five, while no visit confirms the median. With ``visits=2`` a third visit goes to the subnets whose
+two visits disagree by more than :data:`.visits.DISAGREE` and to those whose label a model of the others
+finds far off (:mod:`.surprise`). With ``visits=1`` it
 re-measures only a share (:func:`.visits.retest_target`: 10 %, at least 8, plus ``retest`` more), so the store
 still knows its own test-retest noise. A subnet's ONNX file is exported once per run and reused by its
 later visits (up to :data:`CACHE_BYTES` of files). Killed and started again, it measures only what is
 missing (first visits, then the later ones). ``measure_subnet`` measures one subnet now, without a
-store. A subnet that fails to export or to run becomes a ``failed`` record with the reason; the run
-goes on.
+store (``measure_visits``: in several batches). A subnet that fails to export or to run becomes a
+``failed`` record with the reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -231,24 +231,33 @@ def measure_subnet(
     ``with_ladder``: measure the reference ladder beside it (a few seconds more), so the record carries
     the batch's ladder and the host's remembered quiet one (``refs_ms``, ``base_ms``) and its figure can
     be put at the host's typical speed (:func:`hwnas.pipelines.labels.at_typical_speed`)."""
+    return measure_visits(device_name, space, cfg, 1, checkpoint, seed, with_ladder)[0]
+
+
+def measure_visits(
+    device_name: str | Device,
+    space: SearchSpace,
+    cfg: SubnetConfig,
+    visits: int,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    with_ladder: bool = False,
+) -> list[LatencyRecord]:
+    """:func:`measure_subnet` in ``visits`` batches one after the other (each with fresh sessions and,
+    ``with_ladder``, its own timing of the ladder); the models are exported once."""
     device = get_device(device_name)
     require_available(device)
     exporter = Exporter(space, checkpoint, seed)
     memory = None
     if with_ladder:
         memory = ladder_memory(device.name, host_id_of(fingerprint(device)), space)
-    with tempfile.TemporaryDirectory(prefix="hwnas-measure-") as tmp:
-        return _measure(
-            device,
-            space,
-            exporter,
-            [cfg],
-            Path(tmp),
-            np.random.default_rng(seed),
-            {"export": 0.0, "setup": 0.0, "measure": 0.0},
-            with_reference=with_ladder,
-            memory=memory,
-        )[0]
+    rng = np.random.default_rng(seed)
+    seconds = {"export": 0.0, "setup": 0.0, "measure": 0.0}
+    with tempfile.TemporaryDirectory(prefix="hwnas-measure-") as tmp:  # kept across the visits: one export each
+        return [
+            _measure(device, space, exporter, [cfg], Path(tmp), rng, seconds, with_ladder, memory=memory)[0]
+            for _ in range(visits)
+        ]
 
 
 def profile_configs(

@@ -10,7 +10,7 @@ correction. An agent that goes away mid-batch loses only that batch: its subnets
 back on the queue for the other agents; when none is left the run stops with a one-line error (every
 committed record is kept, and a rerun measures only what is missing).
 
-``use_agents(device, clients)`` routes :func:`hwnas.pipelines.profile.measure_subnet` (the search's
+``use_agents(device, clients)`` routes :func:`hwnas.pipelines.profile.measure_visits` (the search's
 re-measurement) for one device to agents, as ``--devices`` routes device names to a file.
 """
 
@@ -409,25 +409,30 @@ def measure_remote(
     checkpoint: str | Path | None = None,
     seed: int = 0,
     with_ladder: bool = True,
-) -> LatencyRecord:
-    """One subnet measured now on the first agent that answers (no store). ``with_ladder``: beside the
-    reference ladder, so that the record carries what :func:`hwnas.pipelines.labels.at_typical_speed`
-    needs (as :func:`hwnas.pipelines.profile.measure_subnet` does locally)."""
+    visits: int = 1,
+) -> list[LatencyRecord]:
+    """One subnet measured now in ``visits`` batches on the first agent that answers (no store).
+    ``with_ladder``: beside the reference ladder, so that each record carries what
+    :func:`hwnas.pipelines.labels.at_typical_speed` needs (as
+    :func:`hwnas.pipelines.profile.measure_visits` does locally)."""
     exporter = Exporter(space, checkpoint, seed)
     errors = []
     with tempfile.TemporaryDirectory(prefix="hwnas-remote-") as tmp:
         paths, failed = export_batch(exporter, device, space, [cfg], Path(tmp), with_reference=with_ladder)
         if cfg.key() in failed:
-            return LatencyRecord.for_config(cfg, device, space.name, space.digest()).fail(failed[cfg.key()])
+            return [LatencyRecord.for_config(cfg, device, space.name, space.digest()).fail(failed[cfg.key()])] * visits
         for c in clients:
             try:
                 c.check(device)
-                answer = send(c, device, paths, seed)
+                answers = [send(c, device, paths, seed + v) for v in range(visits)]
             except AgentUnreachable as e:
                 errors.append(str(e))
                 continue
             memories = HostMemories(device, space) if with_ladder else None
-            return records_of(answer, list(paths), [cfg], failed, device, space, exporter, c.url, memories)[0]
+            return [
+                records_of(answer, list(paths), [cfg], failed, device, space, exporter, c.url, memories)[0]
+                for answer in answers
+            ]
     raise AgentUnreachable(errors[0] if len(errors) == 1 else f"no agent reachable: {'; '.join(errors)}")
 
 

@@ -1,19 +1,25 @@
 """Verification: the best candidates re-measured on every budgeted device, best first, until one fits.
 
-A local measurement is taken beside the reference ladder and also put at the host's typical quiet speed
-(``typical_ms``), the speed the labels, the predictor and so the budget describe; the budget is judged
-on that figure when the host has a remembered quiet ladder, else on the plain one (``measured_ms``,
-always reported). Why: on a shared host the machine's own speed moves by 5-20 % within minutes
-(README, "Labels taken under load"), so a plain figure says as much about the moment as the subnet.
+A candidate is measured in :data:`VERIFY_VISITS` batches, as a label is (a single visit on a shared host
+moves by 2-4 %, the size of a noise-aware margin), each beside the reference ladder; each visit is also
+put at the host's typical quiet speed (``typical_ms``), the speed the labels, the predictor and so the
+budget describe. The budget is judged on the median of the visits at that speed when the host has a
+remembered quiet ladder, else on the median of the plain figures (``measured_ms``, always reported).
+Why: on a shared host the machine's own speed moves by 5-20 % within minutes (README, "Labels taken
+under load"), so a plain figure says as much about the moment as the subnet.
 """
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any, Callable
 
 from hwnas.core.space import SearchSpace
+from hwnas.pipelines.visits import VISITS
 from hwnas.search import Candidate, LatencyBudget
+
+VERIFY_VISITS = VISITS  # a winner is judged on as many visits as a label is made of
 
 
 def measure_candidate(
@@ -24,32 +30,38 @@ def measure_candidate(
 
     out = {}
     for b in budgets:
-        rec = _measure(b.device, space, c, checkpoint)
-        ok = str(rec.status) == "ok"
-        ms = float(rec.latency_ms) if ok else None
-        typical = None if ms is None else at_typical_speed(ms, rec.refs_ms, rec.base_ms)
-        judged = typical if typical is not None else ms
+        recs = _measure(b.device, space, c, checkpoint)
+        failed = [r for r in recs if str(r.status) != "ok"]
+        ms = None if failed else [float(r.latency_ms) for r in recs]
+        typical = None if ms is None else [at_typical_speed(m, r.refs_ms, r.base_ms) for m, r in zip(ms, recs)]
+        typical_ms = None if typical is None or None in typical else statistics.median(typical)  # type: ignore[type-var]
+        measured_ms = None if ms is None else statistics.median(ms)
+        judged = typical_ms if typical_ms is not None else measured_ms
         out[b.device] = {
             "budget_ms": b.budget_ms,
             "predicted_ms": c.latency_ms[b.device],
-            "measured_ms": ms,
-            "typical_ms": typical,
-            "spread": float(rec.spread) if ok and rec.spread is not None else None,
-            "status": str(rec.status),
+            "measured_ms": measured_ms,
+            "typical_ms": typical_ms,
+            "visits_ms": ms,
+            "visits_typical_ms": typical if typical_ms is not None else None,
+            "spread": None if ms is None else max(float(r.spread or 0.0) for r in recs),
+            "status": str(failed[0].status if failed else recs[0].status),
             "within_budget": None if b.budget_ms is None or judged is None else judged <= b.budget_ms,
         }
     return out
 
 
-def _measure(device: str, space: SearchSpace, c: Candidate, checkpoint: Path | None) -> Any:
+def _measure(device: str, space: SearchSpace, c: Candidate, checkpoint: Path | None) -> list[Any]:
     """On the device's agents when ``--agent`` routed it there (:func:`hwnas.pipelines.remote.use_agents`)."""
     from hwnas.devices import get
-    from hwnas.pipelines.profile import measure_subnet
+    from hwnas.pipelines.profile import measure_visits
     from hwnas.pipelines.remote import agents_for, measure_remote
 
     if agents_for(device):
-        return measure_remote(get(device), space, c.config, agents_for(device), checkpoint=checkpoint)
-    return measure_subnet(device, space, c.config, checkpoint=checkpoint, with_ladder=True)
+        return measure_remote(
+            get(device), space, c.config, agents_for(device), checkpoint=checkpoint, visits=VERIFY_VISITS
+        )
+    return measure_visits(device, space, c.config, VERIFY_VISITS, checkpoint=checkpoint, with_ladder=True)
 
 
 def verify(
@@ -81,7 +93,7 @@ def verify(
             }
         )
         log(
-            f"measured #{rank} {c.key}: "
+            f"measured #{rank} {c.key} (median of {VERIFY_VISITS} visits): "
             + ", ".join(
                 f"{d} {m['measured_ms']:.3f} ms{_typical_note(m)} (predicted {m['predicted_ms']:.3f})"
                 if m["measured_ms"] is not None

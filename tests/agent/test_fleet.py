@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from statistics import median
 
 import pytest
 
@@ -13,6 +14,7 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.yaml_io import load_space_file
 from hwnas.pipelines.remote import fleet_host, profile_remote
 from hwnas.pipelines.surprise import MAX_VISITS
+from hwnas.pipelines.verify import VERIFY_VISITS
 from hwnas.profiling import sampling
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.record import host_id_of
@@ -102,7 +104,7 @@ def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path,
     capsys.readouterr()
     assert main(["fit", "--device", DEVICE, "--families", "ridge", "--no-curve", *common]) == 0
     assert "retest median" in capsys.readouterr().out  # a store profiled on agents knows its own noise
-    monkeypatch.setattr(local, "measure_subnet", lambda *a, **k: pytest.fail("measured locally"))
+    monkeypatch.setattr(local, "measure_visits", lambda *a, **k: pytest.fail("measured locally"))
     capsys.readouterr()
     rc = main(
         [
@@ -126,6 +128,7 @@ def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path,
     assert rc == 0, capsys.readouterr().err
     measured = json.loads((run / "search" / "report.json").read_text())["winner"]["latency"][DEVICE]
     assert measured["measured_ms"] > 0 and measured["within_budget"]
+    assert len(measured["visits_ms"]) == VERIFY_VISITS and measured["measured_ms"] == median(measured["visits_ms"])
 
 
 def _kill_when_busy(agent, token):

@@ -23,17 +23,19 @@ TINY = ["--population", "4", "--generations", "2", "--subset", "20", "--seed", "
 def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
     # 40 records make a rough predictor (p95 error well above 50 %): an explicit margin stands in.
     # Re-measurement is scripted (the protocol itself is tested in tests/profiling): the best candidate
-    # misses the budget, the next one meets it, so the fallback and the winner are checked every run.
+    # misses the budget on the median of its visits (one visit alone would pass), the next one meets it
+    # (one visit alone would miss), so the fallback, the winner and the median are checked every run.
     import hwnas.pipelines.profile as profile
 
     calls: list[str] = []
 
-    def measure(device, space, cfg, checkpoint=None, seed=0, with_ladder=False):
+    def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=False):
         calls.append(cfg.key())
-        ms = 4.5 if len(calls) == 1 else 2.0
-        return SimpleNamespace(status="ok", latency_ms=ms, spread=0.01, refs_ms=[], base_ms=[])
+        figures = [2.9, 4.5, 4.6] if len(calls) == 1 else [3.5, 2.0, 1.9]  # first visits: pass, miss
+        assert visits == len(figures)
+        return [SimpleNamespace(status="ok", latency_ms=ms, spread=0.01, refs_ms=[], base_ms=[]) for ms in figures]
 
-    monkeypatch.setattr(profile, "measure_subnet", measure)
+    monkeypatch.setattr(profile, "measure_visits", measure)
     rc = main(
         ["search", "--latency-ms", "3", "--device", "cpu", "--margin", "0.15", "--precision", "fp32"]
         + ["--workdir", str(run_dir.root), *TINY]
@@ -118,19 +120,20 @@ def test_verification_judges_the_budget_at_the_hosts_typical_speed(monkeypatch):
     from hwnas.pipelines.verify import measure_candidate
     from hwnas.search import Candidate, LatencyBudget
 
-    def measure(device, space, cfg, checkpoint=None, seed=0, with_ladder=False):
+    def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=False):
         assert with_ladder
-        return SimpleNamespace(status="ok", latency_ms=3.3, spread=0.01, refs_ms=[1.1, 4.4], base_ms=[1.0, 4.0])
+        rec = SimpleNamespace(status="ok", latency_ms=3.3, spread=0.01, refs_ms=[1.1, 4.4], base_ms=[1.0, 4.0])
+        return [rec] * visits
 
-    monkeypatch.setattr(profile, "measure_subnet", measure)
+    monkeypatch.setattr(profile, "measure_visits", measure)
     space = get_space("mnist-cpu")
     cand = Candidate(SubnetConfig.from_key(space.min_config().key()), 0.9, {"cpu": 2.9}, 1, 1, 0, "seed")
     m = measure_candidate(space, cand, [LatencyBudget("cpu", None, 3.1)], None)["cpu"]  # type: ignore[arg-type]
     assert m["measured_ms"] == 3.3 and m["typical_ms"] == pytest.approx(3.0) and m["within_budget"]
     monkeypatch.setattr(
         profile,
-        "measure_subnet",
-        lambda *a, **k: SimpleNamespace(status="ok", latency_ms=3.3, spread=0.0, refs_ms=[], base_ms=[]),
+        "measure_visits",
+        lambda *a, **k: [SimpleNamespace(status="ok", latency_ms=3.3, spread=0.0, refs_ms=[], base_ms=[])] * 3,
     )
     m = measure_candidate(space, cand, [LatencyBudget("cpu", None, 3.1)], None)["cpu"]  # type: ignore[arg-type]
     assert m["typical_ms"] is None and m["within_budget"] is False  # no ladder: the plain figure decides
