@@ -424,7 +424,7 @@ def measure_remote(
         for c in clients:
             try:
                 c.check(device)
-                answers = [send(c, device, paths, seed + v) for v in range(visits)]
+                answers = [send(c, device, paths, seed + v) for v in range(visits)]  # each its own round order
             except AgentUnreachable as e:
                 errors.append(str(e))
                 continue

@@ -33,8 +33,9 @@ def measure_candidate(
         recs = _measure(b.device, space, c, checkpoint)
         failed = [r for r in recs if str(r.status) != "ok"]
         ms = None if failed else [float(r.latency_ms) for r in recs]
-        typical = None if ms is None else [at_typical_speed(m, r.refs_ms, r.base_ms) for m, r in zip(ms, recs)]
-        typical_ms = None if typical is None or None in typical else statistics.median(typical)  # type: ignore[type-var]
+        at_typical = [] if ms is None else [at_typical_speed(m, r.refs_ms, r.base_ms) for m, r in zip(ms, recs)]
+        typical = [t for t in at_typical if t is not None]
+        typical_ms = statistics.median(typical) if typical and len(typical) == len(recs) else None
         measured_ms = None if ms is None else statistics.median(ms)
         judged = typical_ms if typical_ms is not None else measured_ms
         out[b.device] = {
@@ -44,7 +45,7 @@ def measure_candidate(
             "typical_ms": typical_ms,
             "visits_ms": ms,
             "visits_typical_ms": typical if typical_ms is not None else None,
-            "spread": None if ms is None else max(float(r.spread or 0.0) for r in recs),
+            "spread": None if ms is None else max(float(r.spread or 0.0) for r in recs),  # the widest visit's
             "status": str(failed[0].status if failed else recs[0].status),
             "within_budget": None if b.budget_ms is None or judged is None else judged <= b.budget_ms,
         }
