@@ -1,4 +1,4 @@
-"""Latency-predictor quality on real measurements: every family, several random 160/40 splits.
+"""Latency-predictor quality on real measurements: every family, several random 80/20 splits.
 
 Reads the ok records of a device from a latency store (make one with
 ``hwnas profile --device cpu -n 200 --workdir DIR``), then for each seed: splits train / held-out,
@@ -29,7 +29,7 @@ from hwnas.predictors import families as fam
 from hwnas.predictors.features import to_batch
 from hwnas.predictors.metrics import quality
 from hwnas.predictors.report import noise_text, smallest_size
-from hwnas.predictors.selection import compare, learning_curve
+from hwnas.predictors.selection import compare, learning_curve, split
 
 SHOW = ("within_10", "within_5", "mape", "p95_rel_err", "kendall_tau", "spearman_rho", "rmse_ms")
 
@@ -57,8 +57,6 @@ def quality_over_seeds(space, configs, y, seeds):  # noqa: ANN001, ANN201
 
 def target_comparison(space, configs, y, seeds):  # noqa: ANN001, ANN201
     """Held-out MAPE of the families that accept both targets, fitted on log-latency vs milliseconds."""
-    from hwnas.predictors.selection import split
-
     b = to_batch(space, configs)
     out = {}
     for n in ("ridge", "random-forest", "gradient-boosting", "xgboost", "mlp", "linear-macs"):
@@ -106,7 +104,11 @@ def main() -> None:
         print(f"re-measurement as a predictor ({len(both)} subnets): " + "  ".join(f"{k} {q[k]:.4f}" for k in SHOW))
 
     per_family, chosen_runs, chosen = quality_over_seeds(space, configs, y, seeds)
-    print(f"\nheld-out quality per family, mean ± sd over {len(seeds)} seeds (160 train / 40 held out):")
+    n_held = len(split(len(y), 0.2, 0)[1])
+    print(
+        f"\nheld-out quality per family, mean ± sd over {len(seeds)} seeds "
+        f"({len(y) - n_held} train / {n_held} held out):"
+    )
     for n, runs in per_family.items():
         print(
             f"  {n:18s} "
