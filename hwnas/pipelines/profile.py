@@ -211,7 +211,7 @@ def _measure(
             else:
                 rec = _fill(recs[key], res, runners[key].setup_s, ref)
                 # the ladder of the attempt this record kept (the batch's first one unless it was re-measured)
-                rec.refs_ms = [res.refs.get(k, math.nan) for k in rungs] if res.refs else refs_ms
+                rec.refs_ms = [res.refs.get(k, math.nan) for k in rungs]
                 rec.base_ms = base_ms
     finally:
         for r in runners.values():

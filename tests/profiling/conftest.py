@@ -21,3 +21,19 @@ def no_third_visits_by_chance(monkeypatch):
     from hwnas.pipelines import visits
 
     monkeypatch.setattr(visits, "DISAGREE", float("inf"))
+
+
+@pytest.fixture
+def export_calls(monkeypatch) -> list[str]:
+    """The keys of the subnets the profiler's exporter exports, in order (each export still runs)."""
+    from hwnas.pipelines.profile import Exporter
+
+    calls: list[str] = []
+    real = Exporter.export
+
+    def counting(self, cfg, path, **kw):
+        calls.append(cfg.key())
+        return real(self, cfg, path, **kw)
+
+    monkeypatch.setattr(Exporter, "export", counting)
+    return calls

@@ -14,7 +14,7 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import DeviceUnavailableError
 from hwnas.core.yaml_io import save_space
 from hwnas.devices import get
-from hwnas.pipelines.profile import Exporter, measure_subnet, measure_visits, profile_configs, profile_space
+from hwnas.pipelines.profile import measure_subnet, measure_visits, profile_configs, profile_space
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
 
@@ -142,21 +142,13 @@ def test_measure_subnet_with_ladder_can_be_put_at_the_hosts_typical_speed(tiny_s
     assert measure_subnet(cpu, tiny_space, tiny_space.max_config()).refs_ms == []  # no ladder by default
 
 
-def test_measure_visits_times_each_visit_in_its_own_batch_from_one_export(tiny_space, monkeypatch):
+def test_measure_visits_times_each_visit_in_its_own_batch_from_one_export(tiny_space, export_calls):
     from hwnas.profiling.ladder import ladder
 
-    exported: list[str] = []
-    real_export = Exporter.export
-
-    def counting_export(self, cfg, path, **kw):
-        exported.append(cfg.key())
-        return real_export(self, cfg, path, **kw)
-
-    monkeypatch.setattr(Exporter, "export", counting_export)
     cfg = tiny_space.max_config()
     recs = measure_visits(get("cpu").with_(**QUICK), tiny_space, cfg, 3, with_ladder=True)
     assert [str(r.status) for r in recs] == ["ok"] * 3 and all(r.key == cfg.key() for r in recs)
     assert len({r.visit for r in recs}) == 3  # three batches, each its own visit
     assert all(len(r.refs_ms) == len(ladder(tiny_space)) and min(r.refs_ms) > 0 for r in recs)
     assert len({tuple(r.refs_ms) for r in recs}) == 3  # each batch timed the ladder again
-    assert sorted(exported) == sorted([cfg.key()] + [c.key() for c in ladder(tiny_space)])  # exported once
+    assert sorted(export_calls) == sorted([cfg.key()] + [c.key() for c in ladder(tiny_space)])  # exported once

@@ -10,7 +10,7 @@ from hwnas.devices import get
 from hwnas.pipelines import profile as profile_mod
 from hwnas.pipelines import visits as visits_mod
 from hwnas.pipelines.fit import noise_of, read_records
-from hwnas.pipelines.profile import Exporter, profile_configs
+from hwnas.pipelines.profile import profile_configs
 from hwnas.pipelines.surprise import MAX_VISITS, disagreeing
 from hwnas.pipelines.visits import retest_target
 from hwnas.profiling.ladder import ladder
@@ -79,22 +79,14 @@ def test_disagreeing_compares_the_first_two_visits():
     )
 
 
-def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, tmp_path, monkeypatch):
-    exported: list[str] = []
-    real = Exporter.export
-
-    def counting(self, cfg, path, **kw):
-        exported.append(cfg.key())
-        return real(self, cfg, path, **kw)
-
-    monkeypatch.setattr(Exporter, "export", counting)
+def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, tmp_path, monkeypatch, export_calls):
     cfgs, dev = plan(tiny_space, 4), get("cpu").with_(**QUICK)
     rungs = len(ladder(tiny_space))
     with LatencyStore(tmp_path / "a.db") as store:
         assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2).records) == 8
-    assert len(exported) == 4 + rungs  # the later visits reuse the files
-    exported.clear()
+    assert len(export_calls) == 4 + rungs  # the later visits reuse the files
+    export_calls.clear()
     monkeypatch.setattr(profile_mod, "CACHE_BYTES", 0)  # no room: every visit exports its subnet again
     with LatencyStore(tmp_path / "b.db") as store:
         assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2).records) == 8
-    assert len(exported) == 8 + rungs
+    assert len(export_calls) == 8 + rungs
