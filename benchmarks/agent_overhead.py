@@ -26,8 +26,7 @@ from hwnas.agent.client import AgentClient
 from hwnas.agent.server import measure_files
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
-from hwnas.pipelines.profile import Exporter
-from hwnas.pipelines.remote import export_batch
+from hwnas.pipelines.exporter import Exporter, export_batch
 from hwnas.profiling import sampling
 
 
@@ -77,7 +76,7 @@ def main() -> None:
         try:
             client = AgentClient(url, token.read_text())
             fp = client.check(device)["fingerprint"]
-            paths, failed = export_batch(Exporter(space, seed=args.seed), device, space, cfgs, Path(tmp))
+            paths, failed, _ = export_batch(Exporter(space, seed=args.seed), device, space, cfgs, Path(tmp))
             keys = [k for k in paths]
             local: dict[str, list[float]] = {k: [] for k in keys}
             remote: dict[str, list[float]] = {k: [] for k in keys}

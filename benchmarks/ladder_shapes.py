@@ -37,7 +37,7 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 from hwnas.devices import get as get_device
 from hwnas.devices.host import cpu_model
-from hwnas.pipelines.profile import Exporter
+from hwnas.pipelines.exporter import Exporter
 from hwnas.profiling.backends import open_runner
 from hwnas.profiling.ladder import ladder, slowdown
 from hwnas.profiling.protocol import Measurement, measure_batch

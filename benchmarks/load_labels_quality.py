@@ -37,10 +37,10 @@ import numpy as np
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.fit import fit_records, read_records
-from hwnas.pipelines.labels import labels_of, ladder_baseline
 from hwnas.pipelines.profile import profile_configs, profile_space
 from hwnas.predictors.metrics import quality
 from hwnas.profiling.host_memory import HOSTS_ENV
+from hwnas.profiling.labels import labels_of, ladder_baseline
 from hwnas.profiling.store import LatencyStore
 
 FRESH = """

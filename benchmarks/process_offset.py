@@ -25,7 +25,7 @@ PASSES = """
 import json, sys, tempfile, os
 import numpy as np
 from hwnas.core import presets
-from hwnas.pipelines.labels import labels_of
+from hwnas.profiling.labels import labels_of
 from hwnas.pipelines.profile import profile_configs
 from hwnas.profiling.store import LatencyStore
 space = presets.get(sys.argv[1])

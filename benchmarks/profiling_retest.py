@@ -45,22 +45,23 @@ from agent_overhead import start_agent  # this folder's benchmark script
 
 from hwnas import devices
 from hwnas.agent.client import AgentClient
+from hwnas.agent.measurer import AgentMeasurer
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
-from hwnas.pipelines.labels import labels_of
 from hwnas.pipelines.profile import DEFAULT_BATCH, profile_space
-from hwnas.pipelines.remote import profile_space_remote
-from hwnas.pipelines.visits import VISITS
+from hwnas.profiling.labels import labels_of
 from hwnas.profiling.store import LatencyStore
+from hwnas.profiling.visits import VISITS
 
 
 def _profile(space, a, db: str, label: str) -> pd.DataFrame:  # noqa: ANN001
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     retest = None if a.single else 0
-    if a.clients:  # the same protocol, measured by an agent process (the busy loop runs beside it too)
-        s = profile_space_remote(space, a.dev, a.n, db, a.clients, retest=retest, visits=a.visits, log=lambda _: None)
-    else:
-        s = profile_space(space, a.dev, a.n, db, retest=retest, visits=a.visits, batch=a.batch)
+    # with --agent, the same protocol measured by an agent process (the busy loop runs beside it too)
+    measurers = [AgentMeasurer(c) for c in a.clients] or None
+    s = profile_space(
+        space, a.dev, a.n, db, measurers=measurers, retest=retest, visits=a.visits, batch=a.batch, log=lambda _: None
+    )
     subnets = len({r.key for r in s.records})
     print(
         f"  run {label}: {len(s.records)} measurements of {subnets} subnets in {time.perf_counter() - t0:.0f} s, "
@@ -120,7 +121,7 @@ def _show_worst(joint: pd.DataFrame, per_run: dict[str, pd.Series]) -> None:
 
 def _joint_visits(A: pd.DataFrame, B: pd.DataFrame) -> pd.DataFrame:
     """Each visit's corrected figure with A and B read as one store (one baseline for the ladder)."""
-    from hwnas.pipelines.labels import drift_corrected
+    from hwnas.profiling.labels import drift_corrected
 
     both = pd.concat([A.assign(run="A"), B.assign(run="B")], ignore_index=True)
     return drift_corrected(both)

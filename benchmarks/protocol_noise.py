@@ -28,8 +28,8 @@ import pandas as pd
 from hwnas import devices
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
-from hwnas.pipelines.labels import drift_corrected
 from hwnas.pipelines.profile import profile_space
+from hwnas.profiling.labels import drift_corrected
 from hwnas.profiling.store import LatencyStore
 
 LARGE_MS = 1.5

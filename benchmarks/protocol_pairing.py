@@ -30,7 +30,7 @@ import numpy as np
 from hwnas.core import presets
 from hwnas.devices import get
 from hwnas.devices.host import cpu_model
-from hwnas.pipelines.profile import Exporter
+from hwnas.pipelines.exporter import Exporter
 from hwnas.profiling import sampling
 from hwnas.profiling.backends import open_runner
 from hwnas.profiling.protocol import block_runs, warm_up

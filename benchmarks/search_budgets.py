@@ -47,9 +47,9 @@ FRESH = """
 import json, statistics, sys
 from hwnas.core import get_space
 from hwnas.core.yaml_io import load_subnet
-from hwnas.pipelines.labels import at_typical_speed
+from hwnas.profiling.labels import at_typical_speed
 from hwnas.pipelines.profile import measure_visits
-from hwnas.pipelines.visits import VISITS
+from hwnas.profiling.visits import VISITS
 space = get_space(sys.argv[2])
 recs = measure_visits(sys.argv[1], space, load_subnet(sys.argv[3]), VISITS, checkpoint=sys.argv[4], with_ladder=True)
 ms = [r.latency_ms for r in recs if r.ok]

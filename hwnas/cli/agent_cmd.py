@@ -136,14 +136,20 @@ def clients_of(args: argparse.Namespace) -> list:  # list[AgentClient]
     return [AgentClient(u, token, timeout_s=args.agent_timeout) for u in args.agent]
 
 
-def route_agents(args: argparse.Namespace, device_names: list[str]) -> None:
+def measurers_of(args: argparse.Namespace) -> list:  # list[AgentMeasurer]
+    """The agents of --agent / --token-file as measurers (empty without --agent)."""
+    from hwnas.agent.measurer import AgentMeasurer
+
+    return [AgentMeasurer(c) for c in clients_of(args)]
+
+
+def route_agents(args: argparse.Namespace, device_names: list[str]) -> dict[str, list]:
     """--agent for a search: ``URL`` measures every device of the search there (one device only), and
-    ``DEVICE=URL`` one of them; :mod:`hwnas.pipelines.verify` then re-measures on those agents."""
+    ``DEVICE=URL`` one of them. The measurers of each routed device (the others are measured here)."""
     from hwnas.core.errors import ConfigError
-    from hwnas.pipelines.remote import use_agents
 
     routes: dict[str, list[str]] = {}
-    for text in args.agent:
+    for text in args.agent or []:
         dev, sep, url = text.partition("=")
         if sep and "/" not in dev and ":" not in dev:
             if dev not in device_names:
@@ -156,5 +162,4 @@ def route_agents(args: argparse.Namespace, device_names: list[str]) -> None:
             )
         else:
             routes.setdefault(device_names[0], []).append(text)
-    for dev, urls in routes.items():
-        use_agents(dev, clients_of(argparse.Namespace(**{**vars(args), "agent": urls})))
+    return {dev: measurers_of(argparse.Namespace(**{**vars(args), "agent": urls})) for dev, urls in routes.items()}

@@ -28,7 +28,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from hwnas.cli.agent_cmd import add_agent_options, clients_of
+from hwnas.cli.agent_cmd import add_agent_options, measurers_of
 from hwnas.cli.common import add_space, add_workdir, positive_int, seed, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 from hwnas.present import Progress, text_table
@@ -138,47 +138,28 @@ def render(s: ProfileSummary) -> str:
 def run(args: argparse.Namespace) -> int:
     from hwnas.devices import get
     from hwnas.pipelines.profile import profile_space
-    from hwnas.pipelines.visits import VISITS
-    from hwnas.profiling.backends import require_available
+    from hwnas.profiling.visits import VISITS
 
     device = get(args.device)
-    clients = clients_of(args)
-    if not clients:
-        require_available(device)  # before any work: one line, exit 2
+    measurers = measurers_of(args)  # None of them: this machine
     space = space_of(args)
     db = args.db or workdir(args).ensure().store
     rep = Reporter(device.name)
     try:
-        if clients:
-            from hwnas.pipelines.remote import profile_space_remote
-
-            s = profile_space_remote(
-                space,
-                device,
-                args.n,
-                db,
-                clients,
-                seed=args.seed,
-                checkpoint=args.checkpoint,
-                batch=args.batch,
-                progress=rep,
-                log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True),
-                retest=None if args.no_retest else args.retest,
-                visits=args.visits or VISITS,
-            )
-        else:
-            s = profile_space(
-                space,
-                device,
-                args.n,
-                db,
-                seed=args.seed,
-                checkpoint=args.checkpoint,
-                batch=args.batch,
-                progress=rep,
-                retest=None if args.no_retest else args.retest,
-                visits=args.visits or VISITS,
-            )
+        s = profile_space(
+            space,
+            device,
+            args.n,
+            db,
+            measurers=measurers,
+            seed=args.seed,
+            checkpoint=args.checkpoint,
+            batch=args.batch,
+            progress=rep,
+            log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True),
+            retest=None if args.no_retest else args.retest,
+            visits=args.visits or VISITS,
+        )
     finally:
         rep.close()
     print(render(s))

@@ -46,7 +46,7 @@ def labels_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (device, space, host, subnet): the label and its number of visits."""
     import pandas as pd
 
-    from hwnas.pipelines.labels import labels_of
+    from hwnas.profiling.labels import labels_of
 
     cols = ["device", "space", "space_digest", "host_id", "key", "latency_ms", "visits", "fingerprint"]
     parts = [labels_of(g) for _, g in df.groupby(["device", "space_digest", "host_id"], sort=False)]

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from hwnas.cli import fit_cmd, profile_cmd, search_cmd
     from hwnas.devices import get
     from hwnas.pipelines.fit import fit_device, read_records
-    from hwnas.pipelines.labels import labels_of
+    from hwnas.profiling.labels import labels_of
     from hwnas.pipelines.profile import profile_space
     from hwnas.pipelines.search import SearchOptions, checkpoint_for, search
     from hwnas.profiling.backends import require_available

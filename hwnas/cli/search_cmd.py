@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
         tie_tolerance=args.tie_tolerance,
         precision=args.precision,
     )
-    route_agents(args, [d for d, _ in opts.budgets])
+    measurers = route_agents(args, [d for d, _ in opts.budgets])
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
     assert space is not None  # with default=True, the default preset at worst
@@ -285,7 +285,9 @@ def run(args: argparse.Namespace) -> int:
         from hwnas.supernet.distributed import torchrun_group
 
         with torchrun_group() as info:
-            report = search(rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts), log=log)
+            report = search(
+                rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts), log=log, measurers=measurers
+            )
         if not info.is_main:
             return 0
     else:
@@ -297,6 +299,7 @@ def run(args: argparse.Namespace) -> int:
             on_generation=reporter_for(opts),
             fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None,
             log=log,
+            measurers=measurers,
         )
     if args.json:
         print_json(report)

@@ -13,11 +13,11 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import HwnasError, NotFoundError
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
-from hwnas.pipelines.labels import drift_corrected, labels_of, ladder_baseline, one_host, retest_noise_of
 from hwnas.predictors import LatencyPredictor, save_predictor
 from hwnas.predictors.metrics import json_safe, noise_floor, retest_noise
 from hwnas.predictors.report import plot_predictions, smallest_size
 from hwnas.predictors.selection import learning_curve
+from hwnas.profiling.labels import drift_corrected, labels_of, ladder_baseline, one_host, retest_noise_of
 
 __all__ = ["drift_corrected", "fit_device", "fit_records", "noise_of", "read_records", "records_to_xy"]
 
@@ -64,7 +64,7 @@ class FitResult:
 def read_records(db: str | Path, device: str, space: SearchSpace, host: str | None = None) -> pd.DataFrame:
     """The store's successful measurements of ``device`` for ``space`` (one row per measurement) on one
     host: ``host`` (a host_id or its prefix), or the only one; several without ``host`` are refused
-    (:func:`hwnas.pipelines.labels.one_host`). A note on hosts left out is in ``df.attrs["note"]``."""
+    (:func:`hwnas.profiling.labels.one_host`). A note on hosts left out is in ``df.attrs["note"]``."""
     from hwnas.profiling.store import LatencyStore
 
     if not Path(db).is_file():
@@ -81,7 +81,7 @@ def read_records(db: str | Path, device: str, space: SearchSpace, host: str | No
 
 def records_to_xy(df: pd.DataFrame, correct_drift: bool = True) -> tuple[list[SubnetConfig], np.ndarray, list[Any]]:
     """Configs, labels (ms: the median of each subnet's drift-corrected visits, see
-    :mod:`hwnas.pipelines.labels`) and block measurements of each subnet's first visit."""
+    :mod:`hwnas.profiling.labels`) and block measurements of each subnet's first visit."""
     df = labels_of(df, correct_drift)
     configs = [SubnetConfig.from_key(k) for k in df["key"]]
     blocks = list(df["block_ms"]) if "block_ms" in df else []

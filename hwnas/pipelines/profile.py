@@ -1,52 +1,45 @@
-"""Profiling wiring: sample -> extract -> export ONNX (temp dir) -> measure (protocol) -> store.
+"""Profiling wiring: sample -> export (one cache per run) -> measure on a fleet of measurers -> store.
 
-``profile_space(space, device_name, n, store_path, seed=0, checkpoint=None, batch=16, progress=None)``
-profiles the first ``n`` subnets of the seeded plan (:func:`hwnas.profiling.sampling.plan`) that the store
-does not hold yet on this host, a batch at a time, committing each record as soon as it is final. Then
-it **visits every subnet again** in later batches (``visits``, default 3: a slow episode that its batch's
-reference ladder missed rarely catches most visits; a label is their median), and gives more visits,
-up to five, while no visit confirms the median. With ``visits=2`` a third visit goes to the subnets whose
-two visits disagree by more than :data:`.visits.DISAGREE` and to those whose label a model of the others
-finds far off (:mod:`.surprise`). With ``visits=1`` it
-re-measures only a share (:func:`.visits.retest_target`: 10 %, at least 8, plus ``retest`` more), so the store
-still knows its own test-retest noise. A subnet's ONNX file is exported once per run and reused by its
-later visits (up to :data:`CACHE_BYTES` of files). Killed and started again, it measures only what is
-missing (first visits, then the later ones). ``measure_subnet`` measures one subnet now, without a
-store (``measure_visits``: in several batches). A subnet that fails to export or to run becomes a
-``failed`` record with the reason; the run goes on.
+``profile_space(space, device, n, store_path, measurers=None, ...)`` profiles the first ``n`` subnets of the
+seeded plan (:func:`hwnas.profiling.sampling.plan`) that the store does not hold yet on the fleet's host, a
+batch at a time, committing each record as soon as it comes back. Then it **visits every subnet again** in
+later batches (:class:`hwnas.profiling.visits.VisitPlan`: ``visits``, default 3; a label is their median;
+more where visits disagree or a label surprises). ``measurers``: where batches are measured
+(:mod:`hwnas.profiling.measurer`; None is this machine, a fleet of one; agents are
+:class:`hwnas.agent.measurer.AgentMeasurer`). A subnet's file is exported once per run and reused by its
+later visits. Killed and started again, it measures only what is missing. ``measure_visits`` measures one
+subnet now, without a store. A subnet that fails to export or to run becomes a ``failed`` record with the
+reason; the run goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 import tempfile
+import threading
 import time
+from functools import partial
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError
 from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.devices import get as get_device
-from hwnas.pipelines.visits import VISITS, VisitPlan
+from hwnas.pipelines.exporter import Exporter, export_batch
 from hwnas.profiling import sampling
-from hwnas.profiling.backends import fingerprint, open_runner, require_available
-from hwnas.profiling.backends.base import Runner
-from hwnas.profiling.host_memory import HostMemory, OthersMeter
+from hwnas.profiling.batch import HostMemories, records_of
+from hwnas.profiling.fleet import Fleet, Job, fleet_host
 from hwnas.profiling.ladder import ladder
-from hwnas.profiling.protocol import DEFAULT_BATCH, Measurement, measure_batch
-from hwnas.profiling.record import LatencyRecord, host_id_of, load_average, new_visit
+from hwnas.profiling.measurer import LocalMeasurer, Measurer, MeasurerLost
+from hwnas.profiling.protocol import DEFAULT_BATCH
+from hwnas.profiling.record import LatencyRecord
 from hwnas.profiling.store import LatencyStore
-
-REF = "__reference__"  # the space's min subnet (rung 0 of the ladder), measured in every batch to expose drift
-CACHE_BYTES = 2**30  # ONNX files kept for later visits in one run; beyond it, later visits export again
+from hwnas.profiling.visits import VISITS, VisitPlan
 
 Progress = Callable[[LatencyRecord, int, int], None]
+MAX_MODELS = 64  # models in one batch (an agent takes at most this many: hwnas.agent.wire.MAX_MODELS)
 
 
 @dataclass
@@ -60,6 +53,7 @@ class ProfileSummary:
     seconds: dict[str, float] = field(default_factory=lambda: {"export": 0.0, "setup": 0.0, "measure": 0.0})
     elapsed_s: float = 0.0
     interrupted: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def ok(self) -> int:
@@ -73,191 +67,70 @@ class ProfileSummary:
         """Subnets measured per minute, all of their visits in this run included."""
         return 60.0 * len({r.key for r in self.records}) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-
-class Exporter:
-    """Extracts static subnets from one supernet (built once, not per subnet) and exports them to ONNX."""
-
-    def __init__(self, space: SearchSpace, checkpoint: str | Path | None = None, seed: int = 0) -> None:
-        import torch
-
-        from hwnas.supernet.export import DEFAULT_OPSET
-        from hwnas.supernet.resolve import supernet_for
-
-        self.space, self.opset = space, DEFAULT_OPSET
-        self.version = f"torch {torch.__version__}"
-        self.net = supernet_for(space, checkpoint, seed)
-
-    def export(self, cfg: SubnetConfig, path: Path, fp16: bool = False, batch_size: int = 1) -> Path:
-        """Extract and export on one torch thread: tracing these small graphs is thread-pool overhead,
-        not arithmetic, so more threads only slow it down, and the other cores stay free."""
-        import torch
-
-        from hwnas.supernet.export import export_onnx
-
-        self.space.check_fits(cfg)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return export_onnx(self.net.extract(cfg).eval(), path, opset=self.opset, fp16=fp16, batch_size=batch_size)
-        finally:
-            torch.set_num_threads(threads)
+    def add_seconds(self, kind: str, seconds: float) -> None:
+        """Count time spent (from any of the fleet's threads)."""
+        with self._lock:
+            self.seconds[kind] = self.seconds.get(kind, 0.0) + seconds
 
 
-def _fill(rec: LatencyRecord, m: Measurement, setup_s: float, ref: Measurement | str | None) -> LatencyRecord:
-    rec.latency_ms, rec.median_ms, rec.block_ms = m.latency_ms, m.median_ms, m.block_ms
-    rec.spread, rec.runs, rec.warmup_runs, rec.attempts = m.spread, m.runs, m.warmup_runs, m.attempts
-    rec.setup_s = setup_s
-    if REF in m.refs:  # the smallest rung of the same attempt
-        rec.ref_ms = m.refs[REF]
-    elif isinstance(ref, Measurement):
-        rec.ref_ms = ref.latency_ms
-    return rec
+class _Batches:
+    """What every batch of one run shares: the exporter, the run's model cache, the host memories."""
 
+    def __init__(
+        self, space: SearchSpace, device: Device, checkpoint: str | Path | None, seed: int, with_ladder: bool
+    ) -> None:
+        self.space, self.device, self.seed, self.with_ladder = space, device, seed, with_ladder
+        self.exporter = Exporter(space, checkpoint, seed)
+        self.models = tempfile.TemporaryDirectory(prefix="hwnas-models-")  # the ladder and subnets, once each
+        self.memories = HostMemories(device, space) if with_ladder else None
+        self.export_lock = threading.Lock()  # torch runs here: one export at a time
 
-def _rung_key(j: int) -> str:
-    return REF if j == 0 else f"{REF}{j}"
+    def close(self) -> None:
+        self.models.cleanup()
 
-
-def ladder_keys(space: SearchSpace) -> list[str]:
-    """The keys the reference ladder's rungs are measured under in a batch (rung 0 is :data:`REF`)."""
-    return [_rung_key(j) for j in range(len(ladder(space)))]
-
-
-def ladder_memory(device_name: str, host: str, space: SearchSpace) -> HostMemory:
-    """The remembered quiet figures of ``space``'s reference ladder on ``host`` (host_memory.py)."""
-    return HostMemory(device_name, host, space.digest(), [c.key() for c in ladder(space)])
-
-
-def _model_file(key: str, cache: Path | None, workdir: Path, pinned: bool = False) -> Path:
-    """Where a model is (or is to be) exported: the run's cache if it is there already, if the cache
-    has room, or if ``pinned`` (the ladder); else the batch's own folder."""
-    name = hashlib.sha1(key.encode()).hexdigest()[:20] + ".onnx"
-    if cache is None:
-        return workdir / name
-    if pinned or (cache / name).is_file() or sum(f.stat().st_size for f in cache.iterdir()) < CACHE_BYTES:
-        return cache / name
-    return workdir / name
-
-
-def _measure(
-    device: Device,
-    space: SearchSpace,
-    exporter: Exporter,
-    cfgs: list[SubnetConfig],
-    workdir: Path,
-    rng: np.random.Generator,
-    seconds: dict[str, float],
-    with_reference: bool = True,
-    cache_dir: Path | None = None,
-    memory: HostMemory | None = None,
-) -> list[LatencyRecord]:
-    """One batch: export and load each subnet (failures recorded), then measure them interleaved with
-    the reference ladder (:mod:`hwnas.profiling.ladder`; exported once into ``cache_dir`` if given). The
-    ladder's figures are added to the host's ``memory`` and each record gets its baseline. With
-    ``cache_dir``, subnets are exported there too (once per run, while it holds under :data:`CACHE_BYTES`)."""
-    fp16 = device.precision == "fp16"
-    recs = {
-        c.key(): LatencyRecord.for_config(
-            c, device, space.name, space.digest(), opset=exporter.opset, exporter_version=exporter.version
+    def measure(self, m: Measurer, job: Job, s: ProfileSummary) -> list[LatencyRecord]:
+        """Export ``job``'s subnets (and the ladder), have ``m`` measure them together, make the records."""
+        with tempfile.TemporaryDirectory(prefix="hwnas-batch-") as tmp:
+            t0 = time.perf_counter()
+            with self.export_lock:
+                files = export_batch(
+                    self.exporter,
+                    self.device,
+                    self.space,
+                    job.configs,
+                    Path(tmp),
+                    self.with_ladder,
+                    Path(self.models.name),
+                )
+            s.add_seconds("export", time.perf_counter() - t0)
+            keys = list(files.paths)
+            t0 = time.perf_counter()
+            result = m.measure(
+                self.device, list(files.paths.values()), self.seed + job.index, [keys.index(k) for k in files.rungs]
+            )
+            wall = time.perf_counter() - t0
+        setup = min(result.seconds.get("setup", 0.0), wall)
+        s.add_seconds("setup", setup)
+        s.add_seconds("measure", wall - setup)
+        exported_with = (self.exporter.opset, self.exporter.version)
+        return records_of(
+            result, keys, job.configs, files.failed, self.device, self.space, exported_with, self.memories
         )
-        for c in cfgs
-    }
-    todo = [(c.key(), c) for c in cfgs]
-    visit = new_visit()
-    for rec in recs.values():
-        rec.visit = visit
-    rungs = ladder_keys(space) if with_reference else []
-    todo += list(zip(rungs, ladder(space)))
-    runners: dict[str, Runner] = {}
-    try:
-        for key, cfg in todo:
-            t0 = time.perf_counter()
-            try:
-                path = _model_file(key, cache_dir, workdir, pinned=key in rungs)
-                if not path.is_file():
-                    path = exporter.export(cfg, path, fp16=fp16, batch_size=device.batch_size)
-            except Exception as e:
-                if key in recs:
-                    recs[key].fail(f"export failed: {type(e).__name__}: {e}")
-                continue
-            finally:
-                seconds["export"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            try:
-                runners[key] = open_runner(device, path)
-                if key in recs:
-                    recs[key].runtime_version = runners[key].runtime_version
-            except Exception as e:
-                if key in recs:
-                    recs[key].fail(f"could not load the model: {type(e).__name__}: {e}")
-            finally:
-                seconds["setup"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        load = load_average()
-        with OthersMeter() as others:
-            results = measure_batch(runners, device, rng, references=rungs) if runners else {}
-        seconds["measure"] += time.perf_counter() - t0
-        ref = results.get(REF)
-        refs_ms = [float(m.latency_ms) if isinstance(m := results.get(k), Measurement) else math.nan for k in rungs]
-        base_ms: list[float] = []
-        if memory is not None and rungs:
-            base_ms = memory.remember(refs_ms, others.cores)
-        for key, res in results.items():
-            if key in rungs:
-                continue
-            recs[key].load_avg, recs[key].others_cores = load, others.cores
-            if isinstance(res, str):
-                recs[key].fail(res)
-            else:
-                rec = _fill(recs[key], res, runners[key].setup_s, ref)
-                # the ladder of the attempt this record kept (the batch's first one unless it was re-measured)
-                rec.refs_ms = [res.refs.get(k, math.nan) for k in rungs]
-                rec.base_ms = base_ms
-    finally:
-        for r in runners.values():
-            r.close()
-    return [recs[c.key()] for c in cfgs]
 
 
-def measure_subnet(
-    device_name: str | Device,
-    space: SearchSpace,
-    cfg: SubnetConfig,
-    checkpoint: str | Path | None = None,
-    seed: int = 0,
-    with_ladder: bool = False,
-) -> LatencyRecord:
-    """Measure one subnet now with the protocol (no store). A failure comes back as a failed record.
-    ``with_ladder``: measure the reference ladder beside it (a few seconds more), so the record carries
-    the batch's ladder and the host's remembered quiet one (``refs_ms``, ``base_ms``) and its figure can
-    be put at the host's typical speed (:func:`hwnas.pipelines.labels.at_typical_speed`)."""
-    return measure_visits(device_name, space, cfg, 1, checkpoint, seed, with_ladder)[0]
-
-
-def measure_visits(
-    device_name: str | Device,
-    space: SearchSpace,
-    cfg: SubnetConfig,
-    visits: int,
-    checkpoint: str | Path | None = None,
-    seed: int = 0,
-    with_ladder: bool = False,
-) -> list[LatencyRecord]:
-    """:func:`measure_subnet` in ``visits`` batches one after the other (each with fresh sessions and,
-    ``with_ladder``, its own timing of the ladder); the models are exported once."""
-    device = get_device(device_name)
-    require_available(device)
-    exporter = Exporter(space, checkpoint, seed)
-    memory = None
-    if with_ladder:
-        memory = ladder_memory(device.name, host_id_of(fingerprint(device)), space)
-    rng = np.random.default_rng(seed)
-    seconds = {"export": 0.0, "setup": 0.0, "measure": 0.0}
-    with tempfile.TemporaryDirectory(prefix="hwnas-measure-") as tmp:  # kept across the visits: one export each
-        return [
-            _measure(device, space, exporter, [cfg], Path(tmp), rng, seconds, with_ladder, memory=memory)[0]
-            for _ in range(visits)
-        ]
+def _check(measurers: Sequence[Measurer], device: Device, log: Callable[[str], None]) -> dict[str, dict]:
+    """Each measurer's info, for those that answer; refusals are raised, and none answering is too."""
+    infos, down = {}, []
+    for m in measurers:
+        try:
+            infos[m.where] = m.check(device)
+        except MeasurerLost as e:
+            down.append(str(e))
+    if not infos:
+        raise MeasurerLost(down[0] if len(down) == 1 else f"no measurer reachable: {'; '.join(down)}")
+    for why in down:
+        log(f"{why}; going on without it")
+    return infos
 
 
 def profile_configs(
@@ -266,6 +139,7 @@ def profile_configs(
     device_name: str | Device,
     store: LatencyStore,
     *,
+    measurers: Sequence[Measurer] | None = None,
     checkpoint: str | Path | None = None,
     seed: int = 0,
     batch: int = DEFAULT_BATCH,
@@ -273,67 +147,59 @@ def profile_configs(
     summary: ProfileSummary | None = None,
     retest: int | None = 0,
     visits: int = VISITS,
+    log: Callable[[str], None] = print,
 ) -> ProfileSummary:
-    """Profile ``configs`` not yet measured on this host, ``batch`` at a time, then visit each again in
-    later batches until it has ``visits`` (a third for those whose visits disagree or whose label
+    """Profile ``configs`` not yet measured on the fleet's host, ``batch`` at a time, then visit each again
+    in later batches until it has ``visits`` (more for those whose visits disagree or whose label
     surprises). With ``visits=1``: re-measure :func:`.visits.retest_target` of them (``retest`` more than the
     default). ``retest=None``: one visit each, nothing more. Every record is committed at once."""
     device = get_device(device_name)
-    require_available(device)
+    fleet = list(measurers) if measurers else [LocalMeasurer()]
     if visits < 1:
         raise ConfigError(f"visits must be at least 1, got {visits}")
-    rng = np.random.default_rng(seed)  # a bad seed is refused before the store is touched
-    with store.profiling():  # one profiler per store: never measure under another's load
-        return _profile_locked(
-            configs, space, device, store, checkpoint, seed, batch, progress, summary, rng, retest, visits
+    if seed < 0:
+        raise ConfigError(f"seed must be 0 or more, got {seed}")
+    if batch < 1 or batch + len(ladder(space)) > MAX_MODELS:
+        raise ConfigError(
+            f"batch must be 1 to {MAX_MODELS - len(ladder(space))} (with the ladder's rungs), got {batch}"
         )
+    infos = _check(fleet, device, log)  # before the store is touched: an unusable device is one line
+    host = fleet_host(infos, remeasure=retest is not None)
+    live = [m for m in fleet if m.where in infos]
+    with store.profiling():  # one profiler per store: never measure under another's load
+        plan = VisitPlan(configs, space, store, device.name, host, visits=visits, retest=retest, seed=seed)
+        todo = plan.new()
+        s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
+        total = plan.expected_total()  # the later visits are planned now; which retests, once the first exist
+        start = time.perf_counter()
+        batches: _Batches | None = None
+        sent = 0  # batches handed out so far (each gets its own measuring seed)
+        try:
+            for phase in plan.phases():
+                cfgs = plan.subnets(phase)
+                if not cfgs:
+                    continue
+                batches = batches or _Batches(space, device, checkpoint, seed, with_ladder=True)
+                jobs = [Job(sent + i, cfgs[b : b + batch]) for i, b in enumerate(range(0, len(cfgs), batch))]
+                sent += len(jobs)
 
+                def commit(recs: list[LatencyRecord], retests: bool = phase != "new") -> None:
+                    for rec in recs:
+                        if store.add(rec):
+                            s.records.append(rec)
+                            s.retested += retests
+                            if progress:
+                                progress(rec, len(s.records), max(total, len(s.records)))
 
-def _profile_locked(
-    configs: list[SubnetConfig],
-    space: SearchSpace,
-    device: Device,
-    store: LatencyStore,
-    checkpoint: str | Path | None,
-    seed: int,
-    batch: int,
-    progress: Progress | None,
-    summary: ProfileSummary | None,
-    rng: np.random.Generator,
-    retest: int | None = 0,
-    visits: int = VISITS,
-) -> ProfileSummary:
-    host = host_id_of(fingerprint(device))
-    plan = VisitPlan(configs, space, store, device.name, host, visits=visits, retest=retest, seed=seed)
-    todo = plan.new()
-    s = summary or ProfileSummary(device.name, space.name, len(configs), len(configs) - len(todo))
-    total = plan.expected_total()  # the later visits are planned now; which retests, once the first exist
-    start = time.perf_counter()
-    exporter: Exporter | None = None
-    models = tempfile.TemporaryDirectory(prefix="hwnas-models-")  # the ladder and the subnets, exported once
-    memory = ladder_memory(device.name, host, space)
-    try:
-        for phase in plan.phases():
-            cfgs = plan.subnets(phase)
-            if not cfgs:
-                continue
-            exporter = exporter or Exporter(space, checkpoint, seed)
-            for b in range(0, len(cfgs), batch):
-                with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
-                    batch_cfgs = cfgs[b : b + batch]
-                    for rec in _measure(
-                        device, space, exporter, batch_cfgs, Path(tmp), rng, s.seconds, True, Path(models.name), memory
-                    ):
-                        store.add(rec)
-                        s.records.append(rec)
-                        s.retested += phase != "new"
-                        if progress:
-                            progress(rec, len(s.records), max(total, len(s.records)))
-    except KeyboardInterrupt:
-        s.interrupted = True
-    finally:
-        models.cleanup()
-        s.elapsed_s = time.perf_counter() - start
+                runner: Fleet[list[LatencyRecord]] = Fleet(live, log)
+                runner.run(jobs, partial(batches.measure, s=s), commit)
+                live = runner.measurers
+        except KeyboardInterrupt:
+            s.interrupted = True
+        finally:
+            if batches is not None:
+                batches.close()
+            s.elapsed_s = time.perf_counter() - start
     return s
 
 
@@ -343,29 +209,79 @@ def profile_space(
     n: int,
     store_path: str | Path,
     *,
+    measurers: Sequence[Measurer] | None = None,
     seed: int = 0,
     checkpoint: str | Path | None = None,
     batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     retest: int | None = 0,
     visits: int = VISITS,
+    log: Callable[[str], None] = print,
 ) -> ProfileSummary:
     """Profile the first ``n`` subnets of the seeded plan into the store at ``store_path`` (resumes), in
     ``visits`` visits each (see :func:`profile_configs`; ``retest``: with one visit, re-measure
     :func:`.visits.retest_target` of them plus ``retest``; None: one visit each, nothing more)."""
     device = get_device(device_name)
-    require_available(device)
-    configs = sampling.plan(space, n, seed)  # before the store is created: a bad seed leaves nothing behind
+    if not measurers:
+        LocalMeasurer().check(device)  # before the store is created: an unusable device leaves nothing behind
+    configs = sampling.plan(space, n, seed)  # and so does a bad seed
     with LatencyStore(store_path) as store:
         return profile_configs(
             configs,
             space,
             device,
             store,
+            measurers=measurers,
             checkpoint=checkpoint,
             seed=seed,
             batch=batch,
             progress=progress,
             retest=retest,
             visits=visits,
+            log=log,
         )
+
+
+def measure_visits(
+    device_name: str | Device,
+    space: SearchSpace,
+    cfg: SubnetConfig,
+    visits: int,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    with_ladder: bool = True,
+    measurers: Sequence[Measurer] | None = None,
+) -> list[LatencyRecord]:
+    """One subnet measured now in ``visits`` batches one after the other (no store), each with fresh
+    sessions and, ``with_ladder``, beside the reference ladder, so each record carries what
+    :func:`hwnas.profiling.labels.at_typical_speed` needs; the models are exported once. On the first of
+    ``measurers`` that answers (None: this machine). A failure comes back as failed records."""
+    device = get_device(device_name)
+    s = ProfileSummary(device.name, space.name, 1, 0)
+    batches: _Batches | None = None
+    errors = []
+    try:
+        for m in measurers or [LocalMeasurer()]:
+            try:
+                m.check(device)
+                batches = batches or _Batches(space, device, checkpoint, seed, with_ladder)
+                return [batches.measure(m, Job(v, [cfg]), s)[0] for v in range(visits)]  # each its own round order
+            except MeasurerLost as e:
+                errors.append(str(e))
+    finally:
+        if batches is not None:
+            batches.close()
+    raise MeasurerLost(errors[0] if len(errors) == 1 else f"no measurer reachable: {'; '.join(errors)}")
+
+
+def measure_subnet(
+    device_name: str | Device,
+    space: SearchSpace,
+    cfg: SubnetConfig,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    with_ladder: bool = True,
+    measurers: Sequence[Measurer] | None = None,
+) -> LatencyRecord:
+    """:func:`measure_visits` in one batch."""
+    return measure_visits(device_name, space, cfg, 1, checkpoint, seed, with_ladder, measurers)[0]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hwnas.core.errors import ConfigError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import EvolutionSettings, LatencyBudget
 from hwnas.search.constraints import MAX_MARGIN, noise_aware_margin
+
+if TYPE_CHECKING:
+    from hwnas.profiling.measurer import Measurer
 
 OBJECTIVES = {
     "accuracy": "top-1 on the validation split with weights inherited from the supernet",
@@ -118,13 +122,12 @@ def load_budgets(
     return budgets, info
 
 
-def require_devices(names: list[str]) -> None:
-    """Refuse before searching when a device can run neither here nor on an agent (--agent): the winner
-    could not be measured."""
+def require_devices(names: list[str], measurers: Mapping[str, Sequence[Measurer]] | None = None) -> None:
+    """Refuse before searching when a device measured here (no measurers of its own) cannot run here:
+    the winner could not be measured."""
     from hwnas.devices import get
-    from hwnas.pipelines.remote import agents_for
     from hwnas.profiling.backends import require_available
 
     for name in names:
-        if not agents_for(name):
+        if not (measurers or {}).get(name):
             require_available(get(name))

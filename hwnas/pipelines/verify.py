@@ -12,12 +12,17 @@ under load"), so a plain figure says as much about the moment as the subnet.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hwnas.core.space import SearchSpace
-from hwnas.pipelines.visits import VISITS
+from hwnas.profiling.visits import VISITS
 from hwnas.search import Candidate, LatencyBudget
+
+if TYPE_CHECKING:
+    from hwnas.profiling.measurer import Measurer
+    from hwnas.profiling.record import LatencyRecord
 
 VERIFY_VISITS = VISITS  # a winner is judged on as many visits as a label is made of
 
@@ -26,7 +31,7 @@ def measure_candidate(
     space: SearchSpace, c: Candidate, budgets: list[LatencyBudget], checkpoint: Path | None
 ) -> dict[str, dict[str, Any]]:
     """Measure ``c`` now on every device with the profiling protocol (no predictor involved)."""
-    from hwnas.pipelines.labels import at_typical_speed
+    from hwnas.profiling.labels import at_typical_speed
 
     out = {}
     for b in budgets:
@@ -52,17 +57,19 @@ def measure_candidate(
     return out
 
 
-def _measure(device: str, space: SearchSpace, c: Candidate, checkpoint: Path | None) -> list[Any]:
-    """On the device's agents when ``--agent`` routed it there (:func:`hwnas.pipelines.remote.use_agents`)."""
-    from hwnas.devices import get
+def _measure(
+    device: str,
+    space: SearchSpace,
+    c: Candidate,
+    checkpoint: Path | None,
+    measurers: Mapping[str, Sequence[Measurer]] | None = None,
+) -> list[LatencyRecord]:
+    """``c`` measured in :data:`VERIFY_VISITS` batches on ``device``'s measurers (None: this machine)."""
     from hwnas.pipelines.profile import measure_visits
-    from hwnas.pipelines.remote import agents_for, measure_remote
 
-    if agents_for(device):
-        return measure_remote(
-            get(device), space, c.config, agents_for(device), checkpoint=checkpoint, visits=VERIFY_VISITS
-        )
-    return measure_visits(device, space, c.config, VERIFY_VISITS, checkpoint=checkpoint, with_ladder=True)
+    return measure_visits(
+        device, space, c.config, VERIFY_VISITS, checkpoint=checkpoint, measurers=(measurers or {}).get(device)
+    )
 
 
 def verify(

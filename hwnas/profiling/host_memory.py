@@ -1,6 +1,6 @@
 """What the reference ladder measures on this host when it is quiet, remembered across stores and runs.
 
-Why: labels are rescaled batch by batch to the ladder's *baseline* (:mod:`hwnas.pipelines.labels`),
+Why: labels are rescaled batch by batch to the ladder's *baseline* (:mod:`hwnas.profiling.labels`),
 and a store alone can only take that baseline from its own batches. A store measured while another
 process kept the machine busy the whole time has no quiet batch, so its labels read as slow as the
 load made them, however consistent they are with each other. The ladder's figures on one host,

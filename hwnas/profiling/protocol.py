@@ -42,9 +42,9 @@ Hence:
    rung 0 is the smallest subnet, ``ref_ms``) are measured in every batch; their figures go into each
    record's ``refs_ms``. Labels are rescaled at fit time by the batch's slowdown at the subnet's size
    (contention slows large subnets more than small ones); ``latency_ms`` itself is never rescaled.
-8. **Visits**: the profiler measures every subnet in three batches (:mod:`hwnas.pipelines.visits`),
+8. **Visits**: the profiler measures every subnet in three batches (:mod:`hwnas.profiling.visits`),
    more where no visit confirms the median; every measurement is kept and a label is the median of its
-   visits (:mod:`hwnas.pipelines.labels`). On a shared host one visit's corrected figure still moves by
+   visits (:mod:`hwnas.profiling.labels`). On a shared host one visit's corrected figure still moves by
    2-4 % (the host's speed does not slow every subnet as it slows the ladder), and only more visits
    take that out.
 9. **Everything that changes latency is recorded**: device, threads, batch size, precision, runtime,

@@ -4,7 +4,7 @@ committed the moment it is added.
 A SIGKILL at any moment loses at most the measurement in progress (never a committed one): SQLite's
 write-ahead log makes each commit atomic and durable (``synchronous=FULL``). A subnet may be measured
 any number of times (each row carries its batch ``visit`` and its host); labels are derived from the
-rows in :mod:`hwnas.pipelines.labels`. The profiling pipeline asks ``keys()`` first, so a restarted run
+rows in :mod:`hwnas.profiling.labels`. The profiling pipeline asks ``keys()`` first, so a restarted run
 measures only what is missing on this host. Schema and migration: :mod:`hwnas.profiling.store_schema`.
 """
 

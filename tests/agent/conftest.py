@@ -120,7 +120,7 @@ def quick_device(files):
 def models(files, quick_device, tmp_path_factory):
     """Two exported subnets of the tiny space (min and max)."""
     from hwnas.core.yaml_io import load_space_file
-    from hwnas.pipelines.profile import Exporter
+    from hwnas.pipelines.exporter import Exporter
 
     space = load_space_file(files["space"])
     d = tmp_path_factory.mktemp("models")

@@ -8,17 +8,20 @@ from statistics import median
 
 import pytest
 
-from hwnas.agent.client import AgentClient, AgentUnreachable
+from hwnas.agent.client import AgentClient
+from hwnas.agent.measurer import AgentMeasurer
 from hwnas.cli.main import main
 from hwnas.core.errors import ConfigError
 from hwnas.core.yaml_io import load_space_file
-from hwnas.pipelines.remote import fleet_host, profile_remote
-from hwnas.pipelines.surprise import MAX_VISITS
+from hwnas.pipelines.profile import profile_configs
 from hwnas.pipelines.verify import VERIFY_VISITS
 from hwnas.profiling import sampling
+from hwnas.profiling.fleet import fleet_host
 from hwnas.profiling.ladder import ladder
+from hwnas.profiling.measurer import LocalMeasurer, MeasurerLost
 from hwnas.profiling.record import host_id_of
 from hwnas.profiling.store import LatencyStore
+from hwnas.profiling.surprise import MAX_VISITS
 
 from .conftest import DEVICE
 
@@ -94,8 +97,6 @@ def test_agents_of_two_hosts_are_refused_before_a_remeasuring_run_and_allowed_fo
 def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path, capsys, monkeypatch):
     import json
 
-    import hwnas.pipelines.profile as local
-
     a = start_agent()
     run = tmp_path / "run"
     common = ["--devices", files["devices"], "--space", files["space"], "--workdir", str(run)]
@@ -104,7 +105,7 @@ def test_search_remeasures_the_winner_on_the_agent(files, start_agent, tmp_path,
     capsys.readouterr()
     assert main(["fit", "--device", DEVICE, "--families", "ridge", "--no-curve", *common]) == 0
     assert "retest median" in capsys.readouterr().out  # a store profiled on agents knows its own noise
-    monkeypatch.setattr(local, "measure_visits", lambda *a, **k: pytest.fail("measured locally"))
+    monkeypatch.setattr(LocalMeasurer, "measure", lambda *a, **k: pytest.fail("measured locally"))
     capsys.readouterr()
     rc = main(
         [
@@ -154,12 +155,12 @@ def test_agent_killed_mid_run_batch_moves_to_the_other(files, start_agent, token
     progress, killed_at = _kill_when_busy(a, token)
     lines: list[str] = []
     with LatencyStore(tmp_path / "l.db") as store:
-        s = profile_remote(
+        s = profile_configs(
             sampling.plan(space, 16, 0),
             space,
             quick_device,
             store,
-            [AgentClient(a.url, token), AgentClient(b.url, token)],
+            measurers=[AgentMeasurer(AgentClient(a.url, token)), AgentMeasurer(AgentClient(b.url, token))],
             batch=2,
             progress=progress,
             log=lines.append,
@@ -181,15 +182,15 @@ def test_only_agent_killed_exits_with_committed_records_kept_and_rerun_resumes(
     progress, killed_at = _kill_when_busy(a, token)
     db = tmp_path / "l.db"
     plan = sampling.plan(space, 12, 0)
-    with LatencyStore(db) as store, pytest.raises(AgentUnreachable, match="no agent left: .* rerun"):
-        profile_remote(
-            plan, space, quick_device, store, [AgentClient(a.url, token)], batch=2, progress=progress, **ONE_VISIT
-        )
+    only_a = [AgentMeasurer(AgentClient(a.url, token))]
+    with LatencyStore(db) as store, pytest.raises(MeasurerLost, match="no measurer left: .* rerun"):
+        profile_configs(plan, space, quick_device, store, measurers=only_a, batch=2, progress=progress, **ONE_VISIT)
     kept = {r.key for r in _records(db)}
     assert killed_at and killed_at[0] <= len(kept) < 12
     b = start_agent()
     with LatencyStore(db) as store:
-        s = profile_remote(plan, space, quick_device, store, [AgentClient(b.url, token)], batch=2, **ONE_VISIT)
+        only_b = [AgentMeasurer(AgentClient(b.url, token))]
+        s = profile_configs(plan, space, quick_device, store, measurers=only_b, batch=2, **ONE_VISIT)
     recs = _records(db)
     assert s.skipped == len(kept) and len(recs) == 12 and len({r.key for r in recs}) == 12
 

@@ -66,7 +66,7 @@ def test_the_default_budget_counts_each_subnet_once_at_its_label():
     import pandas as pd
 
     from hwnas.cli.run_cmd import default_budget
-    from hwnas.pipelines.labels import labels_of
+    from hwnas.profiling.labels import labels_of
 
     ms = 1.0 + np.arange(10) / 10  # ten subnets' true latencies
     # the five fastest visited three times, one of them in a batch 30 % slow; the rest once

@@ -18,7 +18,7 @@ def no_third_visits_by_chance(monkeypatch):
     """The tests' quick devices (3 short rounds) disagree between visits by more than the default
     threshold often, so a third visit would come and go by chance and counts would flicker: here the
     threshold is off unless a test sets it (test_retest.py tests the third visits themselves)."""
-    from hwnas.pipelines import visits
+    from hwnas.profiling import visits
 
     monkeypatch.setattr(visits, "DISAGREE", float("inf"))
 
@@ -26,7 +26,7 @@ def no_third_visits_by_chance(monkeypatch):
 @pytest.fixture
 def export_calls(monkeypatch) -> list[str]:
     """The keys of the subnets the profiler's exporter exports, in order (each export still runs)."""
-    from hwnas.pipelines.profile import Exporter
+    from hwnas.pipelines.exporter import Exporter
 
     calls: list[str] = []
     real = Exporter.export

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from hwnas.devices import get
-from hwnas.pipelines.labels import drift_corrected, labels_of, ladder_baseline
 from hwnas.pipelines.profile import profile_configs
 from hwnas.profiling.host_memory import KEEP, MIN_BATCHES, HostMemory, OthersMeter
+from hwnas.profiling.labels import drift_corrected, labels_of, ladder_baseline
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore

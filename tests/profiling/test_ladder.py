@@ -8,7 +8,7 @@ import pytest
 
 from hwnas.core import presets
 from hwnas.core.complexity import count_macs
-from hwnas.pipelines.labels import drift_corrected
+from hwnas.profiling.labels import drift_corrected
 from hwnas.profiling.ladder import ladder, slowdown
 
 
@@ -45,7 +45,7 @@ def test_labels_divide_each_batch_by_its_slowdown():
 
 
 def test_one_measurement_is_put_at_the_hosts_typical_speed():
-    from hwnas.pipelines.labels import at_typical_speed
+    from hwnas.profiling.labels import at_typical_speed
 
     base = [1.0, 2.0, 4.0]
     assert at_typical_speed(3.0, base, base) == pytest.approx(3.0)  # a batch at the baseline: unchanged

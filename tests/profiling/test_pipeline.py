@@ -127,7 +127,7 @@ def test_cli_profile_records_and_gpu_trt_message(tiny_space, tmp_path, capsys):
 
 
 def test_measure_subnet_with_ladder_can_be_put_at_the_hosts_typical_speed(tiny_space):
-    from hwnas.pipelines.labels import at_typical_speed
+    from hwnas.profiling.labels import at_typical_speed
     from hwnas.profiling.ladder import ladder
 
     cpu = get("cpu").with_(**QUICK)
@@ -139,7 +139,7 @@ def test_measure_subnet_with_ladder_can_be_put_at_the_hosts_typical_speed(tiny_s
     assert len(rec.base_ms) == len(rec.refs_ms)
     typical = at_typical_speed(rec.latency_ms, rec.refs_ms, rec.base_ms)
     assert typical is not None and 0.5 * rec.latency_ms < typical < 2 * rec.latency_ms
-    assert measure_subnet(cpu, tiny_space, tiny_space.max_config()).refs_ms == []  # no ladder by default
+    assert measure_subnet(cpu, tiny_space, tiny_space.max_config(), with_ladder=False).refs_ms == []
 
 
 def test_measure_visits_times_each_visit_in_its_own_batch_from_one_export(tiny_space, export_calls):

@@ -7,15 +7,15 @@ import json
 import pytest
 
 from hwnas.devices import get
-from hwnas.pipelines import profile as profile_mod
-from hwnas.pipelines import visits as visits_mod
+from hwnas.pipelines import exporter as exporter_mod
 from hwnas.pipelines.fit import noise_of, read_records
 from hwnas.pipelines.profile import profile_configs
-from hwnas.pipelines.surprise import MAX_VISITS, disagreeing
-from hwnas.pipelines.visits import retest_target
+from hwnas.profiling import visits as visits_mod
 from hwnas.profiling.ladder import ladder
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
+from hwnas.profiling.surprise import MAX_VISITS, disagreeing
+from hwnas.profiling.visits import retest_target
 
 QUICK = dict(rounds=3, warmup_runs=3, block_ms=2.0, max_retries=0)
 
@@ -86,7 +86,7 @@ def test_a_subnet_is_exported_once_per_run_while_the_cache_has_room(tiny_space, 
         assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2).records) == 8
     assert len(export_calls) == 4 + rungs  # the later visits reuse the files
     export_calls.clear()
-    monkeypatch.setattr(profile_mod, "CACHE_BYTES", 0)  # no room: every visit exports its subnet again
+    monkeypatch.setattr(exporter_mod, "CACHE_BYTES", 0)  # no room: every visit exports its subnet again
     with LatencyStore(tmp_path / "b.db") as store:
         assert len(profile_configs(cfgs, tiny_space, dev, store, batch=2, visits=2).records) == 8
     assert len(export_calls) == 8 + rungs

@@ -7,11 +7,11 @@ import pandas as pd
 from hwnas.core import presets
 from hwnas.core.complexity import count_macs
 from hwnas.devices import get
-from hwnas.pipelines import visits as visits_mod
 from hwnas.pipelines.profile import profile_configs
-from hwnas.pipelines.surprise import MAX_VISITS, MIN_SUBNETS, surprising, unsettled
+from hwnas.profiling import visits as visits_mod
 from hwnas.profiling.sampling import plan
 from hwnas.profiling.store import LatencyStore
+from hwnas.profiling.surprise import MAX_VISITS, MIN_SUBNETS, surprising, unsettled
 
 QUICK = dict(rounds=3, warmup_runs=3, block_ms=2.0, max_retries=0)
 

@@ -8,9 +8,9 @@ import pytest
 from hwnas.cli.main import main
 from hwnas.core.yaml_io import save_space
 from hwnas.devices import physical_cores
-from hwnas.pipelines.surprise import MAX_VISITS
-from hwnas.pipelines.visits import VISITS
 from hwnas.profiling.store import LatencyStore
+from hwnas.profiling.surprise import MAX_VISITS
+from hwnas.profiling.visits import VISITS
 
 pytestmark = [
     pytest.mark.usefixtures("no_user_devices"),

@@ -1,6 +1,6 @@
 """Which subnets each phase of a profiling run measures: first visits, later visits, retests, a third
 visit where two disagree or a label surprises, and more (up to five) where no visit confirms the label.
-Shared by local runs (:mod:`.profile`) and runs on measuring agents (:mod:`.remote`), so both give a
+Shared by every fleet of measurers, local or agents (:mod:`hwnas.pipelines.profile`), so all give a
 store the same visits and the same known noise.
 
 Every phase is planned from the store as it stands when the phase starts (visits are counted per
@@ -16,9 +16,8 @@ import numpy as np
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
-from hwnas.pipelines.surprise import MAX_VISITS, disagreeing, surprising, unsettled
-from hwnas.pipelines.surprise import VISITS as SURPRISE_VISITS
 from hwnas.profiling.store import LatencyStore
+from hwnas.profiling.surprise import MAX_VISITS, SURPRISE_VISITS, disagreeing, surprising, unsettled
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,7 +6,7 @@ busy one while the median disagreed by 1.5 %). Such a label stands out against t
 additive model on the config features, fitted out of fold (5 folds, so a label never predicts
 itself), predicts it far off. The subnets whose log residual lies more than :data:`Z` robust
 standard deviations (1.4826 x MAD) and more than :data:`MIN_OFF` from the median are visited until
-they have :data:`VISITS` visits, and the label, the median of the visits, then drops the odd one.
+they have :data:`SURPRISE_VISITS` visits, and the label, the median of the visits, then drops the odd one.
 At most :data:`SHARE` of the plan.
 
 A store whose subnets all have two visits says so more directly (:func:`disagreeing`): two visits of
@@ -22,12 +22,12 @@ import pandas as pd
 
 from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
-from hwnas.pipelines.labels import drift_corrected, labels_of
+from hwnas.profiling.labels import drift_corrected, labels_of
 
 Z = 5.0  # robust standard deviations of the log residual ...
 MIN_OFF = 0.05  # ... and at least this far off (log residual): the model's own misfit reaches z 5 at 1 % noise
 SHARE = 0.10  # at most this share of the plan
-VISITS = 3  # visits of a surprising subnet: the median of three drops one odd visit
+SURPRISE_VISITS = 3  # visits of a surprising subnet: the median of three drops one odd visit
 MAX_VISITS = 5  # visits of a subnet whose visits keep disagreeing (:func:`unsettled`)
 MIN_SUBNETS = 20  # fewer labels: no fit, no surprise
 FOLDS = 5
@@ -49,7 +49,7 @@ def out_of_fold(space: SearchSpace, configs: list[SubnetConfig], y: np.ndarray, 
 
 def surprising(space: SearchSpace, plan: list[SubnetConfig], df: pd.DataFrame, seed: int = 0) -> list[SubnetConfig]:
     """The plan's subnets (of one host's ok measurements ``df``) with a surprising label and fewer
-    than :data:`VISITS` visits, most surprising first, at most :data:`SHARE` of the plan."""
+    than :data:`SURPRISE_VISITS` visits, most surprising first, at most :data:`SHARE` of the plan."""
     labels = labels_of(df).set_index("key") if len(df) else pd.DataFrame()
     cfgs = [c for c in plan if c.key() in labels.index]
     if len(cfgs) < MIN_SUBNETS:
@@ -63,7 +63,7 @@ def surprising(space: SearchSpace, plan: list[SubnetConfig], df: pd.DataFrame, s
     off = np.abs(r - np.median(r))
     z = off / mad
     visits = labels.loc[keys, "visits"].to_numpy(int)
-    order = [i for i in np.argsort(-z) if z[i] > Z and off[i] > MIN_OFF and visits[i] < VISITS]
+    order = [i for i in np.argsort(-z) if z[i] > Z and off[i] > MIN_OFF and visits[i] < SURPRISE_VISITS]
     return [cfgs[i] for i in order[: int(np.ceil(SHARE * len(plan)))]]
 
 
