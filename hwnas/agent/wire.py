@@ -19,7 +19,7 @@ mismatch, 413 too large, 422 not an acceptable ONNX model, 503 busy (with ``Retr
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 from typing import Any
 
 from hwnas.devices.device import Device
@@ -52,10 +52,12 @@ def device_mismatch(agent: dict[str, Any], asked: dict[str, Any]) -> str | None:
     """One line saying how two device definitions (``device_to_wire`` dicts) differ, or None."""
     if asked.get("name") != agent.get("name"):
         return f"the agent measures device {agent.get('name')!r}, the client asked for {asked.get('name')!r}"
+    # A field one side does not send (an older hwnas, before the field existed) has its default there.
+    compared = [(f.name, None if f.default is MISSING else f.default) for f in fields(Device)]
     diff = [
-        f"{f.name}={agent.get(f.name)!r} there, {asked.get(f.name)!r} here"
-        for f in fields(Device)
-        if f.name not in _NOT_COMPARED and asked.get(f.name) != agent.get(f.name)
+        f"{name}={agent.get(name, default)!r} there, {asked.get(name, default)!r} here"
+        for name, default in compared
+        if name not in _NOT_COMPARED and asked.get(name, default) != agent.get(name, default)
     ]
     if diff:
         return (

@@ -53,11 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hwnas.devices import all_devices, source, user_file
-    from hwnas.profiling.backends import fingerprint
+    from hwnas.profiling.backends import backend_for, fingerprint
 
     rows = []
     for d in all_devices():
         ok, why = d.available()
+        caveat = backend_for(d).caveat(d)
         rows.append(
             {
                 "name": d.name,
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 "batch": d.batch_size,
                 "usable": ok,
                 "why_not": why,
+                "caveat": caveat,  # usable, but with a warning (e.g. INT8 on a CPU without VNNI)
                 "description": d.description,
                 "source": source(d.name),
                 "host": fingerprint(d) if ok else {},
@@ -86,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
                     r["threads"],
                     r["batch"],
                     "yes" if r["usable"] else "no",
-                    r["description"] if r["usable"] else r["why_not"],
+                    (f"{r['description']}; {r['caveat']}" if r["caveat"] else r["description"])
+                    if r["usable"]
+                    else r["why_not"],
                 ]
                 for r in rows
             ],

@@ -128,7 +128,8 @@ def render(s: ProfileSummary) -> str:
             f"spread median {spreads[len(spreads) // 2]:.3f}"
         )
     tot = sum(s.seconds.values()) or 1.0
-    lines.append("time: " + "  ".join(f"{k} {v:.1f}s ({100 * v / tot:.0f}%)" for k, v in s.seconds.items()))
+    spent = {k: v for k, v in s.seconds.items() if v or k != "quantize"}  # quantize: INT8 devices only
+    lines.append("time: " + "  ".join(f"{k} {v:.1f}s ({100 * v / tot:.0f}%)" for k, v in spent.items()))
     failed = [(r.key, r.reason or "") for r in s.records if not r.ok]
     if failed:
         lines.append(text_table(["failed subnet", "reason"], failed))

@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 
 from hwnas.core.errors import ConfigError
 
-PRECISIONS = ("fp32", "tf32", "fp16")  # tf32: an FP32 model whose matmuls may round to TF32 (GPU runtimes)
+# tf32: an FP32 model whose matmuls may round to TF32 (GPU runtimes); int8-*: an FP32 model quantized with
+# ONNX Runtime's tools before it is measured (weights only, activations at run time / static QDQ, calibrated)
+PRECISIONS = ("fp32", "tf32", "fp16", "int8-dynamic", "int8-static")
+INT8_PRECISIONS = ("int8-dynamic", "int8-static")
+DEFAULT_CALIBRATION = 256  # training images that calibrate an int8-static model's activation ranges
+MIN_CALIBRATION = 32  # fewer images give ranges that depend on which images they were
 CLOCKS = ("wall", "thread")
 LATENCIES = ("compute", "e2e")  # which GPU figure is latency_ms (runtimes that time both)
 GPU_TIMINGS = ("graph", "enqueue")  # how GPU compute time is taken: CUDA-graph launches or plain enqueues
@@ -27,7 +32,8 @@ class Device:
     runtime: str  # a backend name: hwnas.profiling.backends.names()
     description: str = ""
     provider: str = ""  # execution provider ('' = the runtime's default)
-    precision: str = "fp32"  # fp16 means an FP16 ONNX model
+    precision: str = "fp32"  # fp16 means an FP16 ONNX model; int8-* a quantized one (hwnas.profiling.quantize)
+    calibration: int = 0  # int8-static: calibration images (0 = DEFAULT_CALIBRATION); 0 for other precisions
     batch_size: int = 1
     threads: int = 1  # intra-op threads (CPU); 0 = not applicable
     warmup_runs: int = 10  # minimum warm-up runs; warm-up continues until steady
@@ -43,6 +49,7 @@ class Device:
     gpu_timing: str = ""  # compute time from "graph" (CUDA-graph launches) or "enqueue" runs
     min_batch: int = 0  # batch range an engine for a dynamic-batch model accepts;
     max_batch: int = 0  # 0 = batch_size (the model is built for that batch only)
+    compile_mode: str = ""  # torch runtime: a torch.compile mode ('' = eager)
 
     def __post_init__(self) -> None:
         from hwnas.profiling import backends
@@ -67,7 +74,32 @@ class Device:
         if self.max_block_runs < self.min_block_runs or self.max_retries < 0 or self.max_spread <= 0:
             raise ConfigError(f"device {self.name!r}: inconsistent block or retry settings")
         self._check_gpu_settings(backend.defaults)
+        if self.precision not in backend.precisions:
+            raise ConfigError(
+                f"device {self.name!r}: the {self.runtime} runtime measures precisions {backend.precisions}, "
+                f"not {self.precision!r}"
+            )
+        self._check_calibration()
+        if self.compile_mode and "compile_mode" not in backend.defaults:
+            raise ConfigError(f"device {self.name!r}: compile_mode is a torch runtime setting, not {self.runtime}")
         backend.check(self)
+
+    def _check_calibration(self) -> None:
+        if self.precision != "int8-static":
+            if self.calibration:
+                raise ConfigError(f"device {self.name!r}: calibration applies to precision 'int8-static' only")
+            return
+        if not self.calibration:
+            object.__setattr__(self, "calibration", DEFAULT_CALIBRATION)
+        if self.calibration < MIN_CALIBRATION:
+            raise ConfigError(
+                f"device {self.name!r}: calibration {self.calibration} is too few images (at least {MIN_CALIBRATION})"
+            )
+
+    @property
+    def quantized(self) -> bool:
+        """Is the measured model an INT8 quantization of the FP32 one?"""
+        return self.precision in INT8_PRECISIONS
 
     def _check_gpu_settings(self, defaults: dict[str, object]) -> None:
         """latency / gpu_timing / batch range / tf32 exist only for runtimes whose defaults name them."""
@@ -105,5 +137,8 @@ class Device:
         return backend_for(self).available(self)
 
     def with_(self, **changes: object) -> Device:
-        """A copy with some fields changed (e.g. fewer rounds for a quick look)."""
+        """A copy with some fields changed (e.g. fewer rounds for a quick look). A precision other than
+        int8-static drops the calibration size unless ``changes`` sets it."""
+        if changes.get("precision", "int8-static") != "int8-static":
+            changes.setdefault("calibration", 0)
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -66,3 +66,13 @@ def native_bf16() -> bool:
     """Does the CPU multiply bfloat16 in hardware (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated, slower
     than float32."""
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+# Instructions that multiply 8-bit integers in hardware: AVX512-VNNI, AVX-VNNI, AMX-INT8
+INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def native_int8() -> bool:
+    """Does the CPU have dot-product instructions for int8 (VNNI or AMX)? Without them ONNX Runtime's int8
+    kernels widen to 16 bits and an INT8 model is often no faster than FP32, or slower."""
+    return bool(cpu_flags() & INT8_FLAGS)

@@ -87,3 +87,54 @@ def _gpu_ort_cuda() -> Device:
         min_block_runs=10,
         max_block_runs=200,
     )
+
+
+# INT8 on the CPU: the FP32 model quantized with ONNX Runtime's own tools before it is measured (the
+# quantization time is recorded, not timed), then measured exactly as "cpu" measures FP32.
+@register("cpu-int8")
+def _cpu_int8() -> Device:
+    return _cpu().with_(
+        name="cpu-int8",
+        precision="int8-static",
+        calibration=256,
+        description="ONNX Runtime CPU EP, 1 thread, thread CPU time; static QDQ INT8 (per-channel weights, "
+        "activation ranges calibrated on 256 training images)",
+    )
+
+
+@register("cpu-int8-dynamic")
+def _cpu_int8_dynamic() -> Device:
+    return _cpu().with_(
+        name="cpu-int8-dynamic",
+        precision="int8-dynamic",
+        description="ONNX Runtime CPU EP, 1 thread, thread CPU time; dynamic INT8 (weights INT8, activations "
+        "quantized at run time)",
+    )
+
+
+# PyTorch as the runtime: the subnet as a torch.export program (.pt2), run eagerly (or torch.compile'd
+# with compile_mode). See hwnas.profiling.backends.pytorch.
+@register("cpu-torch")
+def _cpu_torch() -> Device:
+    return Device(
+        "cpu-torch",
+        "torch",
+        "PyTorch eager on the CPU, 1 intra-op thread, timed by thread CPU time",
+        threads=1,
+        clock="thread",
+    )
+
+
+@register("gpu-torch")
+def _gpu_torch() -> Device:
+    return Device(
+        "gpu-torch",
+        "torch",
+        "PyTorch on a CUDA GPU; latency_ms = GPU compute time from CUDA events around back-to-back CUDA-graph replays",
+        provider="cuda",
+        threads=0,
+        warmup_runs=50,
+        block_ms=10.0,
+        min_block_runs=10,
+        max_block_runs=200,
+    )

@@ -17,9 +17,9 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from hwnas.core.config import SubnetConfig
@@ -50,7 +50,9 @@ class ProfileSummary:
     skipped: int  # already in the store
     retested: int = 0  # records of this run that re-measure a subnet measured before (in another batch)
     records: list[LatencyRecord] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=lambda: {"export": 0.0, "setup": 0.0, "measure": 0.0})
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"export": 0.0, "quantize": 0.0, "setup": 0.0, "measure": 0.0}
+    )
     elapsed_s: float = 0.0
     interrupted: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -102,7 +104,8 @@ class _Batches:
                     self.with_ladder,
                     Path(self.models.name),
                 )
-            s.add_seconds("export", time.perf_counter() - t0)
+            s.add_seconds("export", time.perf_counter() - t0 - sum(files.quantize_s.values()))
+            s.add_seconds("quantize", sum(files.quantize_s.values()))
             keys = list(files.paths)
             t0 = time.perf_counter()
             result = m.measure(
@@ -114,7 +117,15 @@ class _Batches:
         s.add_seconds("measure", wall - setup)
         exported_with = (self.exporter.opset, self.exporter.version)
         return records_of(
-            result, keys, job.configs, files.failed, self.device, self.space, exported_with, self.memories
+            result,
+            keys,
+            job.configs,
+            files.failed,
+            self.device,
+            self.space,
+            exported_with,
+            self.memories,
+            files.quantize_s,
         )
 
 

@@ -59,10 +59,12 @@ def records_of(
     space: SearchSpace,
     exported_with: tuple[int, str],
     memories: HostMemories | None,
+    quantize_s: dict[str, float] | None = None,
 ) -> list[LatencyRecord]:
     """One record per subnet of ``cfgs`` from a batch measured from the files ``keys`` (in that order;
     the ladder's rungs among them), tagged with the measuring host. ``failed``: keys that never reached
-    the measurer, with why; ``exported_with``: (opset, exporter version)."""
+    the measurer, with why; ``exported_with``: (opset, exporter version); ``quantize_s``: the seconds each
+    subnet's quantization took, where its file was made for this batch."""
     got = dict(zip(keys, result.results))
     rungs = ladder_keys(space) if any(k in got for k in ladder_keys(space)) else []
     index = {k: str(i) for i, k in enumerate(keys)}
@@ -85,6 +87,7 @@ def records_of(
             visit=visit,
             agent=result.agent,
         )
+        rec.quantize_s = (quantize_s or {}).get(c.key(), math.nan)
         res = got.get(c.key())
         if res is None:
             out.append(rec.fail(failed.get(c.key(), "not measured")))

@@ -24,6 +24,7 @@ FLOAT_COLUMNS = (
     "spread",
     "ref_ms",
     "setup_s",
+    "quantize_s",
     "load_avg",
     "others_cores",
     "compute_ms",
@@ -67,6 +68,7 @@ class LatencyRecord:
     opset: int = 0
     precision: str = "fp32"
     setup_s: float = math.nan  # session creation / engine build time
+    quantize_s: float = math.nan  # INT8 devices: the quantization that made the measured file (not timed)
     load_avg: float = math.nan  # 1-minute load average when measured
     others_cores: float = math.nan  # cores other processes kept busy while the batch was timed
     host: str = field(default_factory=cpu_model)  # CPU model

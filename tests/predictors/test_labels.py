@@ -10,8 +10,8 @@ import pytest
 
 from hwnas.cli.main import main
 from hwnas.pipelines.fit import noise_of, read_records, records_to_xy
-from hwnas.profiling.labels import MixedHostsError, labels_of, retest_noise_of
 from hwnas.pipelines.workdir import RunDir
+from hwnas.profiling.labels import MixedHostsError, labels_of, retest_noise_of
 from hwnas.profiling.record import LatencyRecord
 from hwnas.profiling.store import LatencyStore
 from hwnas.search.constraints import noise_aware_margin

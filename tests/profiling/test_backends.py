@@ -28,10 +28,10 @@ def _relu_model(path, batch="N"):
     return path
 
 
-def test_registry_knows_both_runtimes_and_refuses_others():
-    assert backends.names() == ["onnxruntime", "tensorrt"]
+def test_registry_knows_the_runtimes_and_refuses_others():
+    assert backends.names() == ["onnxruntime", "tensorrt", "torch"]
     assert backend("onnxruntime").name == "onnxruntime" and backend("tensorrt").name == "tensorrt"
-    with pytest.raises(UnknownNameError, match="known: onnxruntime, tensorrt"):
+    with pytest.raises(UnknownNameError, match="known: onnxruntime, tensorrt, torch"):
         backend("openvino")
     with pytest.raises(ConfigError, match="runtime must be one of"):
         Device("x", "openvino")

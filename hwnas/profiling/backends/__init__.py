@@ -1,8 +1,9 @@
 """Runtime backends, registered by name and imported only when a device uses them.
 
-Each backend module (``ort`` for ONNX Runtime, ``trt`` for TensorRT) is the only place that knows its
-runtime: what it needs to be usable, how it loads and times a model, which clock it uses, its version
-and what of the host it depends on. Everything else asks through :func:`backend` / :func:`backend_for`.
+Each backend module (``ort`` for ONNX Runtime, ``trt`` for TensorRT, ``pytorch`` for PyTorch) is the only
+place that knows its runtime: what it needs to be usable, how it loads and times a model, which clock it
+uses, its version and what of the host it depends on. Everything else asks through :func:`backend` /
+:func:`backend_for`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
 _TARGETS: dict[str, str] = {
     "onnxruntime": "hwnas.profiling.backends.ort:OrtBackend",
     "tensorrt": "hwnas.profiling.backends.trt:TrtBackend",
+    "torch": "hwnas.profiling.backends.pytorch:TorchBackend",
 }
 _LOADED: dict[str, Backend] = {}
 
@@ -69,7 +71,8 @@ def require_available(device: Device) -> None:
 
 
 def open_runner(device: Device, onnx_path: str | Path, seed: int = 0) -> Runner:
-    """``onnx_path`` loaded on ``device``: call ``time_runs(k)``, read ``setup_s``/``runtime_version``, close."""
+    """``onnx_path`` (a ``.pt2`` program for the torch runtime) loaded on ``device``: call ``time_runs(k)``,
+    read ``setup_s``/``runtime_version``, close."""
     return backend_for(device).open(device, onnx_path, seed=seed)
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
+import numpy as np
+
+from hwnas.core.errors import ConfigError
 from hwnas.devices.host import cpu_model, physical_cores
 
 if TYPE_CHECKING:
@@ -41,6 +44,9 @@ class Backend(ABC):
     name: ClassVar[str]
     # Settings a device of this runtime gets unless it (or its file entry) sets them.
     defaults: ClassVar[dict[str, object]] = {}
+    # The device precisions it measures (hwnas.devices.device.PRECISIONS)
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "tf32", "fp16")
+    model_suffix: ClassVar[str] = ".onnx"  # the model files its runners open
 
     def check(self, device: Device) -> None:  # noqa: B027 -- an optional hook: accepting every device is the default
         """Raise ConfigError (one line) if ``device``'s settings make no sense for this runtime."""
@@ -60,6 +66,18 @@ class Backend(ABC):
     @abstractmethod
     def version(self) -> str:
         """The runtime's version, or '' when it is not installed."""
+
+    def logits(self, device: Device, model_path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+        """A function from a batch of images (float32, the model's batch size) to logits, for scoring a
+        deployed model's accuracy (not timed). ConfigError where this runtime cannot do it here."""
+        raise ConfigError(
+            f"device {device.name!r}: scoring a model's accuracy on the {self.name} runtime is not supported"
+        )
+
+    def caveat(self, device: Device) -> str:
+        """A one-line warning about measuring ``device`` on this machine ('' when none), e.g. a
+        precision the CPU has no fast instructions for."""
+        return ""
 
     def host(self, device: Device) -> dict[str, str]:
         """What of this machine a measurement on ``device`` depends on (GPU backends add the GPU)."""

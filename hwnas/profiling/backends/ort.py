@@ -11,12 +11,12 @@ from __future__ import annotations
 import importlib.util
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
 from hwnas.core.errors import ConfigError
-from hwnas.devices.host import physical_cores
+from hwnas.devices.host import INT8_FLAGS, native_int8, physical_cores
 from hwnas.profiling.backends.base import Backend, Runner
 
 if TYPE_CHECKING:
@@ -82,8 +82,11 @@ class OrtRunner(Runner):
 class OrtBackend(Backend):
     name = "onnxruntime"
     defaults: ClassVar[dict[str, object]] = {"provider": CPU}
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "fp16", "int8-dynamic", "int8-static")
 
     def check(self, device: Device) -> None:
+        if device.quantized and device.provider != CPU:
+            raise ConfigError(f"device {device.name!r}: INT8 precisions are measured on the CPU provider ({CPU})")
         if device.clock == "thread" and (device.threads != 1 or device.provider != CPU):
             raise ConfigError(
                 f"device {device.name!r}: the thread clock needs 1 thread on the CPU provider "
@@ -101,6 +104,23 @@ class OrtBackend(Backend):
         if device.provider == CPU and device.threads > physical_cores():
             return False, f"{device.threads} threads but only {physical_cores()} physical cores here"
         return True, ""
+
+    def logits(self, device: Device, model_path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+        """On the CPU provider (every precision hwnas quantizes runs there), the runtime's default threads."""
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        session = ort.InferenceSession(str(model_path), so, providers=[CPU])
+        inp = session.get_inputs()[0]
+        dtype = _NP_TYPES.get(inp.type, np.float32)
+        return lambda x: np.asarray(session.run(None, {inp.name: x.astype(dtype)})[0], dtype=np.float32)
+
+    def caveat(self, device: Device) -> str:
+        if device.quantized and not native_int8():
+            flags = "/".join(sorted(INT8_FLAGS))
+            return f"INT8 may not be faster than FP32 here: this CPU has no int8 dot-product instructions ({flags})"
+        return ""
 
     def open(self, device: Device, onnx_path: str | Path, seed: int = 0) -> OrtRunner:
         return OrtRunner(onnx_path, device, seed=seed)
