@@ -8,24 +8,37 @@ held-out metric, and a learning curve. A store holding one device's measurements
 refused, naming them: choose one with --host; saves predictors/DEVICE.json (JSON, no pickle) and a PNG of
 predicted vs measured latency next to it.
 
+With fewer than 20 measured subnets of the device and space, it transfers instead: the layer-level cost
+model of another (device, space) measured on this machine (any store of the run folder, or --from FILE) is
+adapted to the few labels held, from the source that predicts them best by leave-one-out; the report names
+the source, both label counts and the cross-validated figures. A source measured on another machine, or
+whose layers differ from the target space's, is skipped with one line.
+
 examples:
   hwnas profile --device cpu -n 200 && hwnas fit --device cpu
   hwnas fit --device cpu --db other/latency.db --workdir runs/mnist
   hwnas fit --device cpu --families additive,xgboost,ridge --no-curve
   hwnas fit --device cpu --host 3f2a9c      # the store holds measurements of device cpu from two hosts
   hwnas profile --device cpu -n 48 --workdir later && hwnas fit --device cpu --retest-db later/latency.db
+  hwnas profile --device cpu --space autoformer-tiny -n auto && hwnas fit --device cpu --space autoformer-tiny
+  hwnas fit --device cpu-int8 --from other/latency.db   # 8 INT8 labels here, a cpu store there
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwnas.cli.common import add_space, add_workdir, print_json, seed, space_of, workdir
 from hwnas.cli.devices_cmd import add_devices_option
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from hwnas.core.space import SearchSpace
     from hwnas.pipelines.fit import FitResult
+    from hwnas.pipelines.workdir import RunDir
 
 HELP = "fit, compare and save a latency predictor for a device"
 
@@ -46,6 +59,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed, default=0, help="split / CV / model seed (default 0)")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve (faster)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="another latency store to transfer from when the device has too few labels (repeatable)",
+    )
+    p.add_argument("--any-host", action="store_true", help="allow a transfer source measured on another machine")
     add_workdir(p)
 
 
@@ -58,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     names = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else None
     for n in names or ():
         fam.family_class(n)
+    few = _too_few(space, args, wd)
+    if few is not None:
+        return _transfer(space, args, wd, few)
     res = fit_device(
         space,
         args.device,
@@ -73,6 +98,33 @@ def run(args: argparse.Namespace) -> int:
         print_json(res)
     else:
         print(render(res))
+    return 0
+
+
+def _too_few(space: SearchSpace, args: argparse.Namespace, wd: RunDir) -> pd.DataFrame | None:
+    """The target's records when they are too few for a fit from scratch (None: enough)."""
+    import pandas as pd
+
+    from hwnas.pipelines.fit import MIN_RECORDS, read_records
+
+    db = Path(args.db or wd.store)
+    if not db.is_file() and not args.sources:
+        return None  # the fit says what to measure
+    df = read_records(db, args.device, space, args.host) if db.is_file() else pd.DataFrame()
+    return df if (df["key"].nunique() if len(df) else 0) < MIN_RECORDS else None
+
+
+def _transfer(space: SearchSpace, args: argparse.Namespace, wd: RunDir, df: pd.DataFrame) -> int:
+    from hwnas.core.publish import check_writable
+    from hwnas.pipelines.fit_transfer import render as render_transfer
+    from hwnas.pipelines.fit_transfer import stores_of, transfer_device
+
+    db = Path(args.db or wd.store)
+    stores = stores_of(db, wd.root, args.sources)
+    out = wd.predictor(args.device)
+    check_writable(out.parent)
+    res = transfer_device(space, args.device, df, db, stores, out, any_host=args.any_host, seed=args.seed)
+    print_json(res) if args.json else print(render_transfer(res))
     return 0
 
 
