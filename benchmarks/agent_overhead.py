@@ -1,5 +1,7 @@
 """The same subnets measured locally and through an agent on this machine, interleaved in one run:
-per-subnet agreement against the local test-retest noise, and the per-subnet transfer overhead.
+per-subnet agreement against the local test-retest noise, the per-subnet transfer overhead, and the
+agent's sandbox overhead per batch (a child process with limits: start, imports, one probe run per model,
+minus the child's own opening and measuring) beside the up-front model checks.
 
 Each round measures the whole batch locally (same code as the agent: open, measure_batch, close) and
 then through the agent, alternating which goes first; the local figures of two rounds give the noise a
@@ -23,11 +25,13 @@ from pathlib import Path
 
 from hwnas import devices
 from hwnas.agent.client import AgentClient
-from hwnas.agent.server import measure_files
+from hwnas.agent.sandbox import Limits, Sandbox
+from hwnas.agent.validate import check_model
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.exporter import Exporter, export_batch
 from hwnas.profiling import sampling
+from hwnas.profiling.measurer import measure_files
 
 
 def start_agent(args: argparse.Namespace, token_file: Path) -> tuple[subprocess.Popen, str]:
@@ -45,7 +49,7 @@ def start_agent(args: argparse.Namespace, token_file: Path) -> tuple[subprocess.
     ] + (["--devices", args.devices] if args.devices else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline() if p.stdout else ""
-    m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+    m = re.search(r"listening on (https?://127\.0\.0\.1:\d+(?:#sha256=[0-9a-f]{64})?)", line)
     if not m:
         p.kill()
         sys.exit(f"the agent did not start: {line!r}")
@@ -65,28 +69,37 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="local and remote measurements of each (>= 2)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if args.devices:
-        devices.use_file(args.devices)
-    device, space = devices.get(args.device), presets.get(args.space)
+    device, space = devices.get(args.device, devices_file=args.devices), presets.get(args.space)
     cfgs = sampling.plan(space, args.n, args.seed)
     with tempfile.TemporaryDirectory(prefix="agent-overhead-") as tmp:
         token = Path(tmp) / "token"
         token.write_text(secrets.token_urlsafe(32))
+        token.chmod(0o600)
         proc, url = start_agent(args, token)
         try:
             client = AgentClient(url, token.read_text())
             fp = client.check(device)["fingerprint"]
-            paths, failed, _ = export_batch(Exporter(space, seed=args.seed), device, space, cfgs, Path(tmp))
+            batch = export_batch(Exporter(space, seed=args.seed), device, space, cfgs, Path(tmp))
+            paths, failed = batch.paths, batch.failed
             keys = [k for k in paths]
             local: dict[str, list[float]] = {k: [] for k in keys}
             remote: dict[str, list[float]] = {k: [] for k in keys}
             overhead: list[float] = []
+            sandbox_s: list[float] = []
+            checks_s: list[float] = []
             for r in range(max(2, args.rounds)):
                 for side in ("local", "remote") if r % 2 == 0 else ("remote", "local"):
                     if side == "local":
                         results = measure_files(device, list(paths.values()), args.seed + r).results
                         for k, res in zip(keys, results):
-                            local[k].append(res["measurement"]["latency_ms"] if res["status"] == "ok" else float("nan"))
+                            local[k].append(res.measurement.latency_ms if res.measurement else float("nan"))
+                        t0 = time.perf_counter()
+                        for p in paths.values():
+                            check_model(p)
+                        checks_s.append(time.perf_counter() - t0)
+                        t0 = time.perf_counter()
+                        boxed = Sandbox(Limits()).run(device, list(paths.values()), args.seed + r, [])
+                        sandbox_s.append(time.perf_counter() - t0 - boxed.child_s)
                     else:
                         t0 = time.perf_counter()
                         ans = client.measure(device, list(paths.values()), seed=args.seed + r)
@@ -124,6 +137,11 @@ def main() -> None:
     print(
         f"transfer overhead per subnet (request wall time minus the agent's measuring, per model): "
         f"median {1e3 * statistics.median(overhead):.1f} ms over {len(overhead)} batches"
+    )
+    print(
+        f"sandbox overhead per batch (child process start, imports, limits; its own opening and measuring "
+        f"left out): median {statistics.median(sandbox_s):.2f} s over {len(sandbox_s)} batches of {len(keys)}; "
+        f"up-front model checks: median {1e3 * statistics.median(checks_s) / len(keys):.0f} ms per model"
     )
     if failed:
         print(f"export failures: {failed}")

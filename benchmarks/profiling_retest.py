@@ -161,6 +161,7 @@ def main() -> None:
         if a.agent:
             token = Path(scratch) / "token"
             token.write_text(secrets.token_urlsafe(32))
+            token.chmod(0o600)  # the agent refuses a token file others can read
             proc, url = start_agent(a, token)
             stack.callback(proc.wait, 10)
             stack.callback(proc.kill)

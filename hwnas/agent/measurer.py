@@ -42,7 +42,8 @@ class AgentMeasurer:
         deadline = time.monotonic() + self.busy_wait_s
         while True:
             try:
-                return _result(self.client.measure(device, list(paths), seed=seed), self.client.url)
+                answer = self.client.measure(device, list(paths), seed=seed, references=list(references))
+                return _result(answer, self.client.url)
             except AgentBusy:
                 if time.monotonic() > deadline:
                     raise MeasurerLost(

@@ -1,20 +1,22 @@
 """The wire format shared by agent and client: JSON only (nothing is ever unpickled), versioned.
 
 Every request and response carries ``X-Hwnas-Wire: <version>``; a side that sees another version refuses
-with one line naming both. Endpoints (all need ``Authorization: Bearer <token>``):
+with one line naming both. Every request is signed with the token and every answer signed back
+(:mod:`hwnas.agent.auth`). Endpoints:
 
 * ``GET /v1/info`` -> ``{"wire", "hwnas", "name", "device": {...}, "fingerprint": {...}, "busy",
-  "max_upload_bytes", "max_models"}``
+  "max_upload_bytes", "max_request_bytes", "max_models"}``
 * ``POST /v1/measure``, ``multipart/form-data``: first a part ``manifest`` (JSON ``{"wire", "device":
-  {...}, "seed"}``), then one part ``model`` per ONNX model, streamed to a temp file on the agent. The
+  {...}, "seed", "models": [{"sha256"}, ...], "references": [index, ...]}``, its SHA-256 the request's
+  signed digest), then one part ``model`` per ONNX model, streamed to a temp file on the agent. The
   answer is ``{"wire", "name", "fingerprint", "load_avg", "others_cores", "seconds", "results": [...]}``
-  (``others_cores``: the cores other processes on the agent kept busy meanwhile, -1 if unknown; older
-  agents omit it), one result per
-  model in upload order: ``{"status": "ok", "measurement": {...}, "setup_s", "runtime_version"}`` or
-  ``{"status": "failed", "reason"}``.
+  (``others_cores``: the cores other processes on the agent kept busy meanwhile, -1 if unknown), one
+  result per model in upload order: ``{"status": "ok", "measurement": {...}, "setup_s",
+  "runtime_version"}`` or ``{"status": "failed", "reason"}``.
 
-Errors are ``{"error": "<one line>"}`` with a 4xx/5xx status: 401 token, 409 version or device
-mismatch, 413 too large, 422 not an acceptable ONNX model, 503 busy (with ``Retry-After``).
+Errors are ``{"error": "<one line>"}`` with a 4xx/5xx status: 400 malformed, 401 authentication, 408 upload
+too slow, 409 version or device mismatch, 413 too large, 422 not an acceptable ONNX model, 429 too many
+failed authentications, 503 busy (with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from hwnas.devices.device import Device
 from hwnas.profiling.protocol import Measurement
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 WIRE_HEADER = "X-Hwnas-Wire"
 DEFAULT_PORT = 7700
 MAX_MODELS = 64  # models in one batch

@@ -8,7 +8,13 @@ file system has it, else two renames that :func:`recover` completes after a cras
 (a full disk, an interruption) the staging folder is removed and ``folder`` is as it was: members of
 the old set that the new one lacks disappear only together with the new set's arrival.
 
-Concurrent publishers of one folder are serialised by an advisory lock (``.FOLDER.lock`` beside it).
+The new folder keeps the old one's mode (setgid bit included), group and owner (refused with one line
+where the owner cannot be kept). A file another program writes into the folder while the set is staged
+is carried into the new folder, never deleted: only members of the set are replaced. A complete stage is
+renamed ``FOLDER.ready-XXXX`` before the swap, so :func:`recover` restores the newest complete version.
+
+Concurrent publishers of one folder are serialised by an advisory lock (``.FOLDER.lock`` beside it,
+opened without following links).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -76,18 +83,30 @@ def check_writable(folder: str | Path) -> Path:
 
 
 def recover(folder: str | Path) -> None:
-    """Finish a swap that a crash cut short: the folder missing, its previous version beside it."""
+    """Finish a swap that a crash cut short: the folder missing, a complete stage (``ready-``) or its
+    previous version (``old-``) beside it; the newest complete stage wins, else the newest old version."""
     folder = Path(folder)
     if folder.exists():
         return
-    olds = sorted(folder.parent.glob(f"{folder.name}.old-*"))
-    if olds:
-        os.rename(olds[-1], folder)
+
+    def newest(kind: str) -> Path | None:
+        found = [p for p in folder.parent.glob(f"{folder.name}.{kind}-*") if p.is_dir() and not p.is_symlink()]
+        return max(found, key=lambda p: p.stat().st_mtime_ns, default=None)
+
+    best = newest("ready") or newest("old")
+    if best is not None:
+        os.rename(best, folder)
 
 
 @contextlib.contextmanager
 def _lock(folder: Path) -> Iterator[None]:
-    fd = os.open(folder.parent / f".{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock = folder.parent / f".{folder.name}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ConfigError(f"{lock} is a symbolic link: remove it (hwnas never follows one)") from None
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -95,8 +114,33 @@ def _lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _keep_attributes(folder: Path, stage: Path) -> None:
+    """``stage`` gets ``folder``'s mode (setgid included), group and owner; a new folder the umask's mode."""
+    if not folder.is_dir():
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)
+        return
+    st = folder.stat()
+    if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+        try:
+            os.chown(stage, st.st_uid, st.st_gid)
+        except PermissionError:
+            try:
+                os.chown(stage, -1, st.st_gid)
+            except PermissionError:
+                pass
+            if stage.stat().st_uid != st.st_uid or stage.stat().st_gid != st.st_gid:
+                raise ConfigError(
+                    f"{folder} belongs to another user or group than this process can give a new folder: "
+                    "publish as its owner, or into a folder of your own"
+                ) from None
+    os.chmod(stage, stat.S_IMODE(st.st_mode))
+
+
 def _stage(folder: Path, members: set[str]) -> Path:
     stage = Path(tempfile.mkdtemp(prefix=f"{folder.name}.tmp-", dir=folder.parent))
+    _keep_attributes(folder, stage)
     if folder.is_dir():
         for entry in folder.iterdir():
             if entry.name in members:
@@ -119,18 +163,44 @@ def _sync_tree(root: Path) -> None:
         fsync_path(Path(dirpath))
 
 
-def _swap(stage: Path, folder: Path) -> None:
+def _carry_over(old: Path, new: Path, members: set[str]) -> None:
+    """Move into ``new`` what was written into ``old`` after staging (another program's files), so the
+    removal of ``old`` deletes only files of this set or ones ``new`` holds too (as hard links)."""
+    for entry in old.iterdir():
+        if entry.name in members:
+            continue
+        target = new / entry.name
+        if not target.exists() and not target.is_symlink():
+            os.rename(entry, target)
+        elif entry.is_dir() and not entry.is_symlink() and target.is_dir() and not target.is_symlink():
+            _carry_over(entry, target, set())
+        elif not entry.is_dir() and not os.path.samestat(entry.lstat(), target.lstat()):
+            os.rename(entry, target)  # replaced after staging: the newer file wins
+
+
+def _swap(stage: Path, folder: Path, members: set[str]) -> None:
+    ready = folder.parent / stage.name.replace(".tmp-", ".ready-", 1)
+    os.rename(stage, ready)  # complete: recover() prefers it to the old version
     if not folder.exists():
-        os.rename(stage, folder)
+        os.rename(ready, folder)
         return
-    if exchange(stage, folder):
-        shutil.rmtree(stage, ignore_errors=True)  # now the old version
-        return
-    old = Path(tempfile.mkdtemp(prefix=f"{folder.name}.old-", dir=folder.parent))
-    os.rmdir(old)
-    os.rename(folder, old)
-    os.rename(stage, folder)
+    if exchange(ready, folder):
+        old = ready  # now the old version
+    else:
+        old = Path(tempfile.mkdtemp(prefix=f"{folder.name}.old-", dir=folder.parent))
+        os.rmdir(old)
+        os.rename(folder, old)
+        os.rename(ready, folder)
+    _carry_over(old, folder, members)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Stages of publishers that died (the lock is ours: nobody else is staging)."""
+    for kind in ("tmp", "ready", "old"):
+        for p in folder.parent.glob(f"{folder.name}.{kind}-*"):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -140,13 +210,15 @@ def publish(folder: str | Path, members: Iterable[str]) -> Iterator[Path]:
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
+    members = set(members)
     with _lock(folder):
         recover(folder)
-        stage = _stage(folder, set(members))
+        _remove_leftovers(folder)
+        stage = _stage(folder, members)
         try:
             yield stage
             _sync_tree(stage)
-            _swap(stage, folder)
+            _swap(stage, folder, members)
             fsync_path(folder.parent)
         finally:
             if stage.exists():

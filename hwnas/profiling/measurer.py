@@ -73,21 +73,52 @@ class Measurer(Protocol):
         ...
 
 
-def measure_files(device: Device, paths: Sequence[Path], seed: int, references: Collection[int] = ()) -> BatchResult:
-    """Open every model on this machine, measure them together, close them; one result per path."""
+class Watch(Protocol):
+    """Told what :func:`measure_files` is doing (an agent's sandbox sets its per-model limits by it)."""
+
+    def opening(self, index: int) -> None: ...
+
+    def opened(self, index: int) -> None: ...
+
+    def measuring(self) -> None: ...
+
+
+def measure_files(
+    device: Device,
+    paths: Sequence[Path],
+    seed: int,
+    references: Collection[int] = (),
+    indices: Sequence[int] | None = None,
+    watch: Watch | None = None,
+) -> BatchResult:
+    """Open every model on this machine and run it once (a model that cannot load or run fails alone),
+    measure them together, close them; one result per path. ``indices``: each path's index in its batch
+    (default 0, 1, ...), which ``references`` and each Measurement's ``refs`` speak of."""
+    indices = list(range(len(paths))) if indices is None else list(indices)
     runners = {}
     results: dict[str, ModelResult] = {}
     seconds = {"setup": 0.0, "measure": 0.0}
     load, others_cores = math.nan, math.nan
     try:
-        for i, p in enumerate(paths):
+        for i, p in zip(indices, paths):
+            if watch:
+                watch.opening(i)
             t0 = time.perf_counter()
+            runner = None
             try:
-                runners[str(i)] = open_runner(device, p, seed=seed)
-            except Exception as e:  # a model that cannot load is a failed result, not a failed batch
-                results[str(i)] = ModelResult(None, f"could not load the model: {type(e).__name__}: {e}")
+                runner = open_runner(device, p, seed=seed)
+                runner.time_runs(1)
+                runners[str(i)] = runner
+            except Exception as e:  # a model that cannot load or run is a failed result, not a failed batch
+                results[str(i)] = ModelResult(None, f"could not load and run the model: {type(e).__name__}: {e}")
+                if runner is not None:
+                    runner.close()
             finally:
                 seconds["setup"] += time.perf_counter() - t0
+            if watch:
+                watch.opened(i)
+        if watch:
+            watch.measuring()
         t0 = time.perf_counter()
         load = load_average()
         refs = [str(i) for i in references if str(i) in runners]
@@ -105,7 +136,7 @@ def measure_files(device: Device, paths: Sequence[Path], seed: int, references: 
     finally:
         for r in runners.values():
             r.close()
-    return BatchResult([results[str(i)] for i in range(len(paths))], fingerprint(device), load, others_cores, seconds)
+    return BatchResult([results[str(i)] for i in indices], fingerprint(device), load, others_cores, seconds)
 
 
 class LocalMeasurer:

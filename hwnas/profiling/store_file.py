@@ -11,10 +11,12 @@ refused and left untouched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import socket
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -118,7 +120,16 @@ def profiling_lock(path: Path) -> Iterator[None]:
     """Hold ``STORE.lock`` while measuring. The kernel drops the lock when its holder dies, so a lock
     file left behind by a killed profiler is stale by construction and never blocks."""
     lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link: a planted one would have us truncate its target
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ConfigError(f"{lock} is a symbolic link: remove it (hwnas never writes through one)") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise ConfigError(f"{lock} is not a plain file of its own (a hard link or a device): remove it")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

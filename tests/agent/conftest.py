@@ -52,6 +52,7 @@ def files(tmp_path_factory, tiny_space: SearchSpace) -> dict[str, str]:
     save_space(tiny_space, d / "space.yaml")
     (d / "devices.toml").write_text(DEVICES)
     (d / "token").write_text(secrets.token_urlsafe(32) + "\n")
+    (d / "token").chmod(0o600)  # the agent refuses a token file others can read
     (d / "blocker").mkdir()
     (d / "blocker" / "sitecustomize.py").write_text(BLOCKER)
     return {
@@ -89,7 +90,7 @@ def start_agent(files):
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         ready, _, _ = select.select([p.stdout], [], [], 60)
         banner = p.stdout.readline() if ready else ""
-        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner)
+        m = re.search(r"listening on (https?://127\.0\.0\.1:\d+(?:#sha256=[0-9a-f]{64})?)", banner)
         if not m:
             p.kill()
             raise AssertionError(f"agent did not start: {banner!r} {p.stderr.read()[-2000:]!r}")
@@ -111,9 +112,7 @@ def token(files) -> str:
 def quick_device(files):
     from hwnas import devices
 
-    devices.use_file(files["devices"])
-    yield devices.get(DEVICE)
-    devices.use_file(None)
+    return devices.get(DEVICE, devices_file=files["devices"])
 
 
 @pytest.fixture(scope="module")

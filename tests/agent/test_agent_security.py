@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from hwnas.agent import wire
+from hwnas.agent import auth, wire
 from hwnas.agent.client import AgentBusy, AgentClient, AgentRefused
 
 
@@ -25,8 +25,8 @@ def _raw(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict]:
     h = {wire.WIRE_HEADER: str(wire.WIRE_VERSION), **(headers or {})}
-    if token is not None:
-        h["Authorization"] = f"Bearer {token}"
+    if token:
+        h.update(auth.sign_request(token, method, path))
     req = urllib.request.Request(url + path, data=data, method=method, headers=h)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
@@ -62,12 +62,13 @@ def test_without_the_right_token_401_and_nothing_runs(agent, quick_device, model
 
 def test_other_wire_version_refused_naming_both(agent, token, monkeypatch):
     status, body = _raw(agent.url, token=token, headers={wire.WIRE_HEADER: "99"})
-    assert status == 409 and "version 1" in body["error"] and "99" in body["error"]
-    monkeypatch.setattr(wire, "WIRE_VERSION", 2)  # this client is newer than the agent
+    assert status == 409 and f"version {wire.WIRE_VERSION}" in body["error"] and "99" in body["error"]
+    agent_speaks = wire.WIRE_VERSION
+    monkeypatch.setattr(wire, "WIRE_VERSION", agent_speaks + 1)  # this client is newer than the agent
     with pytest.raises(AgentRefused) as e:
         AgentClient(agent.url, token).info()
     msg = str(e.value)
-    assert "\n" not in msg and "version 2" in msg and "speaks 1" in msg
+    assert "\n" not in msg and f"version {agent_speaks + 1}" in msg and f"speaks {agent_speaks}" in msg
 
 
 def test_device_defined_differently_is_refused(agent, token, quick_device, models):
