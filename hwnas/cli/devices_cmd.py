@@ -17,22 +17,33 @@ examples:
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from hwnas.core.errors import HwnasError
 from hwnas.present import print_json, text_table
 
+if TYPE_CHECKING:
+    from hwnas.devices import Devices
+
 HELP = "list latency devices and whether they are usable here"
 
 
-def devices_file(text: str) -> str:
-    """argparse type of --devices: reads and validates the file now, so later steps can use its devices."""
-    from hwnas.devices import use_file
+def devices_file(text: str) -> Devices:
+    """argparse type of --devices: the file read and validated now, so a bad file fails before any work."""
+    from hwnas.devices import Devices
 
     try:
-        use_file(text)
+        return Devices.load(text)
     except HwnasError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-    return text
+
+
+def devices_of(args: argparse.Namespace) -> Devices:
+    """The devices a command can name: built-in, plus those of --devices FILE, else of the default file."""
+    from hwnas.devices import Devices
+
+    given: Devices | None = getattr(args, "devices", None)
+    return given or Devices.default()
 
 
 def add_devices_option(p: argparse.ArgumentParser) -> None:
@@ -52,11 +63,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.devices import all_devices, source, user_file
     from hwnas.profiling.backends import backend_for, fingerprint
 
+    devices = devices_of(args)
     rows = []
-    for d in all_devices():
+    for d in devices.all():
         ok, why = d.available()
         caveat = backend_for(d).caveat(d)
         rows.append(
@@ -70,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 "why_not": why,
                 "caveat": caveat,  # usable, but with a warning (e.g. INT8 on a CPU without VNNI)
                 "description": d.description,
-                "source": source(d.name),
+                "source": devices.source(d.name),
                 "host": fingerprint(d) if ok else {},
             }
         )
@@ -96,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
             ],
         )
     )
-    path = user_file()
+    path = devices.file
     print(f"user devices: {path}" if path else "user devices: none (define them in a file: --devices FILE)")
     return 0

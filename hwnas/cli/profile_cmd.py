@@ -12,10 +12,16 @@ is the median of its visits, and 'hwnas fit' reports how far two visits of one s
 the others finds far off. With --visits 1 (about 1.5x faster), only 10 % of N (at least 8, --retest K
 more) are measured twice; --no-retest measures each subnet once.
 
+With -n auto it measures in rounds of 5 actively chosen subnets (those that pin the predictor best) until
+the predictor's cross-validated accuracy reaches --goal (default: 90 % of subnets within ±5 %), transferring
+from another device or space of this machine (any store of the run folder, or --from FILE) while it can, and
+prints how many subnets that took (at most --max-n).
+
 examples:
   hwnas profile --device cpu -n 200
   hwnas profile --device cpu -n 200 --visits 1 --retest 40   # quicker: 60 of the 200 measured twice
   hwnas profile --device cpu --space autoformer-tiny -n 50 --db tiny.db
+  hwnas profile --device cpu --space autoformer-tiny -n auto    # a mnist-cpu store in the run folder helps
   hwnas profile --device gpu-trt --space autoformer-tiny -n 500 --workdir runs/tiny
   hwnas profile --devices my-devices.toml --device cpu-2t-b4 -n 200
   hwnas profile --device cpu -n 200 --agent http://pi4:7700 --agent http://pi4b:7700 --token-file token.txt
@@ -29,12 +35,17 @@ import time
 from typing import TYPE_CHECKING
 
 from hwnas.cli.agent_cmd import add_agent_options, measurers_of
-from hwnas.cli.common import add_space, add_workdir, positive_int, seed, space_of, workdir
-from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, seed, space_of, workdir
+from hwnas.cli.devices_cmd import add_devices_option, devices_of
 from hwnas.present import Progress, text_table
 from hwnas.profiling.record import LatencyRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from hwnas.core.space import SearchSpace
+    from hwnas.devices import Device
     from hwnas.pipelines.profile import ProfileSummary
 
 HELP = "measure subnet latencies on a device into the latency store"
@@ -52,7 +63,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_devices_option(p)
     add_space(p)
-    p.add_argument("-n", type=positive_int, required=True, metavar="N", help="subnets in the plan")
+    p.add_argument(
+        "-n", type=_n, required=True, metavar="N", help="subnets in the plan, or 'auto': until the predictor is good"
+    )
+    p.add_argument(
+        "--goal", type=_share, default=0.9, metavar="SHARE", help="-n auto: cross-validated share within ±5 %% (0.9)"
+    )
+    p.add_argument("--max-n", type=positive_int, default=200, metavar="N", help="-n auto: most subnets (200)")
+    p.add_argument(
+        "--from", dest="sources", action="append", default=[], metavar="FILE", help="-n auto: store to transfer from"
+    )
     p.add_argument("--db", metavar="FILE", help="latency store (default: latency.db in the run folder)")
     p.add_argument("--checkpoint", metavar="CKPT", help="supernet checkpoint (weights do not change latency)")
     p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
@@ -80,6 +100,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_agent_options(p)
     add_workdir(p)
+
+
+def _n(text: str) -> int | str:
+    return "auto" if text == "auto" else positive_int(text)
+
+
+def _share(text: str) -> float:
+    v = positive_float(text)
+    if v > 1:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, got {v}")
+    return v
 
 
 def _count(text: str) -> int:
@@ -137,15 +168,16 @@ def render(s: ProfileSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.devices import get
     from hwnas.pipelines.profile import profile_space
     from hwnas.profiling.visits import VISITS
 
-    device = get(args.device)
+    device = devices_of(args).get(args.device)
     measurers = measurers_of(args)  # None of them: this machine
     space = space_of(args)
     db = args.db or workdir(args).ensure().store
     rep = Reporter(device.name)
+    if args.n == "auto":
+        return _auto(args, space, device, measurers, db, rep)
     try:
         s = profile_space(
             space,
@@ -166,3 +198,44 @@ def run(args: argparse.Namespace) -> int:
     print(render(s))
     print(f"store: {db}")
     return 130 if s.interrupted else 0
+
+
+def _auto(
+    args: argparse.Namespace, space: SearchSpace, device: Device, measurers: Any, db: str | Path, rep: Reporter
+) -> int:
+    """-n auto: rounds of actively chosen subnets until the fit's cross-validated accuracy is reached."""
+    from hwnas.pipelines.fit_transfer import stores_of
+    from hwnas.pipelines.profile_auto import profile_until
+    from hwnas.profiling.visits import VISITS
+
+    sources = stores_of(db, workdir(args).root, args.sources)
+    try:
+        a = profile_until(
+            space,
+            device,
+            db,
+            sources=sources,
+            goal=args.goal,
+            max_n=args.max_n,
+            measurers=measurers,
+            seed=args.seed,
+            checkpoint=args.checkpoint,
+            batch=args.batch,
+            progress=rep,
+            retest=None if args.no_retest else args.retest,
+            visits=args.visits or VISITS,
+            log=lambda line: print(f"hwnas profile: {line}", file=sys.stderr, flush=True),
+        )
+    finally:
+        rep.close()
+    last = a.rounds[-1]
+    verdict = "reached" if a.reached else "did not reach"
+    print(
+        f"{verdict} {a.goal:.0%} within ±{a.within:.0%} (cross-validated) with {a.labels} measured subnets of "
+        f"{device.name} / {space.name} ({a.measured} new in this run, {len(a.profiled)} rounds, "
+        f"{a.elapsed_s:.0f} s); fit: {last.method}"
+    )
+    for line in a.skipped:
+        print(line)
+    print(f"store: {db}\nnext: hwnas fit --device {device.name} --space {space.name}")
+    return 130 if a.interrupted else 0

@@ -1,7 +1,8 @@
 """Named devices: what to measure latency on, and how (runtime, precision, batch, threads, run counts).
 
 ``get(name)`` returns one; ``names()`` lists the built-in ones and those of the user's devices file
-(:mod:`hwnas.devices.files`); ``Device.available()`` says whether it can run here and, if not, why.
+(:mod:`hwnas.devices.files`); ``Devices.load(path)`` holds the built-in ones and those of a given file.
+``Device.available()`` says whether it can run here and, if not, why.
 No torch here; runtime packages are imported only by their backends, when asked.
 """
 
@@ -9,20 +10,31 @@ from hwnas.devices import presets as _presets  # noqa: F401  (registers the buil
 from hwnas.devices.device import PRECISIONS, Device
 from hwnas.devices.files import default_path
 from hwnas.devices.host import cpu_model, physical_cores
-from hwnas.devices.registry import all_devices, builtin_names, get, names, register, source, use_file, user_file
+from hwnas.devices.registry import (
+    Devices,
+    all_devices,
+    builtin_names,
+    get,
+    given,
+    names,
+    register,
+    source,
+    user_file,
+)
 
 __all__ = [
     "PRECISIONS",
     "Device",
+    "Devices",
     "all_devices",
     "builtin_names",
     "cpu_model",
     "default_path",
     "get",
+    "given",
     "names",
     "physical_cores",
     "register",
     "source",
-    "use_file",
     "user_file",
 ]

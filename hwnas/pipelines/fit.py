@@ -14,10 +14,17 @@ from hwnas.core.errors import HwnasError, NotFoundError
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
 from hwnas.predictors import LatencyPredictor, save_predictor
-from hwnas.predictors.metrics import json_safe, noise_floor, retest_noise
+from hwnas.predictors.metrics import json_safe, noise_floor
 from hwnas.predictors.report import plot_predictions, smallest_size
 from hwnas.predictors.selection import learning_curve
-from hwnas.profiling.labels import drift_corrected, labels_of, ladder_baseline, one_host, retest_noise_of
+from hwnas.profiling.labels import (
+    drift_corrected,
+    labels_of,
+    ladder_baseline,
+    one_host,
+    retest_noise,
+    retest_noise_of,
+)
 
 __all__ = ["drift_corrected", "fit_device", "fit_records", "noise_of", "read_records", "records_to_xy"]
 
@@ -109,7 +116,7 @@ def noise_of(df: pd.DataFrame, retest: pd.DataFrame | None = None) -> dict[str, 
     if retest is not None:
         both = labels_of(df).merge(labels_of(retest), on="key", suffixes=("_a", "_b"))
         nf["retest"] = rt = retest_noise(both["latency_ms_a"], both["latency_ms_b"])
-        if rt["label_noise"] is not None:
+        if rt["subnets"] >= 2:
             nf["floor"] = max(v for v in (nf["floor"], rt["label_noise"]) if v is not None)
     return nf
 

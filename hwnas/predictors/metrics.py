@@ -119,22 +119,3 @@ def noise_floor(block_ms: Iterable[Any], ref_ms: Iterable[float] | None = None) 
         "n_ref": len(refs),
         "floor": label if drift is None else max(label, drift),
     }
-
-
-def retest_noise(a_ms: Sequence[float] | np.ndarray, b_ms: Sequence[float] | np.ndarray) -> dict[str, Any]:
-    """Test-retest disagreement of subnets measured twice (a[i] and b[i] are the same subnet, measured
-    at different times): ``rel_diff`` = |a - b| / mean(a, b) summarised (median, p95), and
-    ``label_noise`` = mean(rel_diff) / sqrt(2), about the MAPE a perfect predictor would show against
-    one set of these labels (each label carries its own independent error)."""
-    a, b = np.asarray(a_ms, np.float64), np.asarray(b_ms, np.float64)
-    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
-    a, b = a[ok], b[ok]
-    if len(a) < 2:
-        return {"pairs": int(len(a)), "rel_diff_median": None, "rel_diff_p95": None, "label_noise": None}
-    rel = np.abs(a - b) / ((a + b) / 2)
-    return {
-        "pairs": int(len(a)),
-        "rel_diff_median": float(np.median(rel)),
-        "rel_diff_p95": float(np.percentile(rel, 95)),
-        "label_noise": float(rel.mean() / np.sqrt(2)),
-    }

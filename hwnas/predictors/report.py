@@ -105,10 +105,10 @@ def noise_text(noise: dict[str, Any]) -> str:
             "so its labels are rescaled to the latter"
         )
     rt = noise.get("retest") or {}
-    if rt.get("label_noise") is not None:
+    if (rt.get("subnets") or 0) >= 2:
         parts.append(
-            f"{rt['pairs']} subnets measured again later disagree by {rt['rel_diff_median']:.1%} "
-            f"median (p95 {rt['rel_diff_p95']:.1%}): a label carries ~{rt['label_noise']:.1%}"
+            f"{rt['subnets']} subnets measured again later disagree by {rt['median']:.1%} "
+            f"median (p90 {rt['p90']:.1%}, worst {rt['worst']:.1%}): a label carries ~{rt['label_noise']:.1%}"
         )
     return (
         f"noise floor {noise['floor']:.1%}: " + "; ".join(parts) + ". A held-out MAPE below the floor is fitting noise."

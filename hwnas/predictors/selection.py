@@ -34,13 +34,12 @@ def split(n: int, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def oof_predictions(name: str, space: SearchSpace, b: Batch, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Out-of-fold predictions of a family by K-fold cross-validation."""
-    k = max(2, min(folds, len(y)))
-    order = np.random.default_rng(seed + 1).permutation(len(y))
+    """Out-of-fold predictions of a family by shuffled K-fold cross-validation (at least 2 folds)."""
+    from sklearn.model_selection import KFold  # here: loading a saved predictor does not need scikit-learn
+
     pred = np.empty(len(y))
-    for part in np.array_split(order, k):
-        train = np.setdiff1d(order, part)
-        pred[part] = fam.make(name, space, seed=seed).fit(b.take(train), y[train]).predict(b.take(part))
+    for train, test in KFold(max(2, min(folds, len(y))), shuffle=True, random_state=seed + 1).split(y):
+        pred[test] = fam.make(name, space, seed=seed).fit(b.take(train), y[train]).predict(b.take(test))
     return pred
 
 
@@ -53,7 +52,7 @@ def predict_rate(model: fam.Family, b: Batch, n: int = RATE_BATCH) -> float:
 
 
 @dataclass
-class Comparison:
+class FamilyComparison:
     """Per family: cross-validated and held-out metrics, train MAPE, fit time, prediction rate."""
 
     n_train: int
@@ -85,7 +84,7 @@ def compare(
     test_frac: float = 0.2,
     folds: int = 5,
     seed: int = 0,
-) -> Comparison:
+) -> FamilyComparison:
     """Fit every family on the same training split, cross-validate it there, score it on the
     held-out split, and choose the lowest cross-validated MAPE (the held-out split plays no part
     in the choice, so the chosen family's held-out figures are honest)."""
@@ -95,7 +94,7 @@ def compare(
     for n in names:
         fam.family_class(n)
     train, test = split(len(y), test_frac, seed)
-    out = Comparison(
+    out = FamilyComparison(
         n_train=len(train), n_test=len(test), folds=min(folds, len(train)), seed=seed, test_true=y[test].tolist()
     )
     bt, yt = b.take(train), y[train]

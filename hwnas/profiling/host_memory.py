@@ -14,36 +14,58 @@ reads nothing but the store.
 
 A host never quiet while profiling (or whose memory was deleted) has no baseline here, and labels
 fall back to the store's own. One JSON file per (device, host_id, space digest) under
-``$HWNAS_HOSTS_DIR`` (default ``$XDG_CACHE_HOME/hwnas/hosts``, ``~/.cache`` when unset); a file that
-cannot be read or written is skipped with a warning, never fatal to profiling.
+``$HWNAS_HOSTS_DIR`` (default ``hosts`` in the user's cache folder: ``$XDG_CACHE_HOME/hwnas``, ``~/.cache/hwnas``
+when unset, on Linux); a file that cannot be read or written is skipped with a warning, never fatal to
+profiling. Threads and processes remembering into one file at once take turns (an exclusive lock on
+``.NAME.lock`` beside it) and each writes the whole file atomically, so no batch is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hwnas.core.atomic import atomic_write_text
+from hwnas.core.errors import ConfigError
+from hwnas.profiling.ladder import BASELINE_QUANTILE
 
 HOSTS_ENV = "HWNAS_HOSTS_DIR"
 KEEP = 512  # batches remembered per (device, host, space)
 MIN_BATCHES = 3  # fewer quiet ones: no baseline yet
 QUIET_CORES = 0.25  # a batch is quiet when other processes kept less than this many cores busy
 MIN_WINDOW_S = 0.5  # shorter blocks: unknown (a real batch takes seconds)
-BASELINE_QUANTILE = 50  # the same statistic as the store's own baseline (labels.BASELINE_QUANTILE)
 
 
 def hosts_dir() -> Path:
-    if os.environ.get(HOSTS_ENV):
-        return Path(os.environ[HOSTS_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwnas" / "hosts"
+    """``$HWNAS_HOSTS_DIR``, else ``hosts`` in the user's cache folder."""
+    env = os.environ.get(HOSTS_ENV)
+    if env:
+        return Path(env)
+    import platformdirs  # here: measuring agents import this module for OthersMeter alone, without it
+
+    return Path(platformdirs.user_cache_dir("hwnas")) / "hosts"
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``.NAME.lock`` beside ``path`` (threads and processes alike: each holder opens
+    the lock file itself). A symbolic link in its place is refused (OSError), not followed."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _busy_seconds() -> float:
@@ -113,23 +135,21 @@ class HostMemory:
         return _quiet_baseline(self.batches())
 
     def remember(self, figures: Sequence[float], others: float = math.nan) -> list[float]:
-        """Append one batch's ladder figures and the cores others used meanwhile (atomic replace; a
-        failure warns and is otherwise ignored); returns the :meth:`baseline` that includes it."""
+        """Append one batch's ladder figures and the cores others used meanwhile (read, append and atomic
+        replace under the file's lock; a failure warns and is otherwise ignored); returns the
+        :meth:`baseline` that includes it."""
         if len(figures) != len(self.rungs) or not _ok(figures):
             return self.baseline()
-        kept = [*self.batches(), {"ms": [float(x) for x in figures], "others": others}][-KEEP:]
-        tmp = None
+        batch = {"ms": [float(x) for x in figures], "others": others}
+        kept: list[dict[str, Any]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".hwnas-host-")
-            with os.fdopen(fd, "w") as f:
-                json.dump({"rungs": self.rungs, "batches": kept}, f)
-            os.replace(tmp, self.path)
-        except OSError as e:
+            with exclusive(self.path):
+                kept = [*self.batches(), batch][-KEEP:]
+                atomic_write_text(self.path, json.dumps({"rungs": self.rungs, "batches": kept}))
+        except (OSError, ConfigError) as e:
             warnings.warn(f"host ladder memory {self.path} not written: {e}", stacklevel=2)
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
-        return _quiet_baseline(kept)
+        return _quiet_baseline(kept or [*self.batches(), batch][-KEEP:])
 
 
 def _quiet_baseline(batches: list[dict[str, Any]]) -> list[float]:

@@ -12,7 +12,8 @@ quiet ladder (:mod:`hwnas.profiling.host_memory`) or, without one, the store's t
 store measured under load throughout is still rescaled to a quiet machine (:func:`ladder_baseline`).
 
 The same visits give the store's test-retest disagreement (:func:`retest_noise_of`): subnets with two
-or more successful visits, relative difference |a - b| / mean(a, b) between their first two visits.
+or more successful visits, relative difference |a - b| / mean(a, b) between their first two visits
+(:func:`retest_noise`, the one definition of that figure, also used between two stores).
 """
 
 from __future__ import annotations
@@ -26,12 +27,7 @@ import numpy as np
 import pandas as pd
 
 from hwnas.core.errors import ConfigError
-from hwnas.profiling.ladder import corrected
-
-# A rung's baseline: this percentile of its figures over the batches. The median, so that labels describe a
-# typical moment of the machine: in a quiet quick start the larger rungs' median batch was 3.5-7 %
-# above their 10th percentile (the fastest episodes), the statistic used before.
-BASELINE_QUANTILE = 50
+from hwnas.profiling.ladder import BASELINE_QUANTILE, corrected
 
 
 class MixedHostsError(ConfigError):
@@ -166,23 +162,34 @@ def labels_of(df: pd.DataFrame, correct_drift: bool = True) -> pd.DataFrame:
     return first.reset_index()
 
 
-def retest_noise_of(df: pd.DataFrame, correct_drift: bool = True) -> dict[str, Any]:
-    """Test-retest disagreement inside one host's ok measurements: subnets with >= 2 visits, |a - b| /
-    mean(a, b) of their first two visits (in store order), as median, p90 and worst, with the count."""
-    if correct_drift:
-        df = drift_corrected(df)
-    pairs = []
-    for _, g in df.groupby("key", sort=False):
-        if len(g) >= 2:
-            a, b = (float(v) for v in g["latency_ms"].iloc[:2])
-            if a > 0 and b > 0:
-                pairs.append(abs(a - b) / ((a + b) / 2))
-    if not pairs:
-        return {"subnets": 0, "median": None, "p90": None, "worst": None}
-    rel = np.asarray(pairs)
+def retest_noise(a_ms: Sequence[float] | np.ndarray, b_ms: Sequence[float] | np.ndarray) -> dict[str, Any]:
+    """Test-retest disagreement of subnets measured twice (``a_ms[i]`` and ``b_ms[i]``: one subnet at two
+    times; pairs without two positive figures are left out): ``rel`` = |a - b| / mean(a, b) as ``median``,
+    ``p90`` and ``worst``, with the count ``subnets``, and ``label_noise`` = mean(rel) / sqrt(2), about the
+    MAPE a perfect predictor would show against one set of these labels (each carries its own error)."""
+    a, b = np.asarray(a_ms, np.float64), np.asarray(b_ms, np.float64)
+    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    a, b = a[ok], b[ok]
+    if not len(a):
+        return {"subnets": 0, "median": None, "p90": None, "worst": None, "label_noise": None}
+    rel = np.abs(a - b) / ((a + b) / 2)
     return {
-        "subnets": len(pairs),
+        "subnets": int(len(a)),
         "median": float(np.median(rel)),
         "p90": float(np.percentile(rel, 90)),
         "worst": float(rel.max()),
+        "label_noise": float(rel.mean() / np.sqrt(2)),
     }
+
+
+def retest_noise_of(df: pd.DataFrame, correct_drift: bool = True) -> dict[str, Any]:
+    """:func:`retest_noise` inside one host's ok measurements: the first two visits (in store order) of
+    each subnet measured in two or more."""
+    if correct_drift:
+        df = drift_corrected(df)
+    if not len(df):
+        return retest_noise([], [])
+    nth = df.groupby("key", sort=False).cumcount()
+    first = df[nth == 0].set_index("key")["latency_ms"]
+    second = df[nth == 1].set_index("key")["latency_ms"]
+    return retest_noise(first.loc[second.index].to_numpy(float), second.to_numpy(float))

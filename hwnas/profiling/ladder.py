@@ -23,6 +23,10 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 
 RUNGS = 5
+# A baseline ladder (a store's typical batch, a host's remembered quiet one): per rung, this percentile of the
+# batches' figures. The median, so that labels describe a typical moment of the machine: in a quiet quick start
+# the larger rungs' median batch was 3.5-7 % above their 10th percentile (the fastest episodes), used before.
+BASELINE_QUANTILE = 50
 T = TypeVar("T", int, float)
 
 

@@ -5,9 +5,9 @@ A single visit can be caught by a slow episode that the reference ladder of its 
 busy one while the median disagreed by 1.5 %). Such a label stands out against the others: an
 additive model on the config features, fitted out of fold (5 folds, so a label never predicts
 itself), predicts it far off. The subnets whose log residual lies more than :data:`Z` robust
-standard deviations (1.4826 x MAD) and more than :data:`MIN_OFF` from the median are visited until
-they have :data:`SURPRISE_VISITS` visits, and the label, the median of the visits, then drops the odd one.
-At most :data:`SHARE` of the plan.
+standard deviations (the median absolute deviation, scaled as for a normal distribution) and more than
+:data:`MIN_OFF` from the median are visited until they have :data:`SURPRISE_VISITS` visits, and the
+label, the median of the visits, then drops the odd one. At most :data:`SHARE` of the plan.
 
 A store whose subnets all have two visits says so more directly (:func:`disagreeing`): two visits of
 one subnet that disagree by more than a few per cent mean that one of them was disturbed. A third visit
@@ -36,14 +36,14 @@ FAMILY = "additive"  # per-layer terms: fits a store of mnist-cpu to 3-4 % MAPE,
 
 def out_of_fold(space: SearchSpace, configs: list[SubnetConfig], y: np.ndarray, seed: int = 0) -> np.ndarray:
     """Each subnet's latency predicted by a model (:data:`FAMILY`) fitted on the other folds."""
+    from sklearn.model_selection import KFold
+
     from hwnas.predictors.families import make
 
     pred = np.empty_like(y)
-    folds = np.random.default_rng(seed).permutation(len(y)) % FOLDS
-    for k in range(FOLDS):
-        test = folds == k
-        model = make(FAMILY, space, seed=seed).fit([c for c, t in zip(configs, test) if not t], y[~test])
-        pred[test] = model.predict([c for c, t in zip(configs, test) if t])
+    for train, test in KFold(FOLDS, shuffle=True, random_state=seed).split(y):
+        model = make(FAMILY, space, seed=seed).fit([configs[i] for i in train], y[train])
+        pred[test] = model.predict([configs[i] for i in test])
     return pred
 
 
@@ -57,11 +57,13 @@ def surprising(space: SearchSpace, plan: list[SubnetConfig], df: pd.DataFrame, s
     keys = [c.key() for c in cfgs]
     y = labels.loc[keys, "latency_ms"].to_numpy(float)
     r = np.log(y) - np.log(np.maximum(out_of_fold(space, cfgs, y, seed), 1e-9))
-    mad = 1.4826 * np.median(np.abs(r - np.median(r)))
-    if not mad > 0:
+    from scipy.stats import median_abs_deviation
+
+    spread = median_abs_deviation(r, scale="normal")  # a robust standard deviation
+    if not spread > 0:
         return []
     off = np.abs(r - np.median(r))
-    z = off / mad
+    z = off / spread
     visits = labels.loc[keys, "visits"].to_numpy(int)
     order = [i for i in np.argsort(-z) if z[i] > Z and off[i] > MIN_OFF and visits[i] < SURPRISE_VISITS]
     return [cfgs[i] for i in order[: int(np.ceil(SHARE * len(plan)))]]

@@ -1,6 +1,7 @@
 """Devices defined in a user's TOML or YAML file: parsing, defaults, validation, discovery, listing."""
 
 import json
+import os
 
 import pytest
 
@@ -43,23 +44,42 @@ def _write(tmp_path, text, name="devices.toml"):
 
 
 def test_toml_file_defines_devices_with_runtime_defaults_and_a_base(tmp_path):
-    got = {d.name: d for d in devices.use_file(_write(tmp_path, TOML))}
-    d = devices.get("cpu-2t-b4")
-    assert got["cpu-2t-b4"] == d
+    path = _write(tmp_path, TOML)
+    given = devices.Devices.load(path)
+    d = given.get("cpu-2t-b4")
+    assert devices.get("cpu-2t-b4", devices_file=path) == d
     assert (d.runtime, d.threads, d.batch_size, d.rounds, d.warmup_runs) == ("onnxruntime", 2, 4, 6, 5)
     assert d.provider == "CPUExecutionProvider" and d.clock == "wall" and d.precision == "fp32"
-    b8 = devices.get("cpu-b8")  # the built-in cpu's settings, one changed
+    b8 = given.get("cpu-b8")  # the built-in cpu's settings, one changed
     assert b8.batch_size == 8 and b8.clock == "thread" and b8.threads == 1
-    gpu = devices.get("my-gpu")  # TensorRT's defaults fill what the entry leaves out
+    gpu = given.get("my-gpu")  # TensorRT's defaults fill what the entry leaves out
     assert gpu.precision == "fp16" and gpu.threads == 0 and gpu.provider == "" and gpu.warmup_runs == 50
-    assert devices.names()[: len(devices.builtin_names())] == devices.builtin_names()
-    assert {"cpu-2t-b4", "cpu-b8", "my-gpu"} <= set(devices.names())
-    assert devices.source("cpu-2t-b4") == str(tmp_path / "devices.toml") and devices.source("cpu") == "built-in"
+    assert given.names()[: len(devices.builtin_names())] == devices.builtin_names()
+    assert {"cpu-2t-b4", "cpu-b8", "my-gpu"} <= set(given.names())
+    assert given.source("cpu-2t-b4") == str(path) and given.source("cpu") == "built-in"
+    assert [x.name for x in given.all()] == given.names()
+
+
+def test_a_given_file_is_seen_only_where_it_is_passed(tmp_path):
+    """No process-wide choice: the default lookup does not see a file another caller loaded."""
+    path = _write(tmp_path, TOML)
+    assert devices.Devices.load(path).get("cpu-2t-b4").batch_size == 4
+    with pytest.raises(UnknownNameError, match="--devices FILE"):
+        devices.get("cpu-2t-b4")
+    assert devices.user_file() is None and devices.get("cpu").name == "cpu"  # built-ins need no file
+
+
+def test_a_changed_file_is_read_again(tmp_path):
+    path = _write(tmp_path, YAML, "devices.yaml")
+    assert devices.get("cpu-2t-b4", devices_file=path).batch_size == 4
+    path.write_text(YAML.replace("batch_size: 4", "batch_size: 2"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # a later stamp
+    assert devices.get("cpu-2t-b4", devices_file=path).batch_size == 2
 
 
 def test_yaml_file_gives_the_same_device(tmp_path):
-    from_yaml = devices.use_file(_write(tmp_path, YAML, "devices.yaml"))[0]
-    from_toml = next(d for d in devices.use_file(_write(tmp_path, TOML)) if d.name == "cpu-2t-b4")
+    from_yaml = devices.Devices.load(_write(tmp_path, YAML, "devices.yaml")).get("cpu-2t-b4")
+    from_toml = devices.Devices.load(_write(tmp_path, TOML)).get("cpu-2t-b4")
     assert from_yaml.with_(description="") == from_toml.with_(description="")
 
 
@@ -100,14 +120,13 @@ def test_default_path_from_env_and_config_folder(tmp_path, monkeypatch):
 def test_mistakes_are_one_line_config_errors_naming_the_file(tmp_path, text, match):
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError, match=match) as e:
-        devices.use_file(path)
+        devices.Devices.load(path)
     assert "\n" not in str(e.value) and str(path) in str(e.value)
-    assert devices.user_file() is None  # a bad file is not taken
 
 
 def test_file_suffix_must_say_the_format(tmp_path):
     with pytest.raises(ConfigError, match=".toml, .yaml or .yml"):
-        devices.use_file(_write(tmp_path, TOML, "devices.txt"))
+        devices.Devices.load(_write(tmp_path, TOML, "devices.txt"))
 
 
 def test_cli_lists_user_devices_and_rejects_a_bad_file_in_one_line(tmp_path, capsys):
@@ -133,7 +152,7 @@ def test_the_readme_example_file_is_valid(tmp_path):
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     example = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
-    got = {d.name: d for d in devices.use_file(_write(tmp_path, example))}
+    got = {d.name: d for d in devices.Devices.load(_write(tmp_path, example)).user().values()}
     assert (got["cpu-2t-b4"].threads, got["cpu-2t-b4"].batch_size) == (2, 4) and got["cpu-b8"].batch_size == 8
 
 
@@ -142,6 +161,16 @@ def test_without_a_toml_reader_toml_is_one_line_and_yaml_still_works(tmp_path, m
     monkeypatch.setitem(__import__("sys").modules, "tomllib", None)
     monkeypatch.setitem(__import__("sys").modules, "tomli", None)
     with pytest.raises(ConfigError, match="tomli") as e:
-        devices.use_file(_write(tmp_path, TOML))
+        devices.Devices.load(_write(tmp_path, TOML))
     assert "\n" not in str(e.value)
-    assert devices.use_file(_write(tmp_path, YAML, "devices.yaml"))[0].batch_size == 4
+    assert devices.Devices.load(_write(tmp_path, YAML, "devices.yaml")).get("cpu-2t-b4").batch_size == 4
+
+
+def test_the_commands_devices_are_seen_only_inside_its_block(tmp_path):
+    """given(): the --devices file of one CLI command, for callers that look names up alone (transitional)."""
+    path = _write(tmp_path, TOML)
+    with devices.given(devices.Devices.load(path)):
+        assert devices.get("cpu-2t-b4").batch_size == 4 and devices.user_file() == path
+    assert devices.user_file() is None
+    with pytest.raises(UnknownNameError):
+        devices.get("cpu-2t-b4")

@@ -59,12 +59,12 @@ def test_devices_file_defines_int8_devices(tmp_path):
         '[devices.mt-dyn]\nruntime = "onnxruntime"\nthreads = 1\nprecision = "int8-dynamic"\n\n'
         '[devices.torch-compiled]\nbase = "cpu-torch"\ncompile_mode = "default"\n'
     )
-    by_name = {d.name: d for d in devices.use_file(f)}
+    by_name = devices.Devices.load(f).user()
     assert by_name["cpu-int8-128"].calibration == 128 and by_name["cpu-int8-128"].precision == "int8-static"
     assert by_name["mt-dyn"].quantized and by_name["torch-compiled"].compile_mode == "default"
     f.write_text('[devices.bad]\nbase = "cpu-int8"\ncalibration = 8\n')
     with pytest.raises(ConfigError, match=r"devices.toml.*too few images"):
-        devices.use_file(f)
+        devices.Devices.load(f)
 
 
 def test_wire_compares_the_new_fields_and_defaults_what_an_older_side_omits():

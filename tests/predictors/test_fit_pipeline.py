@@ -58,14 +58,16 @@ def test_fit_records_reports_everything(space, data, tmp_path):
 
 def test_retest_store_raises_the_floor(space, data):
     from hwnas.pipelines.fit import noise_of
+    from hwnas.predictors.report import noise_text
 
     cfgs, y = data
     df = records_frame(space, cfgs, y)
     again = records_frame(space, cfgs[:40], y[:40] * 1.1, seed=1)  # the same 40 subnets, 10 % slower
     nf = noise_of(df, again)
-    assert nf["retest"]["pairs"] == 40
-    assert nf["retest"]["rel_diff_median"] == pytest.approx(0.1 / 1.05)
+    assert nf["retest"]["subnets"] == 40
+    assert nf["retest"]["median"] == pytest.approx(0.1 / 1.05) == nf["retest"]["p90"]
     assert nf["floor"] == nf["retest"]["label_noise"] > nf["label_noise"]
+    assert "40 subnets measured again later disagree by 9.5% median (p90 9.5%" in noise_text(nf)
 
 
 def test_too_few_records_says_how_to_make_more(space, data):

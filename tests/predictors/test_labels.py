@@ -11,7 +11,7 @@ import pytest
 from hwnas.cli.main import main
 from hwnas.pipelines.fit import noise_of, read_records, records_to_xy
 from hwnas.pipelines.workdir import RunDir
-from hwnas.profiling.labels import MixedHostsError, labels_of, retest_noise_of
+from hwnas.profiling.labels import MixedHostsError, labels_of, retest_noise, retest_noise_of
 from hwnas.profiling.record import LatencyRecord
 from hwnas.profiling.store import LatencyStore
 from hwnas.search.constraints import noise_aware_margin
@@ -52,6 +52,23 @@ def test_label_is_median_of_drift_corrected_visits(space):
     rt = retest_noise_of(df)  # first two visits, drift-corrected: 2.0 and 2.0
     assert rt["subnets"] == 1 and rt["median"] == pytest.approx(0.0)
     assert records_to_xy(df)[1].tolist() == pytest.approx([2.0])
+
+
+def test_retest_noise_of_pairs():
+    rt = retest_noise([1.0, 2.0, 3.0, float("nan")], [1.1, 2.0, 2.7, 1.0])  # 1.0 vs 1.1: 2/21 apart
+    rel = [2 / 21, 0.0, 0.3 / 2.85]
+    assert rt["subnets"] == 3 and rt["median"] == pytest.approx(2 / 21) and rt["worst"] == pytest.approx(0.3 / 2.85)
+    assert rt["p90"] == pytest.approx(float(np.percentile(rel, 90)))
+    assert rt["label_noise"] == pytest.approx(sum(rel) / 3 / np.sqrt(2))
+    assert retest_noise([], [])["median"] is None
+
+
+def test_a_stores_own_retest_is_the_same_statistic_over_its_first_two_visits(space):
+    cfgs = space.sample_unique(4, np.random.default_rng(0))
+    visits = [(1.0, 1.1, 5.0), (2.0, 2.0), (3.0,), (4.0, 3.6)]  # a third visit and a single one are left out
+    rows = [_rec(space, c, ms, HOST_A, f"v{i}") for c, seq in zip(cfgs, visits) for i, ms in enumerate(seq)]
+    df = pd.DataFrame([r.to_row() for r in rows])
+    assert retest_noise_of(df) == retest_noise([1.0, 2.0, 4.0], [1.1, 2.0, 3.6])
 
 
 def _two_host_store(path, space, data):  # noqa: ANN001, ANN202

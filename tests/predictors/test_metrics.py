@@ -43,12 +43,3 @@ def test_noise_floor_counts_reference_drift():
     nf = noise_floor([[1.0, 1.0]] * 3, ref_ms=[1.0, 1.0, 1.0, 1.3, 1.3, None, float("nan")])
     assert nf["n_ref"] == 2 and nf["ref_drift"] == pytest.approx(0.15 / 1.15)
     assert nf["label_noise"] == 0 and nf["floor"] == nf["ref_drift"]
-
-
-def test_retest_noise_of_pairs():
-    from hwnas.predictors.metrics import retest_noise
-
-    rt = retest_noise([1.0, 2.0, 3.0, float("nan")], [1.1, 2.0, 2.7, 1.0])  # 1.0 vs 1.1: 2/21 apart
-    assert rt["pairs"] == 3 and rt["rel_diff_median"] == pytest.approx(2 / 21)
-    assert rt["label_noise"] == pytest.approx((2 / 21 + 0 + 0.3 / 2.85) / 3 / np.sqrt(2))
-    assert retest_noise([1.0], [1.0])["label_noise"] is None

@@ -99,3 +99,59 @@ def test_profiling_remembers_every_batch_and_records_carry_the_baseline(tiny_spa
     mem = HostMemory(dev.name, df["host_id"].iloc[0], tiny_space.digest(), [c.key() for c in ladder(tiny_space)])
     assert len(mem.batches()) == 6 and mem.batches()[-1]["ms"] == json.loads(df["refs_ms"].iloc[-1])
     assert not (df["others_cores"] < 0).any()  # NaN where unknown (these tiny batches are too short)
+
+
+REMEMBER_IN_THREADS = """
+import sys, threading
+from pathlib import Path
+from hwnas.profiling.host_memory import HostMemory
+
+folder, proc, threads, each = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+start = threading.Barrier(threads)
+
+def work(t):
+    mem = HostMemory("cpu", "h1", "d" * 40, ["a", "b"], folder=folder)
+    start.wait()
+    for i in range(each):
+        mem.remember([1.0 + proc * 1000 + t * 100 + i, 2.0], others=0.0)
+
+pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+for th in pool:
+    th.start()
+for th in pool:
+    th.join()
+"""
+
+
+def test_threads_of_two_processes_remembering_at_once_lose_no_batch(tmp_path):
+    threads, each = 4, 15
+    procs = [
+        subprocess.Popen([sys.executable, "-c", REMEMBER_IN_THREADS, str(tmp_path), str(p), str(threads), str(each)])
+        for p in range(2)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    got = sorted(b["ms"][0] for b in HostMemory("cpu", "h1", "d" * 40, ["a", "b"], folder=tmp_path).batches())
+    want = sorted(1.0 + p * 1000 + t * 100 + i for p in range(2) for t in range(threads) for i in range(each))
+    assert got == want
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]  # no temporary file left behind
+
+
+def test_a_symbolic_link_in_place_of_the_lock_file_is_not_followed(tmp_path):
+    mem = HostMemory("cpu", "h1", "d" * 40, ["a", "b"], folder=tmp_path)
+    target = tmp_path / "elsewhere"
+    target.write_text("untouched")
+    (tmp_path / f".{mem.path.name}.lock").symlink_to(target)
+    with pytest.warns(UserWarning, match="not written"):
+        assert mem.remember([1.0, 2.0]) == []  # the baseline still counts it: one batch, below MIN_BATCHES
+    assert target.read_text() == "untouched" and not mem.path.exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the cache folder's place on Linux")
+def test_the_memory_folder_is_the_user_cache_folder_unless_set(monkeypatch, tmp_path):
+    from hwnas.profiling.host_memory import HOSTS_ENV, hosts_dir
+
+    monkeypatch.setenv(HOSTS_ENV, str(tmp_path / "mine"))
+    assert hosts_dir() == tmp_path / "mine"
+    monkeypatch.delenv(HOSTS_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert hosts_dir() == tmp_path / "cache" / "hwnas" / "hosts"

@@ -8,9 +8,11 @@ uses, its version and what of the host it depends on. Everything else asks throu
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Mapping
 
 from hwnas.core.errors import DeviceUnavailableError, UnknownNameError
 from hwnas.profiling.backends.base import Backend, Runner
@@ -26,23 +28,17 @@ __all__ = [
     "fingerprint",
     "names",
     "open_runner",
-    "register_backend",
     "require_available",
 ]
 
 # runtime name -> "module:Class"; the module is imported on first use
-_TARGETS: dict[str, str] = {
-    "onnxruntime": "hwnas.profiling.backends.ort:OrtBackend",
-    "tensorrt": "hwnas.profiling.backends.trt:TrtBackend",
-    "torch": "hwnas.profiling.backends.pytorch:TorchBackend",
-}
-_LOADED: dict[str, Backend] = {}
-
-
-def register_backend(name: str, target: str) -> None:
-    """Make runtime ``name`` available, implemented by ``target`` ("package.module:BackendClass")."""
-    _TARGETS[name] = target
-    _LOADED.pop(name, None)
+_TARGETS: Mapping[str, str] = MappingProxyType(
+    {
+        "onnxruntime": "hwnas.profiling.backends.ort:OrtBackend",
+        "tensorrt": "hwnas.profiling.backends.trt:TrtBackend",
+        "torch": "hwnas.profiling.backends.pytorch:TorchBackend",
+    }
+)
 
 
 def names() -> list[str]:
@@ -50,13 +46,17 @@ def names() -> list[str]:
 
 
 def backend(name: str) -> Backend:
-    """The backend of runtime ``name``; UnknownNameError lists the known ones."""
-    if name not in _LOADED:
-        if name not in _TARGETS:
-            raise UnknownNameError(f"unknown runtime {name!r}; known: {', '.join(names())}")
-        module, _, cls = _TARGETS[name].partition(":")
-        _LOADED[name] = getattr(importlib.import_module(module), cls)()
-    return _LOADED[name]
+    """The backend of runtime ``name`` (one per process); UnknownNameError lists the known ones."""
+    if name not in _TARGETS:
+        raise UnknownNameError(f"unknown runtime {name!r}; known: {', '.join(names())}")
+    return _loaded(name)
+
+
+@functools.cache
+def _loaded(name: str) -> Backend:
+    module, _, cls = _TARGETS[name].partition(":")
+    backend: Backend = getattr(importlib.import_module(module), cls)()
+    return backend
 
 
 def backend_for(device: Device) -> Backend:

@@ -9,9 +9,10 @@ builder flag (removed in 11). ``fp32`` is true FP32: the TF32 builder flag, on b
 dynamic dimension is an error. One logger serves every builder, parser and runtime.
 
 **Timing cache.** One file per (GPU name, compute capability, driver, TensorRT version) under
-``$HWNAS_TRT_CACHE_DIR`` (default ``$XDG_CACHE_HOME/hwnas/trt``, ``~/.cache`` when unset). The key is
-also written inside the file and a cache is loaded only when it matches; TensorRT is asked to refuse a
-mismatch too (``ignore_mismatch=False``: ``True`` would *load* a foreign cache). A rejected cache is
+``$HWNAS_TRT_CACHE_DIR`` (default ``trt`` in the user's cache folder: ``$XDG_CACHE_HOME/hwnas``,
+``~/.cache/hwnas`` when unset, on Linux). The key is also written inside the file and a cache is loaded
+only when it matches; TensorRT is asked to refuse a mismatch too (``ignore_mismatch=False``: ``True``
+would *load* a foreign cache). A rejected cache is
 replaced by an empty one. The updated cache is written atomically after the build; a failed write is a
 warning and never costs the engine.
 
@@ -53,6 +54,7 @@ from NVIDIA's package index), imported inside the functions that use them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -112,17 +114,12 @@ def _require_tensorrt() -> None:
         raise MissingDependencyError(f"the gpu-trt device needs {INSTALL_HINT}")
 
 
-_LOGGER: tensorrt.ILogger | None = None
-
-
+@functools.cache
 def logger() -> tensorrt.ILogger:
     """The one TensorRT logger of this process (TensorRT warns when a second one is created)."""
-    global _LOGGER
-    if _LOGGER is None:
-        import tensorrt as trt
+    import tensorrt as trt
 
-        _LOGGER = trt.Logger(trt.Logger.WARNING)
-    return _LOGGER
+    return trt.Logger(trt.Logger.WARNING)
 
 
 # ---------------------------------------------------------------- timing cache
@@ -152,10 +149,13 @@ class CacheKey:
 
 
 def cache_dir() -> Path:
+    """``$HWNAS_TRT_CACHE_DIR``, else ``trt`` in the user's cache folder."""
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwnas" / "trt"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("hwnas")) / "trt"
 
 
 class TimingCache:
