@@ -7,7 +7,8 @@ import importlib
 import sys
 import traceback
 import warnings
-from typing import NoReturn, Sequence, TextIO
+from contextlib import contextmanager
+from typing import Iterator, NoReturn, Sequence, TextIO
 
 from hwnas import __version__
 from hwnas.cli.failures import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, one_line, sigterm_as_interrupt
@@ -24,6 +25,7 @@ COMMANDS = [
     "predict",
     "search",
     "export",
+    "finetune",
     "inspect",
     "agent",
 ]
@@ -65,15 +67,30 @@ def _one_line_warning(
     sys.stderr.write(f"hwnas: warning: {message}\n")
 
 
+@contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Warnings shown as one line while the block runs; the previous hook and filters are back after it."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning  # restored by catch_warnings on exit
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    warnings.showwarning = _one_line_warning
+    with _one_line_warnings():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from hwnas.devices import given
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
-        with sigterm_as_interrupt():
+        # given: the --devices file for the commands that still look devices up by name alone (transitional)
+        with sigterm_as_interrupt(), given(getattr(args, "devices", None)):
             return int(args._run(args) or 0)
     except KeyboardInterrupt as e:
         signal = "terminated" if isinstance(e, Terminated) else "interrupted"
