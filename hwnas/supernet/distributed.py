@@ -42,6 +42,7 @@ def init_distributed(device: str | None = None, threads: int = 0) -> DistInfo:
     share = max(1, len(os.sched_getaffinity(0)) // max(1, local_world))
     torch.set_num_threads(threads or int(os.environ.get("OMP_NUM_THREADS") or share))
     if world > 1 and not dist.is_initialized():
+        _import_group_defaults()
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
     return DistInfo(rank, world, local_rank, local_world, device)
 
@@ -51,7 +52,19 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def _import_group_defaults() -> None:
+    """Import ``torch.distributed.nn`` while no group exists. Its functions take ``group=group.WORLD`` as a
+    default argument, so importing it after ``init_process_group`` (DDP's import of torch._dynamo does)
+    pins the world group for the life of the interpreter: ``destroy_process_group`` then cannot free it,
+    and gloo's threads live on into interpreter finalization, where one that must take the GIL to free a
+    finished work is killed mid-destructor (C++ terminate: SIGABRT)."""
+    import torch.distributed.nn  # noqa: F401
+
+
 def shutdown(info: DistInfo) -> None:
+    """Leave the process group and free it now, joining gloo's threads while the interpreter is whole.
+    Drop every DDP wrapper first: its reducer holds the group and would free it without releasing the
+    GIL, which a gloo thread finishing its last work may be waiting for (a deadlock)."""
     if info.distributed and dist.is_initialized():
         dist.destroy_process_group()
 
