@@ -27,11 +27,10 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau
 
-from hwnas.cli.search_cmd import evolution_settings
-from hwnas.core.config import SubnetConfig
 from hwnas.devices.host import cpu_model, native_bf16
 from hwnas.pipelines.fitness import InheritedAccuracy
 from hwnas.pipelines.search import SearchOptions, search
+from hwnas.pipelines.search_inputs import evolution_settings
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import EvolutionSettings
 from hwnas.supernet.checkpoint import safe_load
@@ -100,9 +99,9 @@ def compare_searches(ckpt: Path, run: Path, latency_ms: float, settings: Evoluti
             times[p] = time.perf_counter() - t
         w = report.winner
         assert w is not None
-        wc = SubnetConfig.from_dict(w["config"])
+        wc = w.config
         print(
-            f"search with {p} scores: winner {w['key']}, {report.evaluated} candidates, {times[p]:.1f} s; "
+            f"search with {p} scores: winner {w.key}, {report.evaluated} candidates, {times[p]:.1f} s; "
             f"val {fp32.top1(wc, 'val'):.1f} / {bf16.top1(wc, 'val'):.1f} %, "
             f"test {fp32.top1(wc, 'test'):.1f} / {bf16.top1(wc, 'test'):.1f} % (fp32 / bf16)"
         )

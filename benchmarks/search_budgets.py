@@ -174,12 +174,12 @@ def main() -> int:
                     budgets=[(DEVICE, b)], subset=a.subset, settings=settings, margin=a.margin, export=False
                 )
                 rep = search(run, space, opts, log=lambda m: print("   " + m, flush=True))
-                w = rep.winner  # a SearchReport: typed fields, the winner and verification as plain dicts
+                w = rep.winner  # a Winner: its measurement on DEVICE is w.measured(DEVICE)
                 row.update(
                     search_acc_s=rep.timing["search_s"],
                     evaluated=rep.evaluated,
                     fallbacks=len(rep.verification) - 1,
-                    winner=w["key"] if w else None,
+                    winner=w.key if w else None,
                 )
             if w:
                 y = Path(tmp) / f"winner-{b}.yaml"
@@ -187,15 +187,15 @@ def main() -> int:
                 fresh = fresh_measure(SPACE, y, run.supernet)
                 ms, typ = fresh["latency_ms"], fresh["typical_ms"]
                 row.update(
-                    predicted_ms=w["latency"][DEVICE]["predicted_ms"],
-                    verify_ms=w["latency"][DEVICE]["measured_ms"],
+                    predicted_ms=w.latency[DEVICE].predicted_ms,
+                    verify_ms=getattr(w.measured(DEVICE), "measured_ms", None),
                     fresh_ms=ms,
                     fresh_typical_ms=typ,
                     within=ms <= b,
                     typical_within=None if typ is None else typ <= b,
                     overshoot=max(0.0, ms / b - 1),
-                    val_top1=w["val_top1"],
-                    test_top1=w["test_top1"],
+                    val_top1=w.val_top1,
+                    test_top1=w.test_top1,
                 )
             con = Constraints(space, [LatencyBudget(DEVICE, base.predictor, b, margin)])
             t = time.perf_counter()

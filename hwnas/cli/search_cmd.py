@@ -210,27 +210,9 @@ def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
 
 
 def settings_of(args: argparse.Namespace) -> EvolutionSettings:
+    from hwnas.pipelines.search_inputs import evolution_settings
+
     return evolution_settings(args.population, args.generations, args.parents, args.mutations, args.crossovers)
-
-
-def evolution_settings(
-    population: int,
-    generations: int,
-    parents: int | None = None,
-    mutations: int | None = None,
-    crossovers: int | None = None,
-) -> EvolutionSettings:
-    """AutoFormer's proportions where not given: population / 5 parents, population / 2 of each operator."""
-    from hwnas.search import EvolutionSettings
-
-    n = population
-    return EvolutionSettings(
-        population=n,
-        generations=generations,
-        parents=parents or max(2, n // 5),
-        mutations=n // 2 if mutations is None else mutations,
-        crossovers=n // 2 if crossovers is None else crossovers,
-    )
 
 
 def generation_reporter(total: int, label: str) -> Callable[[GenerationStats], None]:
@@ -340,16 +322,16 @@ def render(report: SearchReport) -> str:
     if w is None:
         lines.append(f"no winner written; see {report.files['report_md']}")
         return "\n".join(lines)
-    rows = [{"device": d, **m} for d, m in w["latency"].items()]
+    rows = [{"device": d, **m.to_dict()} for d, m in w.latency.items()]
     if rows:
         lines.append(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "typical_ms", "within_budget"]))
     if report.accuracy.get("note"):
         lines.append(f"accuracy: {report.accuracy['note']}")
-    val = "-" if w["val_top1"] is None else f"{w['val_top1']:.2f} %"
-    test = "-" if w["test_top1"] is None else f"{w['test_top1']:.2f} %"
+    val = "-" if w.val_top1 is None else f"{w.val_top1:.2f} %"
+    test = "-" if w.test_top1 is None else f"{w.test_top1:.2f} %"
     scores = f" ({report.precision} scores)" if report.precision else ""
     lines.append(
-        f"winner  {w['key']}  {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
+        f"winner  {w.key}  {w.params / 1e6:.3f} M params, {w.macs / 1e6:.1f} M MACs, "
         f"val top-1 {val}, test top-1 {test}{scores}"
     )
     lines += [f"  {name:12s} {path}" for name, path in report.files.items()]

@@ -222,17 +222,17 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         close()
-    if r.get("rank", 0) == 0:
+    if r.rank == 0:
         if args.json:
             print_json(r)
         else:
-            last = r["history"][-1] if r["history"] else {}
+            last = r.history[-1] if r.history else {}
             acc = (
                 f", val top1 max {last['val_top1_max']:.2f}% min {last['val_top1_min']:.2f}%"
                 if "val_top1_max" in last
                 else ""
             )
-            if r.get("teacher_val_top1") is not None:
-                acc += f", CNN teacher val top1 {r['teacher_val_top1']:.2f}%"
-            print(f"wrote {r['checkpoint']} (step {r['step']}/{r['total_steps']}, {r['seconds']:.0f}s{acc})")
+            if r.teacher_val_top1 is not None:
+                acc += f", CNN teacher val top1 {r.teacher_val_top1:.2f}%"
+            print(f"wrote {r.checkpoint} (step {r.step}/{r.total_steps}, {r.seconds:.0f}s{acc})")
     return 0

@@ -149,17 +149,17 @@ def finetune(
         folder=str(out),
         key=cfg.key(),
         space=the_space.name,
-        step=r["step"],
-        total_steps=r["total_steps"],
-        train_seconds=round(sum(h.get("train_seconds", 0.0) for h in r["history"]), 3),
-        config=r["config"],
-        history=r["history"],
+        step=r.step,
+        total_steps=r.total_steps,
+        train_seconds=round(sum(h.get("train_seconds", 0.0) for h in r.history), 3),
+        config=asdict(r.config),
+        history=r.history,
         files={"checkpoint": str(ckpt)},
-        rank=r["rank"],
+        rank=r.rank,
     )
-    if r["rank"] != 0 or not result.done:
+    if r.rank != 0 or not result.done:
         return result
-    return _finish(result, the_space, cfg, Path(r["config"]["init"]), ckpt, data, report)
+    return _finish(result, the_space, cfg, Path(result.config["init"]), ckpt, data, report)
 
 
 def _finish(

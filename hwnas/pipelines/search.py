@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.finalists import check_finalists
 from hwnas.pipelines.fitness import InheritedAccuracy, params_fitness, score_precision, split_tensors
+from hwnas.pipelines.model_card import write_search_card
 from hwnas.pipelines.search_inputs import (
     OBJECTIVES,
     SearchOptions,
@@ -30,14 +33,19 @@ from hwnas.pipelines.search_inputs import (
 from hwnas.pipelines.search_report import (
     SEARCH_FILES,
     SearchReport,
+    Winner,
     build_report,
+    winner_of,
     write_plot,
     write_report,
     write_winner,
 )
-from hwnas.pipelines.verify import measure_candidate, verify
+from hwnas.pipelines.verify import Verification, measure_candidate, verify
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import Constraints, GenerationStats, LatencyBudget, run_search
+
+if TYPE_CHECKING:
+    from hwnas.profiling.measurer import Measurer
 
 
 def extremes(
@@ -80,6 +88,8 @@ __all__ = [
     "search",
     "SearchOptions",
     "SearchReport",
+    "Verification",
+    "Winner",
     "OBJECTIVES",
     "checkpoint_for",
     "load_budgets",
@@ -102,21 +112,24 @@ def search(
     on_generation: Callable[[GenerationStats], None] | None = None,
     fit_missing: Callable[[str], None] | None = None,
     log: Callable[[str], None] = print,
+    measurers: Mapping[str, Sequence[Measurer]] | None = None,
 ) -> SearchReport:
-    """Search, verify and write the results to ``run.search``; returns the report."""
+    """Search, verify and write the results to ``run.search``; returns the report. ``measurers``: where
+    each device's winner is re-measured (None, or a device without any: this machine). ``opts`` is left
+    as given: the report records the settings that ran (the precision and the images scored)."""
     t0 = time.perf_counter()
     check_writable(run.root)  # refuse a read-only run folder before any work
     ckpt = checkpoint_for(run, checkpoint, opts.objective)
     if opts.measure:
-        require_devices([d for d, _ in opts.budgets])
+        require_devices([d for d, _ in opts.budgets], measurers)
     budgets, dev_info = load_budgets(run, space, opts, fit_missing)
     constraints = Constraints(space, budgets, params_m=opts.params_m, macs_m=opts.macs_m)
-    opts.precision = score_precision(opts.precision)  # the report records what ran
+    opts = replace(opts, precision=score_precision(opts.precision))
     scorer = None
     if opts.objective == "accuracy" and ckpt:
         scorer = InheritedAccuracy(space, ckpt, opts.data, precision=opts.precision)
-    if scorer and opts.subset:  # record the images actually used, not the number asked for
-        opts.subset = scorer.images("val", opts.subset)
+    if scorer and opts.subset:  # the images actually used, not the number asked for
+        opts = replace(opts, subset=scorer.images("val", opts.subset))
     fitness = scorer.fitness("val", opts.subset) if scorer else params_fitness(space)
     main = process_rank() == 0  # under torchrun every process scores its share; only rank 0 measures and writes
     t1 = time.perf_counter()
@@ -138,42 +151,43 @@ def search(
             scorer.images("val", opts.subset),
             opts.tie_tolerance,
         )
-    attempts: list[dict]
     if not main:
-        winner, attempts, note = None, [], ""
+        verified = Verification(None, [], "")
     elif opts.measure and budgets:
-        winner, attempts, note = verify(space, ranked, budgets, ckpt, opts.max_measured, log)
+        verified = verify(space, ranked, budgets, ckpt, opts.max_measured, log, measurers=measurers)
     else:
-        winner, attempts, note = ranked[0], [], "not re-measured (no device, or measuring switched off)"
-    winner_key = broadcast_from_main(None if winner is None else winner.key)
+        verified = Verification(ranked[0], [], "not re-measured (no device, or measuring switched off)")
+    winner_key = broadcast_from_main(None if verified.winner is None else verified.winner.key)
     winner = next((c for c in ranked if c.key == winner_key), None)
     t3 = time.perf_counter()
+    test_top1 = scorer.top1(winner.config, "test") if scorer and winner else None
     report = build_report(
         space,
         opts,
         constraints,
         dev_info,
         result,
-        winner,
-        attempts,
-        note,
+        winner_of(winner, verified.attempts, opts, test_top1),
+        verified,
         {"setup_s": t1 - t0, "search_s": t2 - t1, "verify_s": t3 - t2},
+        accuracy.to_dict() if accuracy else {},
+        extremes(space, budgets, scorer, opts.subset),
     )
-    report.accuracy = accuracy.to_dict() if accuracy else {}
-    if report.winner is not None and winner is not None:
-        report.winner["test_top1"] = scorer.top1(winner.config, "test") if scorer else None
-    report.extremes = extremes(space, budgets, scorer, opts.subset)
     if not main:
         return report
     out = run.search
     with publish(out, SEARCH_FILES) as stage:  # the whole set or none of it
         files = write_winner(stage, space, winner, ckpt, opts.export)
         files["pareto_png"] = write_plot(stage, result, report, opts)
-        report.files = {
-            **{k: str(out / Path(v).name) for k, v in files.items()},
-            "report_json": str(out / "report.json"),
-            "report_md": str(out / "report.md"),
-        }
-        report.timing["total_s"] = time.perf_counter() - t0
+        report = replace(
+            report,
+            files={
+                **{k: str(out / Path(v).name) for k, v in files.items()},
+                "report_json": str(out / "report.json"),
+                "report_md": str(out / "report.md"),
+            },
+            timing={**report.timing, "total_s": time.perf_counter() - t0},
+        )
         write_report(stage, report)
+        write_search_card(stage, opts.data)  # MODEL.md, from the report just written
     return report

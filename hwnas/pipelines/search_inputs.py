@@ -23,8 +23,11 @@ OBJECTIVES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchOptions:
+    """What to search for and how; :func:`hwnas.pipelines.search.search` leaves it as given. A device
+    without a predictor is profiled and fitted first only when ``search`` is given ``fit_missing``."""
+
     budgets: list[tuple[str, float | None]] = field(default_factory=list)  # (device, budget ms or None)
     params_m: tuple[float | None, float | None] = (None, None)
     macs_m: float | None = None
@@ -35,12 +38,29 @@ class SearchOptions:
     settings: EvolutionSettings = field(default_factory=EvolutionSettings)
     pareto: bool = False
     margin: float | None = None  # None: from each predictor's held-out error and label noise (noise_aware_margin)
-    fit_missing: bool = False
     max_measured: int = 5  # candidates re-measured at most before giving up
     measure: bool = True
     export: bool = True
     tie_tolerance: float | None = None  # points: prefer the fastest subnet tied with the best (None: off)
     precision: str = "auto"  # arithmetic of the accuracy scores (fitness.score_precision); resolved by search()
+
+
+def evolution_settings(
+    population: int,
+    generations: int,
+    parents: int | None = None,
+    mutations: int | None = None,
+    crossovers: int | None = None,
+) -> EvolutionSettings:
+    """AutoFormer's proportions where not given: population / 5 parents, population / 2 of each operator."""
+    n = population
+    return EvolutionSettings(
+        population=n,
+        generations=generations,
+        parents=parents or max(2, n // 5),
+        mutations=n // 2 if mutations is None else mutations,
+        crossovers=n // 2 if crossovers is None else crossovers,
+    )
 
 
 def checkpoint_for(run: RunDir, checkpoint: str | Path | None, objective: str) -> Path | None:

@@ -4,14 +4,16 @@ report.json (the result as data) and report.md (the result for people)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hwnas.core.atomic import atomic_write_text
+from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 from hwnas.core.yaml_io import save_subnet
 from hwnas.pipelines.search_inputs import OBJECTIVES, SearchOptions
+from hwnas.pipelines.verify import Attempt, DeviceMeasurement, PredictedLatency, Verification
 from hwnas.present import markdown_table
 from hwnas.search import Candidate, Constraints, SearchResult
 from hwnas.search.report import front_rows, plot_front
@@ -20,10 +22,65 @@ from hwnas.search.report import front_rows, plot_front
 SEARCH_FILES = ("winner.yaml", "winner.onnx", "pareto.png", "report.json", "report.md")
 
 
-@dataclass
+@dataclass(frozen=True)
+class Winner:
+    """The subnet a search chose; ``latency`` per budgeted device: a :class:`DeviceMeasurement` when it
+    was re-measured, else the budget and the prediction alone. ``to_dict()`` is report.json's winner."""
+
+    candidate: Candidate
+    val_top1: float | None  # None: not searched for accuracy
+    test_top1: float | None
+    latency: dict[str, PredictedLatency]
+
+    @property
+    def key(self) -> str:
+        return self.candidate.key
+
+    @property
+    def config(self) -> SubnetConfig:
+        return self.candidate.config
+
+    @property
+    def params(self) -> int:
+        return self.candidate.params
+
+    @property
+    def macs(self) -> int:
+        return self.candidate.macs
+
+    def measured(self, device: str) -> DeviceMeasurement | None:
+        """Its measurement on ``device`` (None: not re-measured there)."""
+        m = self.latency.get(device)
+        return m if isinstance(m, DeviceMeasurement) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.candidate.to_dict(),
+            "config": self.config.to_dict(),
+            "retrain": self.config.to_retrain(),
+            "val_top1": self.val_top1,
+            "latency": {d: m.to_dict() for d, m in self.latency.items()},
+            "test_top1": self.test_top1,
+        }
+
+
+def winner_of(
+    c: Candidate | None, attempts: list[Attempt], opts: SearchOptions, test_top1: float | None
+) -> Winner | None:
+    """``c`` as the winner, with its measurements from ``attempts`` (else its predictions)."""
+    if c is None:
+        return None
+    measured = next((a.latency for a in attempts if a.key == c.key), {})
+    latency: dict[str, PredictedLatency] = (
+        dict(measured) if measured else {d: PredictedLatency(b, c.latency_ms[d]) for d, b in opts.budgets}
+    )
+    return Winner(c, c.fitness if opts.objective == "accuracy" else None, test_top1, latency)
+
+
+@dataclass(frozen=True)
 class SearchReport:
-    """What ``hwnas search`` found; ``to_dict()`` is report.json. ``winner``, ``verification`` and
-    ``front`` hold plain data (as written to the report) so that one serialisation serves all readers."""
+    """What ``hwnas search`` found; ``to_dict()`` is report.json. ``front``, ``history``, ``devices``,
+    ``accuracy`` and ``extremes`` hold plain data, as written to the report."""
 
     space: str
     space_digest: str
@@ -37,8 +94,8 @@ class SearchReport:
     constraints: list[str]
     devices: list[dict[str, Any]]  # per device: budget, predictor, p95 error, margin, limit
     evaluated: int  # candidates scored
-    winner: dict[str, Any] | None  # None: no candidate met every budget when measured
-    verification: list[dict[str, Any]]  # the candidates re-measured, best first
+    winner: Winner | None  # None: no candidate met every budget when measured
+    verification: list[Attempt]  # the candidates re-measured, best first
     verification_note: str
     front: list[dict[str, Any]]
     history: list[dict[str, Any]]
@@ -48,7 +105,10 @@ class SearchReport:
     extremes: list[dict[str, Any]] = field(default_factory=list)  # the smallest and largest subnet, scored
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, winner=None, verification=[]))  # the typed fields below, in their place
+        out["winner"] = self.winner.to_dict() if self.winner else None
+        out["verification"] = [a.to_dict() for a in self.verification]
+        return out
 
 
 def build_report(
@@ -57,21 +117,13 @@ def build_report(
     constraints: Constraints,
     dev_info: list[dict],
     result: SearchResult,
-    winner: Candidate | None,
-    attempts: list[dict],
-    note: str,
+    winner: Winner | None,
+    verification: Verification,
     timing: dict[str, float],
+    accuracy: dict[str, Any],
+    extremes: list[dict[str, Any]],
 ) -> SearchReport:
-    w = None
-    if winner is not None:
-        measured: dict[str, Any] = next((a["latency"] for a in attempts if a["key"] == winner.key), {})
-        w = {
-            **winner.to_dict(),
-            "config": winner.config.to_dict(),
-            "retrain": winner.config.to_retrain(),
-            "val_top1": winner.fitness if opts.objective == "accuracy" else None,
-            "latency": measured or {d: {"budget_ms": b, "predicted_ms": winner.latency_ms[d]} for d, b in opts.budgets},
-        }
+    """The report of a search (its files are added when they are written)."""
     return SearchReport(
         space=space.name,
         space_digest=space.digest(),
@@ -85,12 +137,14 @@ def build_report(
         constraints=constraints.describe(),
         devices=dev_info,
         evaluated=len(result.candidates),
-        winner=w,
-        verification=attempts,
-        verification_note=note,
+        winner=winner,
+        verification=verification.attempts,
+        verification_note=verification.note,
         front=front_rows(result) if opts.pareto else [],
         history=[asdict(h) for h in result.history],
         timing=timing,
+        accuracy=accuracy,
+        extremes=extremes,
     )
 
 
@@ -119,7 +173,7 @@ def write_plot(out: Path, result: SearchResult, report: SearchReport, opts: Sear
         plot_front(
             result,
             out / "pareto.png",
-            winner=w["key"] if w else None,
+            winner=w.key if w else None,
             budgets=budgets,
             limits=limits,
             fitness_label="validation top-1 (%)" if opts.objective == "accuracy" else "parameters (M)",
@@ -135,7 +189,7 @@ def write_report(out: Path, report: SearchReport) -> None:
 
 def render_markdown(report: SearchReport) -> str:
     """The report for people: constraints, the winner predicted vs measured, what verification did."""
-    w = report.winner or {}
+    w = report.winner
     lines = [
         f"# hwnas search on {report.space}",
         "",
@@ -145,15 +199,15 @@ def render_markdown(report: SearchReport) -> str:
         f"(seed {report.seed}, {'Pareto' if report.pareto else 'single-objective'} mode)",
         "",
     ]
-    if w:
+    if w is not None:
         lines += [
             "## Winner",
             "",
-            f"`{w['key']}`: {w['params'] / 1e6:.3f} M params, {w['macs'] / 1e6:.1f} M MACs, "
-            f"validation top-1 {_pct(w.get('val_top1'))}, test top-1 {_pct(w.get('test_top1'))}",
+            f"`{w.key}`: {w.params / 1e6:.3f} M params, {w.macs / 1e6:.1f} M MACs, "
+            f"validation top-1 {_pct(w.val_top1)}, test top-1 {_pct(w.test_top1)}",
             "",
         ]
-        rows = [{"device": d, **m} for d, m in w.get("latency", {}).items()]
+        rows = [{"device": d, **m.to_dict()} for d, m in w.latency.items()]
         lines += [
             markdown_table(
                 rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "typical_ms", "spread", "within_budget"]
@@ -196,7 +250,7 @@ def render_markdown(report: SearchReport) -> str:
         lines += [
             "## Candidates measured",
             "",
-            markdown_table(report.verification, ["rank", "key", "fitness", "outcome"]),
+            markdown_table([a.to_dict() for a in report.verification], ["rank", "key", "fitness", "outcome"]),
             "",
         ]
     if report.front:

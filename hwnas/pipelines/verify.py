@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,15 +28,73 @@ if TYPE_CHECKING:
 VERIFY_VISITS = VISITS  # a winner is judged on as many visits as a label is made of
 
 
+@dataclass(frozen=True)
+class PredictedLatency:
+    """A candidate's latency on one device as predicted, and the device's budget (None: no budget)."""
+
+    budget_ms: float | None
+    predicted_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DeviceMeasurement(PredictedLatency):
+    """A candidate measured on one device in :data:`VERIFY_VISITS` visits: the median of the plain figures,
+    and of the figures at the host's typical speed (None without a remembered quiet ladder)."""
+
+    measured_ms: float | None  # None: the measurement failed (see status)
+    typical_ms: float | None
+    visits_ms: list[float] | None
+    visits_typical_ms: list[float] | None
+    spread: float | None  # the widest visit's
+    status: str
+    within_budget: bool | None  # None: no budget, or no figure to judge
+
+    @property
+    def judged_ms(self) -> float | None:
+        """The figure the budget is judged on: at the typical speed where known, else the plain one."""
+        return self.typical_ms if self.typical_ms is not None else self.measured_ms
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate re-measured during verification (``latency``: per device)."""
+
+    rank: int
+    key: str
+    fitness: float
+    latency: dict[str, DeviceMeasurement]
+    outcome: str  # "within budget", or "missed: " and why
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What verification decided: the winner (None: every candidate measured missed), the attempts, why."""
+
+    winner: Candidate | None
+    attempts: list[Attempt]
+    note: str
+
+
 def measure_candidate(
-    space: SearchSpace, c: Candidate, budgets: list[LatencyBudget], checkpoint: Path | None
-) -> dict[str, dict[str, Any]]:
-    """Measure ``c`` now on every device with the profiling protocol (no predictor involved)."""
+    space: SearchSpace,
+    c: Candidate,
+    budgets: list[LatencyBudget],
+    checkpoint: Path | None,
+    measurers: Mapping[str, Sequence[Measurer]] | None = None,
+) -> dict[str, DeviceMeasurement]:
+    """Measure ``c`` now on every device with the profiling protocol (no predictor involved), on each
+    device's ``measurers`` (None, or a device without any: this machine)."""
     from hwnas.profiling.labels import at_typical_speed
 
     out = {}
     for b in budgets:
-        recs = _measure(b.device, space, c, checkpoint)
+        recs = _measure(b.device, space, c, checkpoint, measurers)
         failed = [r for r in recs if str(r.status) != "ok"]
         ms = None if failed else [float(r.latency_ms) for r in recs]
         at_typical = [] if ms is None else [at_typical_speed(m, r.refs_ms, r.base_ms) for m, r in zip(ms, recs)]
@@ -43,17 +102,17 @@ def measure_candidate(
         typical_ms = statistics.median(typical) if typical and len(typical) == len(recs) else None
         measured_ms = None if ms is None else statistics.median(ms)
         judged = typical_ms if typical_ms is not None else measured_ms
-        out[b.device] = {
-            "budget_ms": b.budget_ms,
-            "predicted_ms": c.latency_ms[b.device],
-            "measured_ms": measured_ms,
-            "typical_ms": typical_ms,
-            "visits_ms": ms,
-            "visits_typical_ms": typical if typical_ms is not None else None,
-            "spread": None if ms is None else max(float(r.spread or 0.0) for r in recs),  # the widest visit's
-            "status": str(failed[0].status if failed else recs[0].status),
-            "within_budget": None if b.budget_ms is None or judged is None else judged <= b.budget_ms,
-        }
+        out[b.device] = DeviceMeasurement(
+            budget_ms=b.budget_ms,
+            predicted_ms=c.latency_ms[b.device],
+            measured_ms=measured_ms,
+            typical_ms=typical_ms,
+            visits_ms=ms,
+            visits_typical_ms=typical if typical_ms is not None else None,
+            spread=None if ms is None else max(float(r.spread or 0.0) for r in recs),
+            status=str(failed[0].status if failed else recs[0].status),
+            within_budget=None if b.budget_ms is None or judged is None else judged <= b.budget_ms,
+        )
     return out
 
 
@@ -79,32 +138,26 @@ def verify(
     checkpoint: Path | None,
     max_measured: int,
     log: Callable[[str], None],
-) -> tuple[Candidate | None, list[dict], str]:
-    """Measure candidates best first until one meets every budget; returns it, the attempts and a note."""
-    attempts: list[dict] = []
+    measurers: Mapping[str, Sequence[Measurer]] | None = None,
+) -> Verification:
+    """Measure candidates best first until one meets every budget: that one, the attempts and a note."""
+    attempts: list[Attempt] = []
     for rank, c in enumerate(ranked[:max_measured], 1):
-        lat = measure_candidate(space, c, budgets, checkpoint)
+        lat = measure_candidate(space, c, budgets, checkpoint, measurers)
         misses = [
-            f"{d}: {_judged(m):.3f} ms > {m['budget_ms']:g} ms"
-            if m["measured_ms"] is not None
-            else f"{d}: measurement failed ({m['status']})"
+            f"{d}: {m.judged_ms:.3f} ms > {m.budget_ms:g} ms"
+            if m.measured_ms is not None
+            else f"{d}: measurement failed ({m.status})"
             for d, m in lat.items()
-            if m["within_budget"] is False or m["measured_ms"] is None
+            if m.within_budget is False or m.measured_ms is None
         ]
-        attempts.append(
-            {
-                "rank": rank,
-                "key": c.key,
-                "fitness": c.fitness,
-                "latency": lat,
-                "outcome": "within budget" if not misses else "missed: " + "; ".join(misses),
-            }
-        )
+        outcome = "within budget" if not misses else "missed: " + "; ".join(misses)
+        attempts.append(Attempt(rank, c.key, c.fitness, lat, outcome))
         log(
             f"measured #{rank} {c.key} (median of {VERIFY_VISITS} visits): "
             + ", ".join(
-                f"{d} {m['measured_ms']:.3f} ms{_typical_note(m)} (predicted {m['predicted_ms']:.3f})"
-                if m["measured_ms"] is not None
+                f"{d} {m.measured_ms:.3f} ms{_typical_note(m)} (predicted {m.predicted_ms:.3f})"
+                if m.measured_ms is not None
                 else f"{d} failed"
                 for d, m in lat.items()
             )
@@ -116,13 +169,9 @@ def verify(
                 if rank == 1
                 else f"the {rank - 1} better candidate(s) missed a budget when measured; #{rank} met them all"
             )
-            return c, attempts, note
-    return None, attempts, f"none of the best {len(attempts)} candidates met every budget when measured"
+            return Verification(c, attempts, note)
+    return Verification(None, attempts, f"none of the best {len(attempts)} candidates met every budget when measured")
 
 
-def _judged(m: dict[str, Any]) -> float:
-    return float(m["typical_ms"] if m.get("typical_ms") is not None else m["measured_ms"])
-
-
-def _typical_note(m: dict[str, Any]) -> str:
-    return "" if m.get("typical_ms") is None else f", {m['typical_ms']:.3f} at the host's typical speed"
+def _typical_note(m: DeviceMeasurement) -> str:
+    return "" if m.typical_ms is None else f", {m.typical_ms:.3f} at the host's typical speed"

@@ -20,6 +20,7 @@ from typing import Any, Callable, cast
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import TensorDataset
 
@@ -36,6 +37,7 @@ from hwnas.supernet.supernet import Supernet
 from hwnas.supernet.teacher import TEACHERS, SmallCNN, teacher_probs, train_teacher
 
 STRATEGIES = ("sandwich", "uniform", "single")
+FINETUNE_TEACHERS = ("largest",)  # a fine-tune's extra teacher (needs ``init``)
 PRECISIONS = ("auto", "fp32", "bf16")
 RUNTIME = ("threads", "workers", "save_every", "eval_every")  # may change on resume; the rest may not
 # AutoFormer's peak lr (1e-3 at a total batch of 1024). It is kept, not scaled down, for small batches:
@@ -71,6 +73,9 @@ class TrainConfig:
     teacher_weight: float = 0.5
     teacher_epochs: int = 8  # ~15 s on the bundled data, 2 cores
     subnet: str | None = None  # single: the key of the one subnet every step trains
+    # a fine-tune: the supernet checkpoint whose weights the run starts from (instead of a seeded initialisation);
+    # with it, teacher 'largest' is that checkpoint's largest subnet, frozen ('hwnas finetune')
+    init: str | None = None
     drop_path: float = 0.0
     mixup: float = 0.0
     cutmix: float = 0.0
@@ -88,8 +93,9 @@ class TrainConfig:
             raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES)}")
         if (self.strategy == "single") != (self.subnet is not None):
             raise ConfigError("strategy 'single' trains exactly one subnet: give it (subnet=KEY), and only with it")
-        if self.teacher not in TEACHERS:
-            raise ConfigError(f"unknown teacher {self.teacher!r}; known: {', '.join(TEACHERS)}")
+        known_teachers = (*TEACHERS, *FINETUNE_TEACHERS) if self.init else TEACHERS
+        if self.teacher not in known_teachers:
+            raise ConfigError(f"unknown teacher {self.teacher!r}; known: {', '.join(known_teachers)}")
         if not 0 <= self.teacher_weight <= 1:
             raise ConfigError(f"teacher_weight must be in [0, 1], got {self.teacher_weight}")
         if self.precision not in PRECISIONS:
@@ -189,7 +195,11 @@ class _Run:
             self.cfg = replace(self.cfg, precision=bf16_or_fp32(info.device))
         if ckpt is None:
             torch.manual_seed(self.cfg.seed)  # the same initial weights on every rank
-            self.net = Supernet(space, drop_path_rate=self.cfg.drop_path)
+            self.net = (
+                Supernet(space, drop_path_rate=self.cfg.drop_path)
+                if self.cfg.init is None  # else a fine-tune, starting from the weights its subnets inherit
+                else load_supernet(self.cfg.init, space, drop_path_rate=self.cfg.drop_path)[0]
+            )
         self.net.to(info.device).train()
         self.only = None if self.cfg.subnet is None else SubnetConfig.from_key(self.cfg.subnet)
         if self.only is not None:
@@ -223,29 +233,34 @@ class _Run:
             raise ConfigError(f"{self.out} holds no training state to resume from")
         return ckpt
 
-    def _teacher(self, ckpt: dict[str, Any] | None) -> tuple[SmallCNN | None, float | None]:
-        """The CNN teacher: the checkpoint's on resume, else trained now (on every rank alike, then
-        rank 0's weights broadcast). Its validation top-1 is reported."""
+    def _teacher(self, ckpt: dict[str, Any] | None) -> tuple[nn.Module | None, float | None]:
+        """The teacher: a fine-tune's starting largest subnet (teacher 'largest'), or the CNN: the
+        checkpoint's on resume, else trained now (on every rank alike, then rank 0's weights broadcast).
+        Its validation top-1 is reported."""
         if self.cfg.teacher == "none":
             return None, None
         space, device, bf16 = self.space, self.info.device, self.cfg.precision == "bf16"
-        if ckpt is not None and isinstance(ckpt.get("teacher"), dict):
+        net: nn.Module
+        if self.cfg.teacher == "largest":
+            net = load_supernet(cast(str, self.cfg.init), space)[0].extract(space.max_config()).to(device).eval()
+        elif ckpt is not None and isinstance(ckpt.get("teacher"), dict):
             net = SmallCNN(space.in_chans, space.num_classes).to(device)
             net.load_state_dict(ckpt["teacher"]["model"])
             return net.eval(), ckpt["teacher"].get("val_top1")
-        net = train_teacher(
-            self.train_ds,
-            space.in_chans,
-            space.num_classes,
-            self.cfg.seed,
-            epochs=self.cfg.teacher_epochs,
-            device=device,
-            bf16=bf16,
-            workers=self.cfg.workers,
-        )
-        if self.info.distributed:
-            for t in net.state_dict().values():
-                torch.distributed.broadcast(t, src=0)
+        else:
+            net = train_teacher(
+                self.train_ds,
+                space.in_chans,
+                space.num_classes,
+                self.cfg.seed,
+                epochs=self.cfg.teacher_epochs,
+                device=device,
+                bf16=bf16,
+                workers=self.cfg.workers,
+            )
+            if self.info.distributed:
+                for t in net.state_dict().values():
+                    torch.distributed.broadcast(t, src=0)
         val = batches(load_split(self.data, "val", space), None, 256, workers=self.cfg.workers)
         return net, round(evaluate(net, None, val, device)["top1"], 3)
 
@@ -371,9 +386,9 @@ class _Run:
             "epoch_loss": list(self.epoch_loss),
         }
         extra = (
-            {}
-            if self.teacher is None
-            else {"teacher": {"model": self.teacher.state_dict(), "val_top1": self.teacher_top1}}
+            {"teacher": {"model": self.teacher.state_dict(), "val_top1": self.teacher_top1}}
+            if self.teacher is not None and self.cfg.teacher == "cnn"
+            else {}
         )
         save_checkpoint(self.net, self.out, optimizer=self.opt.state_dict(), train=state, history=self.history, **extra)
 
@@ -406,6 +421,26 @@ def _saved_config(ckpt: dict[str, Any], given: TrainConfig) -> TrainConfig:
     return saved
 
 
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_supernet` did, as this process saw it (rank 0 writes the checkpoint);
+    ``to_dict()`` is what ``hwnas train --json`` prints."""
+
+    checkpoint: Path
+    rank: int
+    step: int
+    total_steps: int
+    steps_per_epoch: int
+    world_size: int
+    seconds: float
+    history: list[dict[str, Any]]  # one entry per epoch
+    teacher_val_top1: float | None  # the CNN teacher's, when one was distilled from
+    config: TrainConfig  # the recipe that ran (a resume keeps the checkpoint's)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "checkpoint": str(self.checkpoint)}
+
+
 def train_supernet(
     space: SearchSpace,
     data: str,
@@ -418,11 +453,11 @@ def train_supernet(
     device: str | None = None,
     on_step: StepCallback | None = None,
     on_epoch: EpochCallback | None = None,
-) -> dict[str, Any]:
+) -> TrainResult:
     """Train a supernet of ``space`` on ``data`` ('mnist' or an image folder), checkpointing to ``out``.
 
     Run under ``torchrun`` for data parallelism. ``resume`` continues from ``out``; ``max_steps``
-    stops early (after saving), as an interruption would. Returns a summary (rank 0's view).
+    stops early (after saving), as an interruption would.
     """
     cfg = (cfg or TrainConfig()).check()
     out = Path(out)
@@ -434,20 +469,23 @@ def train_supernet(
     t0 = time.perf_counter()
     try:
         run = _Run(space, data, out, cfg, info, resume)
-        run.run(max_steps, on_step, on_epoch)
+        try:
+            run.run(max_steps, on_step, on_epoch)
+        finally:
+            run.model = run.net  # DDP's reducer holds the process group: drop it before shutdown frees the group
     finally:
         if not joined:
             shutdown(info)
         torch.set_num_threads(threads)
-    return {
-        "checkpoint": str(out),
-        "rank": info.rank,
-        "step": run.step,
-        "total_steps": run.total,
-        "steps_per_epoch": run.steps_per_epoch,
-        "world_size": info.world_size,
-        "seconds": round(time.perf_counter() - t0, 3),
-        "history": run.history,
-        "teacher_val_top1": run.teacher_top1,
-        "config": asdict(run.cfg),
-    }
+    return TrainResult(
+        checkpoint=out,
+        rank=info.rank,
+        step=run.step,
+        total_steps=run.total,
+        steps_per_epoch=run.steps_per_epoch,
+        world_size=info.world_size,
+        seconds=round(time.perf_counter() - t0, 3),
+        history=run.history,
+        teacher_val_top1=run.teacher_top1,
+        config=run.cfg,
+    )

@@ -29,7 +29,7 @@ def test_search_verifies_and_writes_everything(run_dir, capsys, monkeypatch):
 
     calls: list[str] = []
 
-    def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=False):
+    def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=True, measurers=None):
         calls.append(cfg.key())
         figures = [2.9, 4.5, 4.6] if len(calls) == 1 else [3.5, 2.0, 1.9]  # first visits: pass, miss
         assert visits == len(figures)
@@ -120,8 +120,8 @@ def test_verification_judges_the_budget_at_the_hosts_typical_speed(monkeypatch):
     from hwnas.pipelines.verify import measure_candidate
     from hwnas.search import Candidate, LatencyBudget
 
-    def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=False):
-        assert with_ladder
+    def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=True, measurers=None):
+        assert with_ladder and measurers is None  # beside the ladder, on this machine
         rec = SimpleNamespace(status="ok", latency_ms=3.3, spread=0.01, refs_ms=[1.1, 4.4], base_ms=[1.0, 4.0])
         return [rec] * visits
 
@@ -129,11 +129,11 @@ def test_verification_judges_the_budget_at_the_hosts_typical_speed(monkeypatch):
     space = get_space("mnist-cpu")
     cand = Candidate(SubnetConfig.from_key(space.min_config().key()), 0.9, {"cpu": 2.9}, 1, 1, 0, "seed")
     m = measure_candidate(space, cand, [LatencyBudget("cpu", None, 3.1)], None)["cpu"]  # type: ignore[arg-type]
-    assert m["measured_ms"] == 3.3 and m["typical_ms"] == pytest.approx(3.0) and m["within_budget"]
+    assert m.measured_ms == 3.3 and m.typical_ms == pytest.approx(3.0) and m.within_budget
     monkeypatch.setattr(
         profile,
         "measure_visits",
         lambda *a, **k: [SimpleNamespace(status="ok", latency_ms=3.3, spread=0.0, refs_ms=[], base_ms=[])] * 3,
     )
     m = measure_candidate(space, cand, [LatencyBudget("cpu", None, 3.1)], None)["cpu"]  # type: ignore[arg-type]
-    assert m["typical_ms"] is None and m["within_budget"] is False  # no ladder: the plain figure decides
+    assert m.typical_ms is None and m.within_budget is False  # no ladder: the plain figure decides

@@ -45,7 +45,7 @@ def test_teacher_weight_blends_the_labels_and_the_teacher(tmp_path):
     r, guided = run("c.pt", teacher="cnn", teacher_epochs=1, teacher_weight=0.5)
     assert all(torch.equal(labels_only[k], muted[k]) for k in labels_only)
     assert not all(torch.equal(labels_only[k], guided[k]) for k in labels_only)
-    assert r["teacher_val_top1"] > 85.0 and r["config"]["teacher"] == "cnn"
+    assert r.teacher_val_top1 > 85.0 and r.config.teacher == "cnn"
 
 
 @pytest.mark.parametrize("bad", [dict(teacher="resnet"), dict(teacher_weight=1.5), dict(teacher_epochs=0)])

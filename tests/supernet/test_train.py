@@ -52,12 +52,18 @@ def test_training_learns_and_checkpoints_every_epoch(tmp_path, strategy):
     cfg = TrainConfig(threads=1, epochs=2, batch_size=50, strategy=strategy, lr=3e-3, warmup_epochs=0.1)
     seen = []
     r = train_supernet(tiny(), "mnist", out, cfg, on_epoch=seen.append)
-    assert r["step"] == r["total_steps"] == 160 and [e["epoch"] for e in seen] == [1, 2]
+    assert r.step == r.total_steps == 160 and [e["epoch"] for e in seen] == [1, 2]
     assert seen[1]["loss"] < seen[0]["loss"]
     assert min(seen[1]["val_top1_max"], seen[1]["val_top1_min"]) > 20  # chance is 10 %
     ckpt = safe_load(out)  # weights_only=True
     assert ckpt["train"]["step"] == 160 and ckpt["train"]["config"]["strategy"] == strategy
     assert len(ckpt["history"]) == 2 and "optimizer" in ckpt
+    d = r.to_dict()  # what `hwnas train --json` prints: the keys it printed as a dict, plain data
+    assert list(d) == [
+        *("checkpoint", "rank", "step", "total_steps", "steps_per_epoch", "world_size", "seconds", "history"),
+        *("teacher_val_top1", "config"),
+    ]
+    assert d["checkpoint"] == str(out) and d["config"] == ckpt["train"]["config"] and d["history"] == ckpt["history"]
     with pytest.raises(ConfigError, match="exists"):
         train_supernet(tiny(), "mnist", out, cfg)
 
@@ -111,7 +117,7 @@ def test_resume_keeps_the_saved_recipe(tmp_path):
             resume=True,
             max_steps=3,
         )
-    assert r["config"]["batch_size"] == 200 and r["step"] == 3
+    assert r.config.batch_size == 200 and r.step == 3
 
 
 def test_resume_of_a_checkpoint_older_than_a_recipe_field_keeps_what_it_trained_with(tmp_path):
@@ -121,7 +127,7 @@ def test_resume_of_a_checkpoint_older_than_a_recipe_field_keeps_what_it_trained_
     del ckpt["train"]["config"]["distill_weight"]  # as written before the field existed
     torch.save(ckpt, out)
     r = train_supernet(tiny(), "mnist", out, TrainConfig(threads=1, epochs=1), resume=True, max_steps=3)
-    assert r["config"]["distill_weight"] == 1.0 != TrainConfig().distill_weight
+    assert r.config.distill_weight == 1.0 != TrainConfig().distill_weight
 
 
 class Exploding:
@@ -212,7 +218,7 @@ def test_cli_repeats_the_recipe_choices_exactly():
 def test_bf16_autocast_trains(tmp_path):
     cfg = TrainConfig(threads=1, epochs=1, batch_size=50, precision="bf16", lr=3e-3, warmup_epochs=0.1)
     r = train_supernet(tiny(), "mnist", tmp_path / "s.pt", cfg)
-    assert r["history"][-1]["val_top1_max"] > 20
+    assert r.history[-1]["val_top1_max"] > 20
 
 
 def test_progressive_shrinking_trains_the_largest_alone_first(tmp_path, monkeypatch):
@@ -243,8 +249,8 @@ def test_auto_precision_is_resolved_and_recorded(tmp_path):
         tmp_path / "s.pt",
         TrainConfig(threads=1, epochs=1, batch_size=400, eval_every=0),
     )
-    assert r["config"]["precision"] == ("bf16" if native_bf16() else "fp32")
-    assert safe_load(tmp_path / "s.pt")["train"]["config"]["precision"] == r["config"]["precision"]
+    assert r.config.precision == ("bf16" if native_bf16() else "fp32")
+    assert safe_load(tmp_path / "s.pt")["train"]["config"]["precision"] == r.config.precision
 
 
 def test_distill_weight_scales_the_smaller_subnets_share(tmp_path):
