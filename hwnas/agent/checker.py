@@ -11,10 +11,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from hwnas.agent.sandbox import die_with_parent
 from hwnas.agent.validate import RejectedModel, check_model
 
 
 def _limit(memory_bytes: int) -> None:
+    die_with_parent()  # a killed agent leaves no checker behind
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))

@@ -66,11 +66,17 @@ def _uses_gpu(device: dict[str, Any]) -> bool:
 # ----------------------------------------------------------------------------------------------- the child
 
 
+def die_with_parent() -> None:
+    """Linux: this process is killed when the process that started it dies (even by SIGKILL)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if hasattr(libc, "prctl"):
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _isolate(limits: dict[str, Any], gpu: bool) -> bool:
     """Limit this process before it touches a model; True when it got a network namespace of its own."""
+    die_with_parent()
     libc = ctypes.CDLL(None, use_errno=True)
-    if hasattr(libc, "prctl"):  # Linux: die with the agent
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     isolated = hasattr(libc, "unshare") and libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (_STDERR_CAP, _STDERR_CAP))

@@ -18,12 +18,19 @@ examples:
   hwnas search --latency-ms 3 --device cpu --objective params --population 20 --generations 5
   hwnas search --latency-ms 2 --device cpu --tie-tolerance 0.5    # faster subnet when accuracy ties
   hwnas search --latency-ms 2 --device cpu --precision fp32        # float32 scores even where bf16 is native
+  hwnas search --latency-ms 2 --device cpu-int8                    # finalists ranked by their INT8 top-1
+  hwnas search --latency-ms 2 --device cpu --precisions fp32,int8-static,int8-dynamic   # the best form wins
   torchrun --nproc_per_node 2 -m hwnas search --latency-ms 2 --device cpu   # scoring sharded over 2 processes
 
 Candidates are scored on the same validation images, so the report compares the finalists paired
 (exact McNemar test, 95 % intervals) and says whether the best is distinguishable from the runners-up.
 With --tie-tolerance P, the lowest-latency subnet among those not distinguishable from the best and at
 most P points below it leads instead (latency predicted on the first budgeted device).
+For a device whose precision changes the numbers (INT8), the 20 best candidates are scored as the device
+runs them (quantized, in its runtime, on the same images) and ranked by that; the winner ships (winner.onnx)
+in that form, its FP32 twin beside it. --precisions searches the deployed forms of one device together:
+each candidate may ship in any form whose budget it meets, and goes in its most accurate one (each form
+needs its own predictor: profile and fit cpu-int8 / cpu-int8-dynamic first).
 Under torchrun every process scores its share of the images (whole batches, so the numbers equal one
 process's); rank 0 alone re-measures, writes and prints.
 """
@@ -91,6 +98,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="latency budget, paired in order with --device (repeatable)",
     )
     g.add_argument("--device", action="append", default=[], metavar="DEVICE", help="device of a budget (repeatable)")
+    g.add_argument(
+        "--precisions",
+        type=lambda t: [p.strip() for p in t.split(",") if p.strip()],
+        default=None,
+        metavar="LIST",
+        help="search the deployed forms of the one --device together, e.g. fp32,int8-static,int8-dynamic: "
+        "each candidate ships in the form that meets the budget with the best deployed top-1",
+    )
     add_devices_option(p)
     g.add_argument(
         "--budget",
@@ -201,6 +216,12 @@ def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
             f"budget(s) and {len(args.device)} device(s) (or write --budget DEVICE=MS)"
         )
     pairs = list(zip(args.device, args.latency_ms or [None] * len(args.device))) + list(args.budget)
+    if args.precisions:
+        if len(pairs) != 1:
+            raise ConfigError(f"--precisions needs exactly one device and its budget, got {len(pairs)}")
+        from hwnas.pipelines.search_inputs import precision_forms
+
+        pairs = [(form, pairs[0][1]) for form in precision_forms(pairs[0][0], args.precisions)]
     names = [d for d, _ in pairs]
     if len(set(names)) != len(names):
         raise ConfigError(f"each device may appear once, got {names}")
@@ -240,8 +261,9 @@ def run(args: argparse.Namespace) -> int:
     from hwnas.supernet.resolve import resolve_space
 
     rd = workdir(args)
+    budgets = budgets_of(args)
     opts = SearchOptions(
-        budgets=budgets_of(args),
+        budgets=budgets,
         params_m=args.params_m,
         macs_m=args.macs_m,
         objective=args.objective,
@@ -256,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
         export=not args.no_onnx,
         tie_tolerance=args.tie_tolerance,
         precision=args.precision,
+        forms={d: (args.device or [args.budget[0][0]])[0] for d, _ in budgets} if args.precisions else {},
     )
     measurers = route_agents(args, [d for d, _ in opts.budgets])
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
@@ -327,6 +350,14 @@ def render(report: SearchReport) -> str:
         lines.append(table(rows, ["device", "budget_ms", "predicted_ms", "measured_ms", "typical_ms", "within_budget"]))
     if report.accuracy.get("note"):
         lines.append(f"accuracy: {report.accuracy['note']}")
+    if report.deployed.get("note"):
+        lines.append(f"deployed: {report.deployed['note']}")
+    shipped = report.deployed.get("winner")
+    if shipped:
+        lines.append(
+            f"as it ships ({shipped['device']}, {shipped['precision']}): test top-1 "
+            f"{shipped['deployed_test_top1']:.2f} % against {shipped['fp32_test_top1']:.2f} % in FP32"
+        )
     val = "-" if w.val_top1 is None else f"{w.val_top1:.2f} %"
     test = "-" if w.test_top1 is None else f"{w.test_top1:.2f} %"
     scores = f" ({report.precision} scores)" if report.precision else ""

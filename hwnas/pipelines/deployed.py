@@ -178,6 +178,19 @@ class DeployedScorer:
             deployed_hits=deployed_hits,
         )
 
+    def fp32_hits(self, subnet: SubnetConfig | str) -> np.ndarray:
+        """Per image of the split: is the FP32 subnet's top-1 (inherited weights, torch) right?"""
+        import torch
+
+        from hwnas.data import batches
+
+        static = self.net.extract(resolve_subnet(self.space, subnet)).eval()
+        hits = []
+        with torch.inference_mode():
+            for x, y in batches(self.dataset, None, EVAL_BATCH):
+                hits.append(static(x).argmax(1).numpy() == y.numpy())
+        return np.concatenate(hits)
+
     def _predictions(self, static: StaticViT, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(FP32 hits, deployed hits, same top-1) per image of the split."""
         import torch

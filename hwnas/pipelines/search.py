@@ -42,9 +42,10 @@ from hwnas.pipelines.search_report import (
 )
 from hwnas.pipelines.verify import Verification, measure_candidate, verify
 from hwnas.pipelines.workdir import RunDir
-from hwnas.search import Constraints, GenerationStats, LatencyBudget, run_search
+from hwnas.search import Candidate, Constraints, GenerationStats, LatencyBudget, run_search
 
 if TYPE_CHECKING:
+    from hwnas.pipelines.deployed_choice import DeployedCheck
     from hwnas.profiling.measurer import Measurer
 
 
@@ -151,16 +152,24 @@ def search(
             scorer.images("val", opts.subset),
             opts.tie_tolerance,
         )
+    shipped: dict[str, str] = {}  # key -> the deployed form (device) a finalist ships in
+    deployed = None
+    if scorer is not None and ranked and main and any(b.group or _changes_numbers(b.device) for b in budgets):
+        ranked, shipped, deployed = _deployed_finalists(space, ranked, constraints, budgets, ckpt, opts, log)
     if not main:
         verified = Verification(None, [], "")
     elif opts.measure and budgets:
-        verified = verify(space, ranked, budgets, ckpt, opts.max_measured, log, measurers=measurers)
+        verified = verify(space, ranked, budgets, ckpt, opts.max_measured, log, measurers=measurers, shipped=shipped)
     else:
         verified = Verification(ranked[0], [], "not re-measured (no device, or measuring switched off)")
     winner_key = broadcast_from_main(None if verified.winner is None else verified.winner.key)
     winner = next((c for c in ranked if c.key == winner_key), None)
     t3 = time.perf_counter()
     test_top1 = scorer.top1(winner.config, "test") if scorer and winner else None
+    form = _winner_form(winner, budgets, shipped)
+    deployed_report = deployed.to_dict() if deployed else {}
+    if deployed is not None and winner is not None and form is not None:
+        deployed_report["winner"] = _deployed_test(space, winner, form, ckpt, opts)
     report = build_report(
         space,
         opts,
@@ -172,12 +181,13 @@ def search(
         {"setup_s": t1 - t0, "search_s": t2 - t1, "verify_s": t3 - t2},
         accuracy.to_dict() if accuracy else {},
         extremes(space, budgets, scorer, opts.subset),
+        deployed_report,
     )
     if not main:
         return report
     out = run.search
     with publish(out, SEARCH_FILES) as stage:  # the whole set or none of it
-        files = write_winner(stage, space, winner, ckpt, opts.export)
+        files = write_winner(stage, space, winner, ckpt, opts.export, form, opts.data)
         files["pareto_png"] = write_plot(stage, result, report, opts)
         report = replace(
             report,
@@ -191,3 +201,65 @@ def search(
         write_report(stage, report)
         write_search_card(stage, opts.data)  # MODEL.md, from the report just written
     return report
+
+
+def _changes_numbers(device: str) -> bool:
+    from hwnas.devices import get
+    from hwnas.pipelines.deployed_choice import changes_numbers
+
+    return changes_numbers(get(device))
+
+
+def _deployed_finalists(
+    space: SearchSpace,
+    ranked: list[Candidate],
+    constraints: Constraints,
+    budgets: list[LatencyBudget],
+    ckpt: Path | None,
+    opts: SearchOptions,
+    log: Callable[[str], None],
+) -> tuple[list[Candidate], dict[str, str], DeployedCheck]:
+    """The finalists ranked by their top-1 as their devices run them (:mod:`.deployed_choice`): among the
+    deployed forms of a group (--precisions), or on every device whose precision changes the numbers."""
+    from hwnas.devices import get
+    from hwnas.pipelines.deployed import DeployedScorer
+    from hwnas.pipelines.deployed_choice import FormScorer, changes_numbers, deployed_finalists
+
+    grouped = [b for b in budgets if b.group]
+    forms = grouped or [b for b in budgets if changes_numbers(get(b.device))]
+    devices = {b.device: get(b.device) for b in forms}
+    scorer = FormScorer(devices, lambda d: DeployedScorer(d, ckpt, space=space, data=opts.data, seed=opts.seed))
+    log(f"scoring the finalists as deployed on {', '.join(devices)}")
+    return deployed_finalists(
+        ranked, lambda c: constraints.assess([c.config])[0].within, forms, scorer, alternatives=bool(grouped), log=log
+    )
+
+
+def _winner_form(winner: Candidate | None, budgets: list[LatencyBudget], shipped: dict[str, str]) -> str | None:
+    """The device whose deployed form the winner ships in: its chosen form, else the one INT8 device."""
+    if winner is None:
+        return None
+    if winner.key in shipped:
+        return shipped[winner.key]
+    quantized = [b.device for b in budgets if _changes_numbers(b.device)]
+    return quantized[0] if len(quantized) == 1 else None
+
+
+def _deployed_test(
+    space: SearchSpace, winner: Candidate, device: str, ckpt: Path | None, opts: SearchOptions
+) -> dict[str, object]:
+    """The winner's FP32 and deployed top-1 on the test images, in the form it ships in."""
+    from hwnas.pipelines.deployed import DeployedScorer
+
+    test = DeployedScorer(device, ckpt, space=space, data=opts.data, split="test", seed=opts.seed).score(winner.config)
+    return {
+        "key": winner.key,
+        "device": device,
+        "precision": test.precision,
+        "test_images": test.n,
+        "fp32_test_top1": test.fp32_top1,
+        "deployed_test_top1": test.deployed_top1,
+        "test_drop": test.drop,
+        "agreement": test.agreement,
+        "mcnemar_p": test.mcnemar_p,
+    }

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from hwnas.core.errors import ConfigError, NotFoundError
+from hwnas.core.errors import ConfigError, HwnasError, NotFoundError
 from hwnas.core.space import SearchSpace
 from hwnas.pipelines.workdir import RunDir
 from hwnas.search import EvolutionSettings, LatencyBudget
@@ -43,6 +43,8 @@ class SearchOptions:
     export: bool = True
     tie_tolerance: float | None = None  # points: prefer the fastest subnet tied with the best (None: off)
     precision: str = "auto"  # arithmetic of the accuracy scores (fitness.score_precision); resolved by search()
+    # deployed forms searched as alternatives (--precisions): form device -> its group (the device asked for)
+    forms: dict[str, str] = field(default_factory=dict)
 
 
 def evolution_settings(
@@ -128,7 +130,11 @@ def load_budgets(
                 f"{MAX_MARGIN:.0%} a budget margin can absorb: profile more subnets (on a quiet "
                 f"machine) and refit with 'hwnas fit --device {device}', or set --margin"
             )
-        budgets.append(LatencyBudget(device, pred, budget_ms, margin if budget_ms is not None else 0.0))
+        budgets.append(
+            LatencyBudget(
+                device, pred, budget_ms, margin if budget_ms is not None else 0.0, group=opts.forms.get(device, "")
+            )
+        )
         info.append(
             {
                 "device": device,
@@ -151,3 +157,29 @@ def require_devices(names: list[str], measurers: Mapping[str, Sequence[Measurer]
     for name in names:
         if not (measurers or {}).get(name):
             require_available(get(name))
+
+
+def precision_forms(device: str, precisions: Sequence[str]) -> dict[str, str]:
+    """``--precisions`` for ``device``: each deployed form's device name -> the group (``device``). The form
+    of a precision is ``device`` itself when it has that precision, else ``DEVICE-int8`` (int8-static) or
+    ``DEVICE-int8-dynamic``, defined like ``device`` but for the precision (built in for ``cpu``)."""
+    from hwnas.devices import get
+
+    base = get(device)
+    suffix = {"int8-static": "-int8", "int8-dynamic": "-int8-dynamic", "fp32": "", "fp16": "-fp16"}
+    forms = {}
+    for p in precisions:
+        if p not in suffix:
+            raise ConfigError(f"--precisions: unknown precision {p!r}; known: {', '.join(suffix)}")
+        name = device if base.precision == p else device.removesuffix("-int8").removesuffix("-int8-dynamic") + suffix[p]
+        try:
+            form = get(name)
+        except HwnasError:
+            raise ConfigError(
+                f"--precisions {p}: no device {name!r}; define it in a devices file (base = {device!r}, "
+                f"precision = {p!r})"
+            ) from None
+        if form.precision != p:
+            raise ConfigError(f"--precisions {p}: device {name!r} has precision {form.precision!r}")
+        forms[name] = device
+    return forms

@@ -19,7 +19,7 @@ from hwnas.search import Candidate, Constraints, SearchResult
 from hwnas.search.report import front_rows, plot_front
 
 # The set a search publishes at once (see hwnas.core.publish): a new search replaces all of it.
-SEARCH_FILES = ("winner.yaml", "winner.onnx", "pareto.png", "report.json", "report.md")
+SEARCH_FILES = ("winner.yaml", "winner.onnx", "winner.fp32.onnx", "pareto.png", "report.json", "report.md")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ class SearchReport:
     files: dict[str, str] = field(default_factory=dict)
     accuracy: dict[str, Any] = field(default_factory=dict)  # finalists compared paired (accuracy objective)
     extremes: list[dict[str, Any]] = field(default_factory=list)  # the smallest and largest subnet, scored
+    # finalists scored in their deployed forms (INT8 devices, --precisions), and the winner's test top-1 so
+    deployed: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(replace(self, winner=None, verification=[]))  # the typed fields below, in their place
@@ -122,6 +124,7 @@ def build_report(
     timing: dict[str, float],
     accuracy: dict[str, Any],
     extremes: list[dict[str, Any]],
+    deployed: dict[str, Any] | None = None,
 ) -> SearchReport:
     """The report of a search (its files are added when they are written)."""
     return SearchReport(
@@ -145,20 +148,37 @@ def build_report(
         timing=timing,
         accuracy=accuracy,
         extremes=extremes,
+        deployed=deployed or {},
     )
 
 
 def write_winner(
-    out: Path, space: SearchSpace, winner: Candidate | None, ckpt: Path | None, export: bool
+    out: Path,
+    space: SearchSpace,
+    winner: Candidate | Winner | None,
+    ckpt: Path | None,
+    export: bool,
+    device: str | None = None,
+    data: str = "mnist",
 ) -> dict[str, str]:
-    """winner.yaml (and winner.onnx); an earlier search's winner is never left behind."""
-    for stale in ("winner.yaml", "winner.onnx"):
+    """winner.yaml (and winner.onnx: in ``device``'s deployed form when it is INT8, its FP32 twin beside
+    it as winner.fp32.onnx); an earlier search's winner is never left behind."""
+    for stale in ("winner.yaml", "winner.onnx", "winner.fp32.onnx"):
         (out / stale).unlink(missing_ok=True)
     if winner is None:
         return {}
     save_subnet(winner.config, out / "winner.yaml", space)
     files = {"winner_yaml": str(out / "winner.yaml")}
-    if export:
+    if not export:
+        return files
+    from hwnas.devices import get
+
+    if device is not None and get(device).quantized:
+        from hwnas.pipelines.deployed import export_deployed
+
+        _, model = export_deployed(winner.config, out / "winner.onnx", device, space, ckpt, data)
+        files["winner_onnx"], files["winner_fp32_onnx"] = str(model.path), str(model.fp32_path)
+    else:
         from hwnas.pipelines.export import export_subnet
 
         files["winner_onnx"] = str(export_subnet(winner.config, out / "winner.onnx", space=space, checkpoint=ckpt).path)
@@ -234,6 +254,8 @@ def render_markdown(report: SearchReport) -> str:
             acc["note"],
             "",
         ]
+    if report.deployed.get("finalists"):
+        lines += _deployed_lines(report.deployed)
     if report.extremes:
         rows = [
             {
@@ -261,6 +283,36 @@ def render_markdown(report: SearchReport) -> str:
         markdown_table(report.history, ["generation", "evaluated", "rejected", "best_fitness", "best_key"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _deployed_lines(dep: dict[str, Any]) -> list[str]:
+    """The finalists' FP32 and deployed top-1 side by side, and the form each ships in."""
+    rows = [
+        {
+            "key": f["key"],
+            "fp32 top-1": _pct(f["fp32_top1"]),
+            **{x["device"]: _pct(x["top1"]) if x["within_budget"] else "over budget" for x in f["forms"]},
+            "ships as": f["chosen"] or "-",
+        }
+        for f in dep["finalists"]
+    ]
+    out = [
+        f"## The finalists as deployed ({dep['images']} {dep['split']} images, paired)",
+        "",
+        markdown_table(rows, list(rows[0])),
+        "",
+        dep["note"],
+        "",
+    ]
+    w = dep.get("winner")
+    if w:
+        out += [
+            f"Winner on the test images as it ships ({w['device']}, {w['precision']}): "
+            f"{_pct(w['deployed_test_top1'])} against {_pct(w['fp32_test_top1'])} in FP32 "
+            f"({w['agreement']:.1f} % of predictions the same, McNemar p {w['mcnemar_p']:.3f}).",
+            "",
+        ]
+    return out
 
 
 def _pct(v: float | None) -> str:

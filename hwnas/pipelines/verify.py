@@ -139,11 +139,14 @@ def verify(
     max_measured: int,
     log: Callable[[str], None],
     measurers: Mapping[str, Sequence[Measurer]] | None = None,
+    shipped: Mapping[str, str] | None = None,
 ) -> Verification:
-    """Measure candidates best first until one meets every budget: that one, the attempts and a note."""
+    """Measure candidates best first until one meets every budget: that one, the attempts and a note.
+    Of budgets that are alternatives (one group: the deployed forms of a device), a candidate is measured
+    in the form it ships in (``shipped``: key -> device; else its fastest predicted form)."""
     attempts: list[Attempt] = []
     for rank, c in enumerate(ranked[:max_measured], 1):
-        lat = measure_candidate(space, c, budgets, checkpoint, measurers)
+        lat = measure_candidate(space, c, budgets_for(c, budgets, shipped), checkpoint, measurers)
         misses = [
             f"{d}: {m.judged_ms:.3f} ms > {m.budget_ms:g} ms"
             if m.measured_ms is not None
@@ -171,6 +174,20 @@ def verify(
             )
             return Verification(c, attempts, note)
     return Verification(None, attempts, f"none of the best {len(attempts)} candidates met every budget when measured")
+
+
+def budgets_for(
+    c: Candidate, budgets: Sequence[LatencyBudget], shipped: Mapping[str, str] | None = None
+) -> list[LatencyBudget]:
+    """The budgets ``c`` must meet: every one outside a group, and of each group the form ``c`` ships in."""
+    groups: dict[str, list[LatencyBudget]] = {}
+    for b in budgets:
+        groups.setdefault(b.group, []).append(b)
+    out = list(groups.pop("", []))
+    for members in groups.values():
+        pick = next((b for b in members if (shipped or {}).get(c.key) == b.device), None)
+        out.append(pick or min(members, key=lambda b: c.latency_ms[b.device]))
+    return out
 
 
 def _typical_note(m: DeviceMeasurement) -> str:

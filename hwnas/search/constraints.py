@@ -58,6 +58,9 @@ class LatencyBudget:
     predictor: LatencyModel = field(repr=False, compare=False)
     budget_ms: float | None = None
     margin: float = 0.0
+    # budgets of one non-empty group are alternatives: a subnet meets the group when it meets any of
+    # them (the deployed forms of one device: FP32, INT8, ... each with its own predictor)
+    group: str = ""
 
     def __post_init__(self) -> None:
         if self.budget_ms is not None and not (math.isfinite(self.budget_ms) and self.budget_ms > 0):
@@ -82,6 +85,7 @@ class Assessment:
     params: int
     macs: int
     violation: float  # 0 when feasible; else the largest relative excess over a limit
+    within: tuple[str, ...] = ()  # the budgeted devices whose limit it meets
 
     @property
     def feasible(self) -> bool:
@@ -115,7 +119,7 @@ class Constraints:
 
     def relaxed(self) -> Constraints:
         """The same devices and predictors (and prediction cache) with no limit at all."""
-        free = Constraints(self.space, [LatencyBudget(b.device, b.predictor) for b in self.budgets])
+        free = Constraints(self.space, [LatencyBudget(b.device, b.predictor, group=b.group) for b in self.budgets])
         free._latency = self._latency
         return free
 
@@ -173,7 +177,13 @@ class Constraints:
             excess.append(params / (hi * 1e6) - 1.0)
         if self.macs_m is not None and macs > self.macs_m * 1e6:
             excess.append(macs / (self.macs_m * 1e6) - 1.0)
+        groups: dict[str, list[float]] = {}
         for b in self.budgets:
-            if b.limit_ms is not None and latency_ms[b.device] > b.limit_ms:
-                excess.append(latency_ms[b.device] / b.limit_ms - 1.0)
-        return Assessment(latency_ms, params, macs, max(excess))
+            over = 0.0 if b.limit_ms is None else max(0.0, latency_ms[b.device] / b.limit_ms - 1.0)
+            if b.group:
+                groups.setdefault(b.group, []).append(over)
+            else:
+                excess.append(over)
+        excess += [min(g) for g in groups.values()]  # one alternative of a group suffices
+        within = tuple(b.device for b in self.budgets if b.limit_ms is not None and latency_ms[b.device] <= b.limit_ms)
+        return Assessment(latency_ms, params, macs, max(excess), within)

@@ -90,3 +90,37 @@ def test_jointly_infeasible_devices_explained(space):
     con = Constraints(space, [LatencyBudget("cpu", cpu, 1.23), LatencyBudget("gpu", gpu, 2.3)])
     with pytest.raises(InfeasibleError, match="meets all constraints at once .* the closest, e"):
         run_search(space, size_fitness, con, seed=0)
+
+
+class Scaled:
+    """A latency model: another model's prediction times a factor (a faster deployed form, say)."""
+
+    def __init__(self, base: MacsLatency, factor: float) -> None:
+        self.base, self.factor = base, factor
+
+    def predict(self, configs):  # noqa: ANN001, ANN201
+        return np.asarray(self.base.predict(configs)) * self.factor
+
+
+def test_budgets_of_one_group_are_alternatives(space):
+    lat = MacsLatency(space)
+    big = space.max_config()
+    fp32 = float(lat.predict([big])[0])
+    budget = 0.8 * fp32  # the FP32 form misses it; an INT8 form at 0.6x meets it
+    alone = Constraints(space, [LatencyBudget("cpu", lat, budget)])
+    forms = Constraints(
+        space,
+        [
+            LatencyBudget("cpu", lat, budget, group="cpu"),
+            LatencyBudget("cpu-int8", Scaled(lat, 0.6), budget, group="cpu"),
+        ],
+    )
+    both = Constraints(space, [LatencyBudget("cpu", lat, budget), LatencyBudget("cpu-int8", Scaled(lat, 0.6), budget)])
+    assert not alone.assess([big])[0].feasible and not both.assess([big])[0].feasible
+    a = forms.assess([big])[0]
+    assert a.feasible and a.within == ("cpu-int8",)
+    slow = Constraints(
+        space, [LatencyBudget("a", lat, budget, group="g"), LatencyBudget("b", Scaled(lat, 2.0), budget, group="g")]
+    )
+    v = slow.assess([big])[0].violation
+    assert v == pytest.approx(fp32 / budget - 1.0)  # the group's violation is its best member's
