@@ -33,9 +33,6 @@ ALLOWED = {
     ("devices/registry.py", "_BUILTIN"): "import-time registration",
     # filled by the @register decorator while hwnas.core.presets is imported, read-only afterwards
     ("core/presets.py", "_REGISTRY"): "import-time registration",
-    # transitional, context-local (set and reset around one CLI command by registry.given): the --devices file
-    # for the callers that still look devices up by name alone; goes away when they take a Devices
-    ("devices/registry.py", "_GIVEN"): "scoped to one command",
     # set only inside `with warnings.catch_warnings()`, which puts the previous hook back on exit
     ("cli/main.py", "warnings.showwarning"): "scoped by warnings.catch_warnings",
 }

@@ -167,8 +167,8 @@ def run(args: argparse.Namespace) -> int:
     from hwnas.agent import tls
     from hwnas.agent.sandbox import Limits
     from hwnas.agent.server import LOOPBACK, AgentConfig, serve
+    from hwnas.cli.devices_cmd import devices_of
     from hwnas.core.errors import ConfigError
-    from hwnas.devices import get
     from hwnas.profiling.backends import require_available
 
     if args.new_token:
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.max_memory_mb < 0:
         raise ConfigError(f"--max-memory-mb must be 0 (no limit) or positive, got {args.max_memory_mb:g}")
-    device = get(args.device)
+    device = devices_of(args).get(args.device)
     require_available(device)
     token = read_token(args.token_file)
     name = args.name or socket.gethostname()

@@ -19,7 +19,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from hwnas.cli.common import add_space, add_subnet, add_workdir, positive_int, print_json, workdir
-from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.cli.devices_cmd import add_devices_option, devices_of
 
 if TYPE_CHECKING:
     from hwnas.core.space import SearchSpace
@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 def _deployed(args: argparse.Namespace, checkpoint: str, space: SearchSpace | None) -> int:
     from hwnas.pipelines.deployed import deployed_accuracy
 
-    r = deployed_accuracy(space, checkpoint, args.subnet, args.device, data=args.data, split=args.split)
+    device = devices_of(args).get(args.device)
+    r = deployed_accuracy(space, checkpoint, args.subnet, device, data=args.data, split=args.split)
     if args.json:
         print_json(r.to_dict())
         return 0

@@ -81,16 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from hwnas.devices import given
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
-        # given: the --devices file for the commands that still look devices up by name alone (transitional)
-        with sigterm_as_interrupt(), given(getattr(args, "devices", None)):
+        with sigterm_as_interrupt():
             return int(args._run(args) or 0)
     except KeyboardInterrupt as e:
         signal = "terminated" if isinstance(e, Terminated) else "interrupted"

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from hwnas.cli.common import add_space, add_workdir, positive_float, positive_int, seed, space_of, workdir
-from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.cli.devices_cmd import add_devices_option, devices_of
 from hwnas.cli.train_cmd import DEFAULT_EPOCHS
 from hwnas.pipelines.run import BUDGET_QUANTILE, RunOptions, RunProgress, default_budget, run_pipeline
 from hwnas.present import key_values, log
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         subset=args.subset,
         seed=args.seed,
     )
-    result = run_pipeline(workdir(args), space_of(args), opts, progress=Printed())
+    result = run_pipeline(workdir(args), space_of(args), opts, progress=Printed(), devices=devices_of(args))
     if result.interrupted:
         return 130
     assert result.report is not None

@@ -44,12 +44,13 @@ from typing import TYPE_CHECKING, Callable
 
 from hwnas.cli.agent_cmd import add_agent_options, route_agents
 from hwnas.cli.common import add_workdir, positive_float, positive_int, print_json, seed, workdir
-from hwnas.cli.devices_cmd import add_devices_option
+from hwnas.cli.devices_cmd import add_devices_option, devices_of
 from hwnas.core.errors import ConfigError
 from hwnas.present import Progress, log, table
 
 if TYPE_CHECKING:
     from hwnas.core.space import SearchSpace
+    from hwnas.devices import Devices
     from hwnas.pipelines.search import SearchOptions, SearchReport
     from hwnas.pipelines.workdir import RunDir
     from hwnas.search import EvolutionSettings, GenerationStats
@@ -208,8 +209,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
     """(device, budget) pairs from --latency-ms/--device pairs and --budget."""
-    from hwnas import devices
-
+    defined = devices_of(args)
     if args.latency_ms and len(args.latency_ms) != len(args.device):
         raise ConfigError(
             f"pair each --latency-ms with a --device, in order: got {len(args.latency_ms)} "
@@ -221,12 +221,12 @@ def budgets_of(args: argparse.Namespace) -> list[tuple[str, float | None]]:
             raise ConfigError(f"--precisions needs exactly one device and its budget, got {len(pairs)}")
         from hwnas.pipelines.search_inputs import precision_forms
 
-        pairs = [(form, pairs[0][1]) for form in precision_forms(pairs[0][0], args.precisions)]
+        pairs = [(form, pairs[0][1]) for form in precision_forms(pairs[0][0], args.precisions, defined)]
     names = [d for d, _ in pairs]
     if len(set(names)) != len(names):
         raise ConfigError(f"each device may appear once, got {names}")
     for d in names:
-        devices.get(d)  # unknown names: one line listing the known ones
+        defined.get(d)  # unknown names: one line listing the known ones
     return pairs
 
 
@@ -291,7 +291,14 @@ def run(args: argparse.Namespace) -> int:
 
         with torchrun_group() as info:
             report = search(
-                rd, space, opts, checkpoint=ckpt, on_generation=reporter_for(opts), log=log, measurers=measurers
+                rd,
+                space,
+                opts,
+                checkpoint=ckpt,
+                on_generation=reporter_for(opts),
+                log=log,
+                measurers=measurers,
+                devices=devices_of(args),
             )
         if not info.is_main:
             return 0
@@ -302,9 +309,10 @@ def run(args: argparse.Namespace) -> int:
             opts,
             checkpoint=ckpt,
             on_generation=reporter_for(opts),
-            fit_missing=fitter(rd, space, args.fit_n) if args.fit_missing else None,
+            fit_missing=fitter(rd, space, args.fit_n, devices_of(args)) if args.fit_missing else None,
             log=log,
             measurers=measurers,
+            devices=devices_of(args),
         )
     if args.json:
         print_json(report)
@@ -318,14 +326,16 @@ def reporter_for(opts: SearchOptions) -> Callable[[GenerationStats], None]:
     return generation_reporter(opts.settings.generations, label)
 
 
-def fitter(rd: RunDir, space: SearchSpace, n: int) -> Callable[[str], None]:
+def fitter(rd: RunDir, space: SearchSpace, n: int, devices: Devices) -> Callable[[str], None]:
     """--fit-missing: profile ``n`` subnets of a device with no predictor, then fit one."""
     from hwnas.pipelines.search import fit_missing_predictor
 
     def fit(device: str) -> None:
         log(f"no predictor for {device}: profiling {n} subnets, then fitting")
         with Progress(n, f"profile {device}", unit="subnet") as bar:
-            path = fit_missing_predictor(rd, space, device, n, progress=lambda rec, done, total: bar.step())
+            path = fit_missing_predictor(
+                rd, space, devices.get(device), n, progress=lambda rec, done, total: bar.step()
+            )
         log(f"fitted {path}")
 
     return fit

@@ -10,9 +10,6 @@ and again when it changes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -102,28 +99,9 @@ class Devices:
         return "built-in" if name in _BUILTIN else str(self.file)
 
 
-# Transitional: the Devices the running CLI command was given with --devices, for the callers that still look
-# devices up by name alone (`hwnas run`, `search`, `agent` and the search pipeline). Set only by `given`, for
-# the duration of one command and in its own context (never process-wide); goes away once those callers take
-# a Devices.
-_GIVEN: ContextVar[Devices | None] = ContextVar("hwnas_devices_given", default=None)
-
-
-@contextmanager
-def given(devices: Devices | None) -> Iterator[None]:
-    """Within the block, name lookups without ``devices_file`` use ``devices`` (None: the default file)."""
-    token = _GIVEN.set(devices)
-    try:
-        yield
-    finally:
-        _GIVEN.reset(token)
-
-
 def _devices(devices_file: str | Path | None = None) -> Devices:
-    """The devices of ``devices_file``; without it, those of the command's --devices, else the default file."""
-    if devices_file is not None:
-        return Devices(Path(devices_file))
-    return _GIVEN.get() or Devices.default()
+    """The devices of ``devices_file``, else of the default file (``$HWNAS_DEVICES``, the config folder)."""
+    return Devices(Path(devices_file)) if devices_file is not None else Devices.default()
 
 
 def user_file(devices_file: str | Path | None = None) -> Path | None:

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hwnas
 from hwnas.core.atomic import atomic_write_text
@@ -21,6 +21,9 @@ from hwnas.core.config import SubnetConfig
 from hwnas.core.errors import ConfigError, HwnasError
 from hwnas.core.space import SearchSpace
 from hwnas.present import markdown_table
+
+if TYPE_CHECKING:
+    from hwnas.devices import Devices
 
 CARD_FILE = "MODEL.md"
 REPORT_FILE = "report.json"
@@ -57,6 +60,7 @@ class CardInputs:
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # extra paragraphs (e.g. a fine-tune's comparison)
     store: Path | None = None  # the latency store whose records name the measuring host
+    devices: Devices | None = None  # where the device names are defined (None: the default devices file)
 
 
 def read_report(path: str | Path, cfg: SubnetConfig, space: SearchSpace) -> dict[str, Any] | None:
@@ -122,7 +126,7 @@ def render(space: SearchSpace, cfg: SubnetConfig, inputs: CardInputs) -> str:
     ]
     lines += _accuracy(inputs.accuracy)
     if report is not None:
-        lines += _latency(report, inputs.store, space)
+        lines += _latency(report, inputs.store, space, inputs.devices)
         lines += _search(report)
     else:
         lines += ["## Latency", "", "Not measured with this file (no search report for this subnet).", ""]
@@ -152,7 +156,7 @@ def write_card(folder: str | Path, space: SearchSpace, cfg: SubnetConfig, inputs
     return atomic_write_text(Path(folder) / CARD_FILE, render(space, cfg, inputs))
 
 
-def write_search_card(folder: str | Path, data: str | None = None) -> Path | None:
+def write_search_card(folder: str | Path, data: str | None = None, devices: Devices | None = None) -> Path | None:
     """The card of the winner a search wrote to ``folder`` (its winner.yaml and report.json), built from
     the report; a stale card is removed when the search found no winner."""
     from hwnas.core.resolve import space_of_subnet_file
@@ -171,7 +175,7 @@ def write_search_card(folder: str | Path, data: str | None = None) -> Path | Non
         space = replace(space, name=report["space"])  # the YAML file names it after itself
     files = sorted(p.name for p in folder.iterdir() if p.name.startswith("winner."))
     inputs = search_inputs(report, space, data, files, folder.parent)
-    return write_card(folder, space, cfg, inputs)
+    return write_card(folder, space, cfg, replace(inputs, devices=devices))
 
 
 def search_inputs(
@@ -222,7 +226,7 @@ def _accuracy(rows: list[AccuracyRow]) -> list[str]:
     ]
 
 
-def _latency(report: dict[str, Any], store: Path | None, space: SearchSpace) -> list[str]:
+def _latency(report: dict[str, Any], store: Path | None, space: SearchSpace, devices: Devices | None) -> list[str]:
     latency = report["winner"].get("latency") or {}
     if not latency:
         return ["## Latency", "", "No device was budgeted in this search.", ""]
@@ -242,7 +246,7 @@ def _latency(report: dict[str, Any], store: Path | None, space: SearchSpace) -> 
         )
     lines = ["## Latency", "", markdown_table(rows, list(rows[0])), ""]
     for device in latency:
-        lines.append(f"- {device}: {_protocol(device)}; host: {_hosts(store, device, space)}")
+        lines.append(f"- {device}: {_protocol(device, devices)}; host: {_hosts(store, device, space)}")
     lines += [
         "",
         "Measured: the median of the visits, each visit a separate batch of measurements whose figure is the 10th "
@@ -271,11 +275,11 @@ def _search(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def _protocol(device: str) -> str:
+def _protocol(device: str, devices: Devices | None) -> str:
     try:
-        from hwnas.devices import get
+        from hwnas.devices import Devices
 
-        d = get(device)
+        d = (devices or Devices.default()).get(device)
     except (HwnasError, ImportError):
         return "device definition not available here"
     return (

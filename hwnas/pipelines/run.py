@@ -22,6 +22,7 @@ from hwnas.pipelines.workdir import RunDir
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hwnas.devices import Devices
     from hwnas.pipelines.fit import FitResult
     from hwnas.pipelines.profile import ProfileSummary, Progress
     from hwnas.pipelines.search import SearchOptions, SearchReport
@@ -144,10 +145,12 @@ def run_pipeline(
     *,
     progress: RunProgress | None = None,
     measurers: Mapping[str, Sequence[Measurer]] | None = None,
+    devices: Devices | None = None,
 ) -> RunResult:
     """Train (unless ``run`` holds a supernet), profile, fit, then search, re-measure and export.
-    ``measurers``: where each device is measured (None, or a device without any: this machine)."""
-    from hwnas.devices import get
+    ``measurers``: where each device is measured (None, or a device without any: this machine);
+    ``devices``: where the device name is defined (None: the default devices file)."""
+    from hwnas.devices import Devices
     from hwnas.pipelines.fit import fit_device, read_records
     from hwnas.pipelines.profile import profile_space
     from hwnas.pipelines.search import SearchOptions, checkpoint_for, search
@@ -156,8 +159,9 @@ def run_pipeline(
 
     say = progress or RunProgress()
     run = run.ensure()
-    device = get(opts.device)
-    require_devices([device.name], measurers)  # fail before training, not after
+    devices = devices or Devices.default()
+    device = devices.get(opts.device)
+    require_devices([device.name], measurers, devices)  # fail before training, not after
     fleet = (measurers or {}).get(device.name)
     t0, seconds = time.perf_counter(), {}
 
@@ -202,6 +206,7 @@ def run_pipeline(
         on_generation=say.generations(search_opts),
         log=say.log,
         measurers=measurers,
+        devices=devices,
     )
     say.searched(report)
     seconds["search"] = time.perf_counter() - t

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from hwnas.core.publish import check_writable, publish
 from hwnas.core.space import SearchSpace
+from hwnas.pipelines.deployed_choice import changes_numbers
 from hwnas.pipelines.finalists import check_finalists
 from hwnas.pipelines.fitness import InheritedAccuracy, params_fitness, score_precision, split_tensors
 from hwnas.pipelines.model_card import write_search_card
@@ -45,6 +46,7 @@ from hwnas.pipelines.workdir import RunDir
 from hwnas.search import Candidate, Constraints, GenerationStats, LatencyBudget, run_search
 
 if TYPE_CHECKING:
+    from hwnas.devices import Device, Devices
     from hwnas.pipelines.deployed_choice import DeployedCheck
     from hwnas.profiling.measurer import Measurer
 
@@ -114,15 +116,20 @@ def search(
     fit_missing: Callable[[str], None] | None = None,
     log: Callable[[str], None] = print,
     measurers: Mapping[str, Sequence[Measurer]] | None = None,
+    devices: Devices | None = None,
 ) -> SearchReport:
     """Search, verify and write the results to ``run.search``; returns the report. ``measurers``: where
-    each device's winner is re-measured (None, or a device without any: this machine). ``opts`` is left
-    as given: the report records the settings that ran (the precision and the images scored)."""
+    each device's winner is re-measured (None, or a device without any: this machine); ``devices``: where
+    the device names are defined (None: the default devices file). ``opts`` is left as given: the report
+    records the settings that ran (the precision and the images scored)."""
+    from hwnas.devices import Devices
+
+    devices = devices or Devices.default()
     t0 = time.perf_counter()
     check_writable(run.root)  # refuse a read-only run folder before any work
     ckpt = checkpoint_for(run, checkpoint, opts.objective)
     if opts.measure:
-        require_devices([d for d, _ in opts.budgets], measurers)
+        require_devices([d for d, _ in opts.budgets], measurers, devices)
     budgets, dev_info = load_budgets(run, space, opts, fit_missing)
     constraints = Constraints(space, budgets, params_m=opts.params_m, macs_m=opts.macs_m)
     opts = replace(opts, precision=score_precision(opts.precision))
@@ -154,22 +161,29 @@ def search(
         )
     shipped: dict[str, str] = {}  # key -> the deployed form (device) a finalist ships in
     deployed = None
-    if scorer is not None and ranked and main and any(b.group or _changes_numbers(b.device) for b in budgets):
-        ranked, shipped, deployed = _deployed_finalists(space, ranked, constraints, budgets, ckpt, opts, log)
+    if (
+        scorer is not None
+        and ranked
+        and main
+        and any(b.group or changes_numbers(devices.get(b.device)) for b in budgets)
+    ):
+        ranked, shipped, deployed = _deployed_finalists(space, ranked, constraints, budgets, ckpt, opts, devices, log)
     if not main:
         verified = Verification(None, [], "")
     elif opts.measure and budgets:
-        verified = verify(space, ranked, budgets, ckpt, opts.max_measured, log, measurers=measurers, shipped=shipped)
+        verified = verify(
+            space, ranked, budgets, ckpt, opts.max_measured, log, measurers=measurers, shipped=shipped, devices=devices
+        )
     else:
         verified = Verification(ranked[0], [], "not re-measured (no device, or measuring switched off)")
     winner_key = broadcast_from_main(None if verified.winner is None else verified.winner.key)
     winner = next((c for c in ranked if c.key == winner_key), None)
     t3 = time.perf_counter()
     test_top1 = scorer.top1(winner.config, "test") if scorer and winner else None
-    form = _winner_form(winner, budgets, shipped)
+    form = _winner_form(winner, budgets, shipped, devices)
     deployed_report = deployed.to_dict() if deployed else {}
     if deployed is not None and winner is not None and form is not None:
-        deployed_report["winner"] = _deployed_test(space, winner, form, ckpt, opts)
+        deployed_report["winner"] = _deployed_test(space, winner, devices.get(form), ckpt, opts)
     report = build_report(
         space,
         opts,
@@ -187,7 +201,7 @@ def search(
         return report
     out = run.search
     with publish(out, SEARCH_FILES) as stage:  # the whole set or none of it
-        files = write_winner(stage, space, winner, ckpt, opts.export, form, opts.data)
+        files = write_winner(stage, space, winner, ckpt, opts.export, devices.get(form) if form else None, opts.data)
         files["pareto_png"] = write_plot(stage, result, report, opts)
         report = replace(
             report,
@@ -199,15 +213,8 @@ def search(
             timing={**report.timing, "total_s": time.perf_counter() - t0},
         )
         write_report(stage, report)
-        write_search_card(stage, opts.data)  # MODEL.md, from the report just written
+        write_search_card(stage, opts.data, devices)  # MODEL.md, from the report just written
     return report
-
-
-def _changes_numbers(device: str) -> bool:
-    from hwnas.devices import get
-    from hwnas.pipelines.deployed_choice import changes_numbers
-
-    return changes_numbers(get(device))
 
 
 def _deployed_finalists(
@@ -217,36 +224,38 @@ def _deployed_finalists(
     budgets: list[LatencyBudget],
     ckpt: Path | None,
     opts: SearchOptions,
+    devices: Devices,
     log: Callable[[str], None],
 ) -> tuple[list[Candidate], dict[str, str], DeployedCheck]:
     """The finalists ranked by their top-1 as their devices run them (:mod:`.deployed_choice`): among the
     deployed forms of a group (--precisions), or on every device whose precision changes the numbers."""
-    from hwnas.devices import get
     from hwnas.pipelines.deployed import DeployedScorer
-    from hwnas.pipelines.deployed_choice import FormScorer, changes_numbers, deployed_finalists
+    from hwnas.pipelines.deployed_choice import FormScorer, deployed_finalists
 
     grouped = [b for b in budgets if b.group]
-    forms = grouped or [b for b in budgets if changes_numbers(get(b.device))]
-    devices = {b.device: get(b.device) for b in forms}
-    scorer = FormScorer(devices, lambda d: DeployedScorer(d, ckpt, space=space, data=opts.data, seed=opts.seed))
-    log(f"scoring the finalists as deployed on {', '.join(devices)}")
+    forms = grouped or [b for b in budgets if changes_numbers(devices.get(b.device))]
+    defined = {b.device: devices.get(b.device) for b in forms}
+    scorer = FormScorer(defined, lambda d: DeployedScorer(d, ckpt, space=space, data=opts.data, seed=opts.seed))
+    log(f"scoring the finalists as deployed on {', '.join(defined)}")
     return deployed_finalists(
         ranked, lambda c: constraints.assess([c.config])[0].within, forms, scorer, alternatives=bool(grouped), log=log
     )
 
 
-def _winner_form(winner: Candidate | None, budgets: list[LatencyBudget], shipped: dict[str, str]) -> str | None:
+def _winner_form(
+    winner: Candidate | None, budgets: list[LatencyBudget], shipped: dict[str, str], devices: Devices
+) -> str | None:
     """The device whose deployed form the winner ships in: its chosen form, else the one INT8 device."""
     if winner is None:
         return None
     if winner.key in shipped:
         return shipped[winner.key]
-    quantized = [b.device for b in budgets if _changes_numbers(b.device)]
+    quantized = [b.device for b in budgets if changes_numbers(devices.get(b.device))]
     return quantized[0] if len(quantized) == 1 else None
 
 
 def _deployed_test(
-    space: SearchSpace, winner: Candidate, device: str, ckpt: Path | None, opts: SearchOptions
+    space: SearchSpace, winner: Candidate, device: Device, ckpt: Path | None, opts: SearchOptions
 ) -> dict[str, object]:
     """The winner's FP32 and deployed top-1 on the test images, in the form it ships in."""
     from hwnas.pipelines.deployed import DeployedScorer
@@ -254,7 +263,7 @@ def _deployed_test(
     test = DeployedScorer(device, ckpt, space=space, data=opts.data, split="test", seed=opts.seed).score(winner.config)
     return {
         "key": winner.key,
-        "device": device,
+        "device": device.name,
         "precision": test.precision,
         "test_images": test.n,
         "fp32_test_top1": test.fp32_top1,

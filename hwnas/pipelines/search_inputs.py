@@ -14,6 +14,7 @@ from hwnas.search import EvolutionSettings, LatencyBudget
 from hwnas.search.constraints import MAX_MARGIN, noise_aware_margin
 
 if TYPE_CHECKING:
+    from hwnas.devices import Device, Devices
     from hwnas.profiling.measurer import Measurer
 
 OBJECTIVES = {
@@ -92,7 +93,7 @@ def missing_predictor_message(run: RunDir, device: str) -> str:
 def fit_missing_predictor(
     run: RunDir,
     space: SearchSpace,
-    device: str,
+    device: str | Device,
     n: int = 200,
     *,
     seed: int = 0,
@@ -102,8 +103,9 @@ def fit_missing_predictor(
     from hwnas.pipelines.fit import fit_device
     from hwnas.pipelines.profile import profile_space
 
+    name = device if isinstance(device, str) else device.name
     profile_space(space, device, n, run.ensure().store, seed=seed, progress=progress)
-    return fit_device(space, device, run.store, run.predictor(device), seed=seed).path
+    return fit_device(space, name, run.store, run.predictor(name), seed=seed).path
 
 
 def load_budgets(
@@ -148,23 +150,26 @@ def load_budgets(
     return budgets, info
 
 
-def require_devices(names: list[str], measurers: Mapping[str, Sequence[Measurer]] | None = None) -> None:
+def require_devices(
+    names: list[str], measurers: Mapping[str, Sequence[Measurer]] | None = None, devices: Devices | None = None
+) -> None:
     """Refuse before searching when a device measured here (no measurers of its own) cannot run here:
     the winner could not be measured."""
-    from hwnas.devices import get
+    from hwnas.devices import Devices
     from hwnas.profiling.backends import require_available
 
     for name in names:
         if not (measurers or {}).get(name):
-            require_available(get(name))
+            require_available((devices or Devices.default()).get(name))
 
 
-def precision_forms(device: str, precisions: Sequence[str]) -> dict[str, str]:
+def precision_forms(device: str, precisions: Sequence[str], devices: Devices | None = None) -> dict[str, str]:
     """``--precisions`` for ``device``: each deployed form's device name -> the group (``device``). The form
     of a precision is ``device`` itself when it has that precision, else ``DEVICE-int8`` (int8-static) or
     ``DEVICE-int8-dynamic``, defined like ``device`` but for the precision (built in for ``cpu``)."""
-    from hwnas.devices import get
+    from hwnas.devices import Devices
 
+    get = (devices or Devices.default()).get
     base = get(device)
     suffix = {"int8-static": "-int8", "int8-dynamic": "-int8-dynamic", "fp32": "", "fp16": "-fp16"}
     forms = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwnas.core.atomic import atomic_write_text
 from hwnas.core.config import SubnetConfig
@@ -17,6 +17,9 @@ from hwnas.pipelines.verify import Attempt, DeviceMeasurement, PredictedLatency,
 from hwnas.present import markdown_table
 from hwnas.search import Candidate, Constraints, SearchResult
 from hwnas.search.report import front_rows, plot_front
+
+if TYPE_CHECKING:
+    from hwnas.devices import Device
 
 # The set a search publishes at once (see hwnas.core.publish): a new search replaces all of it.
 SEARCH_FILES = ("winner.yaml", "winner.onnx", "winner.fp32.onnx", "pareto.png", "report.json", "report.md")
@@ -158,7 +161,7 @@ def write_winner(
     winner: Candidate | Winner | None,
     ckpt: Path | None,
     export: bool,
-    device: str | None = None,
+    device: Device | None = None,
     data: str = "mnist",
 ) -> dict[str, str]:
     """winner.yaml (and winner.onnx: in ``device``'s deployed form when it is INT8, its FP32 twin beside
@@ -171,9 +174,7 @@ def write_winner(
     files = {"winner_yaml": str(out / "winner.yaml")}
     if not export:
         return files
-    from hwnas.devices import get
-
-    if device is not None and get(device).quantized:
+    if device is not None and device.quantized:
         from hwnas.pipelines.deployed import export_deployed
 
         _, model = export_deployed(winner.config, out / "winner.onnx", device, space, ckpt, data)

@@ -22,6 +22,7 @@ from hwnas.profiling.visits import VISITS
 from hwnas.search import Candidate, LatencyBudget
 
 if TYPE_CHECKING:
+    from hwnas.devices import Devices
     from hwnas.profiling.measurer import Measurer
     from hwnas.profiling.record import LatencyRecord
 
@@ -87,6 +88,7 @@ def measure_candidate(
     budgets: list[LatencyBudget],
     checkpoint: Path | None,
     measurers: Mapping[str, Sequence[Measurer]] | None = None,
+    devices: Devices | None = None,
 ) -> dict[str, DeviceMeasurement]:
     """Measure ``c`` now on every device with the profiling protocol (no predictor involved), on each
     device's ``measurers`` (None, or a device without any: this machine)."""
@@ -94,7 +96,7 @@ def measure_candidate(
 
     out = {}
     for b in budgets:
-        recs = _measure(b.device, space, c, checkpoint, measurers)
+        recs = _measure(b.device, space, c, checkpoint, measurers, devices)
         failed = [r for r in recs if str(r.status) != "ok"]
         ms = None if failed else [float(r.latency_ms) for r in recs]
         at_typical = [] if ms is None else [at_typical_speed(m, r.refs_ms, r.base_ms) for m, r in zip(ms, recs)]
@@ -122,12 +124,16 @@ def _measure(
     c: Candidate,
     checkpoint: Path | None,
     measurers: Mapping[str, Sequence[Measurer]] | None = None,
+    devices: Devices | None = None,
 ) -> list[LatencyRecord]:
-    """``c`` measured in :data:`VERIFY_VISITS` batches on ``device``'s measurers (None: this machine)."""
+    """``c`` measured in :data:`VERIFY_VISITS` batches on ``device``'s measurers (None: this machine);
+    ``devices``: where the name is defined (None: the default devices file)."""
+    from hwnas.devices import Devices
     from hwnas.pipelines.profile import measure_visits
 
+    dev = (devices or Devices.default()).get(device)
     return measure_visits(
-        device, space, c.config, VERIFY_VISITS, checkpoint=checkpoint, measurers=(measurers or {}).get(device)
+        dev, space, c.config, VERIFY_VISITS, checkpoint=checkpoint, measurers=(measurers or {}).get(device)
     )
 
 
@@ -140,13 +146,14 @@ def verify(
     log: Callable[[str], None],
     measurers: Mapping[str, Sequence[Measurer]] | None = None,
     shipped: Mapping[str, str] | None = None,
+    devices: Devices | None = None,
 ) -> Verification:
     """Measure candidates best first until one meets every budget: that one, the attempts and a note.
     Of budgets that are alternatives (one group: the deployed forms of a device), a candidate is measured
     in the form it ships in (``shipped``: key -> device; else its fastest predicted form)."""
     attempts: list[Attempt] = []
     for rank, c in enumerate(ranked[:max_measured], 1):
-        lat = measure_candidate(space, c, budgets_for(c, budgets, shipped), checkpoint, measurers)
+        lat = measure_candidate(space, c, budgets_for(c, budgets, shipped), checkpoint, measurers, devices)
         misses = [
             f"{d}: {m.judged_ms:.3f} ms > {m.budget_ms:g} ms"
             if m.measured_ms is not None

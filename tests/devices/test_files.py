@@ -164,13 +164,3 @@ def test_without_a_toml_reader_toml_is_one_line_and_yaml_still_works(tmp_path, m
         devices.Devices.load(_write(tmp_path, TOML))
     assert "\n" not in str(e.value)
     assert devices.Devices.load(_write(tmp_path, YAML, "devices.yaml")).get("cpu-2t-b4").batch_size == 4
-
-
-def test_the_commands_devices_are_seen_only_inside_its_block(tmp_path):
-    """given(): the --devices file of one CLI command, for callers that look names up alone (transitional)."""
-    path = _write(tmp_path, TOML)
-    with devices.given(devices.Devices.load(path)):
-        assert devices.get("cpu-2t-b4").batch_size == 4 and devices.user_file() == path
-    assert devices.user_file() is None
-    with pytest.raises(UnknownNameError):
-        devices.get("cpu-2t-b4")
