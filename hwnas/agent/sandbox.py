@@ -58,9 +58,11 @@ def _failed(reason: str) -> dict[str, Any]:
 
 
 def _uses_gpu(device: dict[str, Any]) -> bool:
-    return device.get("runtime") != "onnxruntime" or any(
-        g in str(device.get("provider", "")).lower() for g in ("cuda", "tensorrt", "rocm", "dml", "coreml")
-    )
+    from hwnas.devices.device import Device
+    from hwnas.profiling.backends import backend_for
+
+    dev = Device(**device)
+    return backend_for(dev).uses_gpu(dev)
 
 
 # ----------------------------------------------------------------------------------------------- the child

@@ -18,7 +18,7 @@ OPSETS = (17, 20)  # the opsets the exported graphs are tested in (ONNX Runtime 
 # onnx: for ONNX Runtime / TensorRT; safetensors: weights + architecture for hwnas.load_model (PyTorch,
 # nothing pickled); torch: a torch.export program (.pt2), loadable without any Python model code
 FORMATS = ("onnx", "safetensors", "torch")
-SUFFIXES = {"onnx": ".onnx", "safetensors": ".safetensors", "torch": ".pt2"}
+SUFFIXES = dict(zip(FORMATS, (".onnx", ".safetensors", ".pt2")))  # format -> file suffix
 
 
 @dataclass

@@ -92,7 +92,7 @@ class _Batches:
 
     def measure(self, m: Measurer, job: Job, s: ProfileSummary) -> list[LatencyRecord]:
         """Export ``job``'s subnets (and the ladder), have ``m`` measure them together, make the records."""
-        with tempfile.TemporaryDirectory(prefix="hwnas-batch-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="hwnas-profile-") as tmp:
             t0 = time.perf_counter()
             with self.export_lock:
                 files = export_batch(

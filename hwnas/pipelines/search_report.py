@@ -113,6 +113,8 @@ class SearchReport:
         out = asdict(replace(self, winner=None, verification=[]))  # the typed fields below, in their place
         out["winner"] = self.winner.to_dict() if self.winner else None
         out["verification"] = [a.to_dict() for a in self.verification]
+        if not self.deployed:
+            del out["deployed"]  # only searches for a deployed form (INT8, --precisions) have the section
         return out
 
 

@@ -227,10 +227,11 @@ def fake_gpu(monkeypatch):
     cudart = FakeCudart()
     monkeypatch.setitem(sys.modules, "tensorrt", fake)
     monkeypatch.setattr(trtb, "tensorrt_installed", lambda: True)
-    monkeypatch.setattr(trtb, "_LOGGER", None)
     monkeypatch.setattr(cuda, "cudart", lambda: cudart)
     fake.cudart = cudart
-    return fake
+    trtb.logger.cache_clear()  # a logger of this fake TensorRT, and none of it left for the next test
+    yield fake
+    trtb.logger.cache_clear()
 
 
 def _dev(**kw):

@@ -29,7 +29,7 @@ def test_precisions_ship_each_finalist_in_its_best_form_and_verify_that_form(run
     measured: list[str] = []
 
     def measure(device, space, cfg, visits, checkpoint=None, seed=0, with_ladder=True, measurers=None):
-        measured.append(device)
+        measured.append(device.name)
         return [SimpleNamespace(status="ok", latency_ms=1.0, spread=0.01, refs_ms=[], base_ms=[])] * visits
 
     monkeypatch.setattr(profile, "measure_visits", measure)

@@ -21,7 +21,9 @@ BEFORE = Path(__file__).parent / "data" / "report_before.json"
 PREDICTOR = Path(__file__).parent / "data" / "report_predictor.json"  # the run's: not refitted, so fixed
 
 
-def scripted_measure(device: str, space: Any, c: Any, checkpoint: Any, measurers: Any = None) -> list[Any]:
+def scripted_measure(
+    device: str, space: Any, c: Any, checkpoint: Any, measurers: Any = None, devices: Any = None
+) -> list[Any]:
     """The best candidate misses its budget (median 4.5 ms, 4.1 at typical speed), the next meets it.
     The ladder ran 10 % slow, so each visit has a figure at the host's typical speed."""
     scripted_measure.calls += 1  # type: ignore[attr-defined]

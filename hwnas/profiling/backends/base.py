@@ -74,6 +74,10 @@ class Backend(ABC):
             f"device {device.name!r}: scoring a model's accuracy on the {self.name} runtime is not supported"
         )
 
+    def uses_gpu(self, device: Device) -> bool:
+        """Does ``device`` run on a GPU (whose driver maps more address space than a memory limit allows)?"""
+        return any(g in device.provider.lower() for g in ("cuda", "tensorrt", "rocm", "dml", "coreml"))
+
     def caveat(self, device: Device) -> str:
         """A one-line warning about measuring ``device`` on this machine ('' when none), e.g. a
         precision the CPU has no fast instructions for."""

@@ -487,6 +487,9 @@ class TrtBackend(Backend):
         "gpu_timing": "graph",
     }
 
+    def uses_gpu(self, device: Device) -> bool:
+        return True
+
     def check(self, device: Device) -> None:
         if device.clock == "thread":
             raise ConfigError(
