@@ -284,36 +284,32 @@ def run(args: argparse.Namespace) -> int:
     ckpt = checkpoint_for(rd, args.checkpoint, args.objective)
     space = resolve_space(args.space, None, ckpt)
     assert space is not None  # with default=True, the default preset at worst
+    devices = devices_of(args)
+
+    def run_search(fit_missing: Callable[[str], None] | None = None) -> SearchReport:
+        return search(
+            rd,
+            space,
+            opts,
+            checkpoint=ckpt,
+            on_generation=reporter_for(opts),
+            fit_missing=fit_missing,
+            log=log,
+            measurers=measurers,
+            devices=devices,
+        )
+
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: score in parallel, rank 0 reports
         if args.fit_missing:
             raise ConfigError("--fit-missing does not run under torchrun: profile and fit first, then search")
         from hwnas.supernet.distributed import torchrun_group
 
         with torchrun_group() as info:
-            report = search(
-                rd,
-                space,
-                opts,
-                checkpoint=ckpt,
-                on_generation=reporter_for(opts),
-                log=log,
-                measurers=measurers,
-                devices=devices_of(args),
-            )
+            report = run_search()
         if not info.is_main:
             return 0
     else:
-        report = search(
-            rd,
-            space,
-            opts,
-            checkpoint=ckpt,
-            on_generation=reporter_for(opts),
-            fit_missing=fitter(rd, space, args.fit_n, devices_of(args)) if args.fit_missing else None,
-            log=log,
-            measurers=measurers,
-            devices=devices_of(args),
-        )
+        report = run_search(fitter(rd, space, args.fit_n, devices) if args.fit_missing else None)
     if args.json:
         print_json(report)
     else:
