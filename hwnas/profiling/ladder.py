@@ -14,6 +14,7 @@ smallest subnet as reference, 1.8 % / 7.4 % with five rungs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -22,11 +23,15 @@ import numpy as np
 from hwnas.core.config import SubnetConfig
 from hwnas.core.space import SearchSpace
 
-RUNGS = 5
+TOP_QUANTILE = 0.9  # the top rung: a subnet at the 90th percentile of the space's MACs (held beyond it)
+RUNG_RATIO = 2.0  # neighbouring rungs at most about this far apart in MACs
+MAX_RUNGS = 4
 # A baseline ladder (a store's typical batch, a host's remembered quiet one): per rung, this percentile of the
 # batches' figures. The median, so that labels describe a typical moment of the machine: in a quiet quick start
 # the larger rungs' median batch was 3.5-7 % above their 10th percentile (the fastest episodes), used before.
 BASELINE_QUANTILE = 50
+SAMPLE = 256  # seeded subnets that give the space's MACs distribution
+_GRID = 24  # quantiles tried for balanced candidate rungs
 T = TypeVar("T", int, float)
 
 
@@ -35,16 +40,35 @@ def _pick(choices: Sequence[T], q: float) -> T:
     return values[round(q * (len(values) - 1))]
 
 
-def ladder(space: SearchSpace, rungs: int = RUNGS) -> list[SubnetConfig]:
-    """``rungs`` subnets from the smallest (rung 0, the space's min config) to the largest: rung j takes
-    every dimension at the same quantile j / (rungs - 1) of its choices. Duplicates are dropped."""
-    out: list[SubnetConfig] = []
-    for j in range(rungs):
-        q = j / max(1, rungs - 1)
-        d = _pick(space.depth, q)
-        cfg = SubnetConfig(
-            _pick(space.embed_dim, q), d, (_pick(space.mlp_ratio, q),) * d, (_pick(space.num_heads, q),) * d
-        )
+def _balanced(space: SearchSpace, q: float) -> SubnetConfig:
+    """Every dimension at the same quantile ``q`` of its choices."""
+    d = _pick(space.depth, q)
+    return SubnetConfig(
+        _pick(space.embed_dim, q), d, (_pick(space.mlp_ratio, q),) * d, (_pick(space.num_heads, q),) * d
+    )
+
+
+def ladder(space: SearchSpace, rungs: int | None = None) -> list[SubnetConfig]:
+    """The rungs, cheapest first: rung 0 is the space's min config; the top rung is the balanced subnet
+    nearest in MACs to the space's :data:`TOP_QUANTILE` (the largest subnets cost the most to measure in
+    every batch, and the slowdown changes little over the top tenth); between them, balanced subnets at
+    even steps of log MACs. ``rungs`` (default: enough for steps of at most :data:`RUNG_RATIO`, 2 to
+    :data:`MAX_RUNGS`) fixes the count. Deterministic: a seeded sample gives the MACs distribution."""
+    from hwnas.core.complexity import count_macs
+
+    rng = np.random.default_rng(0)
+    top = float(np.percentile([count_macs(space, space.sample(rng)) for _ in range(SAMPLE)], 100 * TOP_QUANTILE))
+    cands: dict[SubnetConfig, float] = {}
+    for i in range(_GRID + 1):
+        cfg = _balanced(space, i / _GRID)
+        cands.setdefault(cfg, math.log(count_macs(space, cfg)))
+    low = math.log(count_macs(space, space.min_config()))
+    span = max(0.0, math.log(top) - low)
+    n = rungs or min(MAX_RUNGS, max(2, 1 + math.ceil(span / math.log(RUNG_RATIO) - 1e-9)))
+    out = [space.min_config()]
+    for j in range(1, n):
+        target = low + span * j / (n - 1)
+        cfg = min(cands, key=lambda c: (abs(cands[c] - target), cands[c]))
         if cfg not in out:
             out.append(cfg)
     return out

@@ -25,7 +25,7 @@ from hwnas.core.errors import HwnasError
 from hwnas.devices import Device
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.host_memory import OthersMeter
-from hwnas.profiling.protocol import Measurement, measure_batch
+from hwnas.profiling.protocol import LIVE_BYTES, Measurement, measure_batch, resident_bytes
 from hwnas.profiling.record import load_average
 
 
@@ -91,14 +91,16 @@ def measure_files(
     indices: Sequence[int] | None = None,
     watch: Watch | None = None,
 ) -> BatchResult:
-    """Open every model on this machine and run it once (a model that cannot load or run fails alone),
-    measure them together, close them; one result per path. ``indices``: each path's index in its batch
+    """Open every model on this machine and run it once (a model that cannot load or run fails alone;
+    past :data:`~hwnas.profiling.protocol.LIVE_BYTES` of sessions, a lazy runner is left to open with its
+    group), measure them together, close them; one result per path. ``indices``: each path's index in its batch
     (default 0, 1, ...), which ``references`` and each Measurement's ``refs`` speak of."""
     indices = list(range(len(paths))) if indices is None else list(indices)
     runners = {}
     results: dict[str, ModelResult] = {}
     seconds = {"setup": 0.0, "measure": 0.0}
     load, others_cores = math.nan, math.nan
+    start_bytes = resident_bytes()
     try:
         for i, p in zip(indices, paths):
             if watch:
@@ -107,7 +109,8 @@ def measure_files(
             runner = None
             try:
                 runner = open_runner(device, p, seed=seed)
-                runner.time_runs(1)
+                if not (callable(getattr(runner, "release", None)) and resident_bytes() - start_bytes > LIVE_BYTES):
+                    runner.time_runs(1)  # else past the memory budget: opened with its group (protocol.py, 2.)
                 runners[str(i)] = runner
             except Exception as e:  # a model that cannot load or run is a failed result, not a failed batch
                 results[str(i)] = ModelResult(None, f"could not load and run the model: {type(e).__name__}: {e}")

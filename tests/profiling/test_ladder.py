@@ -12,15 +12,23 @@ from hwnas.profiling.labels import drift_corrected
 from hwnas.profiling.ladder import ladder, slowdown
 
 
-@pytest.mark.parametrize("name", ["mnist-cpu", "autoformer-tiny"])
-def test_rungs_span_the_space_in_size_order(name):
+@pytest.mark.parametrize("name", ["mnist-cpu", "autoformer-tiny", "autoformer-small"])
+def test_rungs_span_the_space_in_size_order_and_skip_the_costliest_tail(name):
     space = presets.get(name)
     rungs = ladder(space)
-    assert rungs[0] == space.min_config() and rungs[-1] == space.max_config() and len(rungs) >= 3
+    assert rungs[0] == space.min_config() and 2 <= len(rungs) <= 4 and rungs == ladder(space)  # deterministic
     for c in rungs:
         space.validate(c)
     macs = [count_macs(space, c) for c in rungs]
     assert macs == sorted(macs) and len(set(macs)) == len(macs)
+    assert all(b / a <= 2.6 for a, b in zip(macs, macs[1:]))  # neighbours about 2x apart at most
+    sample = [count_macs(space, space.sample(np.random.default_rng(i))) for i in range(200)]
+    assert np.mean(np.array(sample) <= macs[-1]) >= 0.6  # the top rung is near the 90th percentile, not the max
+
+
+def test_a_narrow_space_needs_fewer_rungs_than_a_wide_one():
+    assert len(ladder(presets.get("autoformer-tiny"))) < len(ladder(presets.get("mnist-cpu")))
+    assert len(ladder(presets.get("mnist-cpu"), rungs=3)) == 3
 
 
 def test_slowdown_interpolates_over_log_latency():

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
 from hwnas.devices import get
-from hwnas.profiling.backends.ort import OrtRunner
+from hwnas.profiling.backends.ort import OrtBackend, OrtRunner
 from hwnas.profiling.protocol import block_runs, measure_batch, summarise
 
 
@@ -50,9 +50,17 @@ def test_bigger_model_measures_slower_with_spread_and_blocks(tmp_path, quick_cpu
     s, b = res["s"], res["b"]
     assert b.latency_ms > 3 * s.latency_ms > 0
     for m in (s, b):
-        assert len(m.block_ms) == quick_cpu.rounds and m.runs >= quick_cpu.rounds * quick_cpu.min_block_runs
+        assert len(m.block_ms) == quick_cpu.rounds and m.runs >= len(m.block_ms)
         assert 0 <= m.spread < 10 and m.latency_ms <= m.median_ms
-        assert 1 <= m.attempts <= quick_cpu.max_retries + 1 and m.warmup_runs >= quick_cpu.warmup_runs
+        assert 1 <= m.attempts <= quick_cpu.max_retries + 1 and m.warmup_runs >= 5  # first run + two chunks
+
+
+def test_a_lazy_runner_opens_when_timed_and_can_be_released(tmp_path, quick_cpu):
+    r = OrtBackend().open(quick_cpu, _matmul_chain(tmp_path / "s.onnx", 64, 2))
+    assert r.session is None and math.isnan(r.setup_s)
+    assert len(r.time_runs(3)) == 3 and r.setup_s > 0
+    r.release()
+    assert r.session is None and len(r.time_runs(1)) == 1  # opened again
 
 
 def test_corrupt_model_fails_to_load(tmp_path, quick_cpu):
@@ -85,7 +93,7 @@ def test_model_that_fails_at_run_time_is_reported_and_others_measured(tmp_path, 
 
 def test_block_runs_and_summary():
     dev = get("cpu")
-    assert block_runs(0.5, dev) == 40 and block_runs(100.0, dev) == dev.min_block_runs
+    assert block_runs(0.5, dev) == 40 and block_runs(100.0, dev) == dev.min_block_runs == 1
     lat, med, per_block, spread, runs = summarise([[1.0, 2.0, 3.0], [1.0, 1.0, 9.0]])
     assert runs == 6 and lat == pytest.approx(1.0) and med == pytest.approx(1.5) and len(per_block) == 2
 
@@ -108,8 +116,28 @@ def test_a_re_measured_record_keeps_the_references_of_its_own_attempt(tmp_path, 
     res = measure_batch({"r": ref, "s": sub}, dev, np.random.default_rng(0), references=["r"])
     s, r = res["s"], res["r"]
     assert s.attempts == 3 and set(s.refs) == {"r"} and s.refs["r"] > 0
-    # the reference is timed in every attempt but keeps its first (the batch's figure), itself unreferenced
-    warm_chunks = r.warmup_runs // max(3, math.ceil(dev.warmup_runs / 2))
-    assert ref.blocks - warm_chunks == 3 * dev.rounds and r.attempts == 1 and r.refs == {}
+    # the reference is timed (warmed up again) in every attempt but keeps its first, itself unreferenced
+    assert ref.blocks > 3 * (len(r.block_ms) + 2) and r.attempts == 1 and r.refs == {}
     plain = measure_batch({"s": sub}, dev.with_(max_retries=0), np.random.default_rng(0))["s"]
     assert plain.refs == {} and plain.attempts == 1
+
+
+def test_past_the_memory_budget_sessions_open_with_their_group_once(tmp_path, quick_cpu, monkeypatch):
+    from hwnas.profiling import measurer, protocol
+
+    opened: list[str] = []
+    real_open = OrtRunner._open
+
+    def counting_open(self):
+        opened.append(self.path)
+        real_open(self)
+
+    monkeypatch.setattr(OrtRunner, "_open", counting_open)
+    monkeypatch.setattr(measurer, "LIVE_BYTES", -1)  # every model is past the budget: none opened up front
+    monkeypatch.setattr(protocol, "LIVE_BYTES", -1)  # groups of one
+    paths = [_matmul_chain(tmp_path / f"{i}.onnx", 64 * (i + 1), 2) for i in range(3)]
+    res = measurer.measure_files(quick_cpu, paths, seed=0)
+    assert all(r.measurement is not None and r.setup_s > 0 for r in res.results)
+    assert sorted(opened) == sorted(str(p) for p in paths)  # each session made once, by the protocol
+    lat = [r.measurement.latency_ms for r in res.results]
+    assert lat[2] > lat[0]
