@@ -39,13 +39,13 @@ class Device:
     # The protocol (hwnas.profiling.protocol) sizes warm-up, blocks and rounds in time and stops a subnet's
     # rounds when its label is tight (label_tol), after min_rounds and min_ms, at most max_ms or rounds.
     warmup_runs: int = 10  # most warm-up runs required before steady counts (fewer for slow models)
-    rounds: int = 10  # most interleaved rounds; each times one block of runs per subnet
+    rounds: int = 16  # most interleaved rounds; each times one block of runs per subnet
     block_ms: float = 20.0  # target duration of one block (sets runs per block)
     min_block_runs: int = 1
     max_block_runs: int = 40
-    min_rounds: int = 6  # fewest rounds of a subnet in a visit, unless max_ms is reached (then at least 3)
+    min_rounds: int = 10  # fewest rounds of a subnet in a visit, unless max_ms is reached (then at least 3)
     min_ms: float = 200.0  # fewest timed milliseconds of a subnet in a visit (fast models: 10 rounds of 20 ms)
-    max_ms: float = 1000.0  # time cap of a subnet's timed runs in a visit (past MIN_BLOCKS blocks)
+    max_ms: float = 2000.0  # time cap of a subnet's timed runs in a visit (past MIN_BLOCKS blocks)
     label_tol: float = 0.01  # stop once the p10's ~95 % interval is within +-label_tol (relative)
     max_spread: float = 0.10  # with max_retries > 0, records with a wider spread are re-measured ...
     max_retries: int = 0  # ... at most this many times (0: never; another visit does it better)

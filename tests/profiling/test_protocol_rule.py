@@ -113,7 +113,8 @@ def test_the_ladder_takes_at_most_15_percent_of_a_batchs_time(name):
 
 
 def test_live_sessions_stay_within_the_memory_budget(monkeypatch):
-    # each fake session holds 300 MB while alive: at most two subnets at once (768 MB), the rungs beside
+    # each fake session holds 300 MB while alive: at most two subnets at once (a 768 MB budget), the rungs beside
+    monkeypatch.setattr(protocol, "LIVE_BYTES", 768 << 20)
     runners = {f"s{i}": FakeRunner(50.0, 0.002, i) for i in range(6)}
     rungs = {"r0": FakeRunner(40.0, 0.002, 10), "r1": FakeRunner(70.0, 0.002, 11)}
     everyone = {**runners, **rungs}
