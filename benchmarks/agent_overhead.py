@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import Notes, Table, save
+
 from hwnas import devices
 from hwnas.agent.client import AgentClient
 from hwnas.agent.sandbox import Limits, Sandbox
@@ -110,9 +112,15 @@ def main() -> None:
         finally:
             proc.kill()
             proc.wait(10)
-    print(
+    notes = Notes()
+    notes.say(
         f"CPU: {cpu_model()}  (agent: {fp['cpu']}, {fp['runtime']})  device {device.name}, "
         f"space {space.name}, {len(keys)} models incl. the reference ladder, {max(2, args.rounds)} rounds"
+    )
+    table = Table(
+        "Each subnet measured locally and through the agent: the first three rounds' figures, the local "
+        "test-retest (worst pair) and the agent's median against the local one",
+        ["subnet", "local ms", "retest", "agent ms", "agent vs local"],
     )
     print(f"{'subnet':34} {'local ms':>18} {'retest':>7} {'agent ms':>18} {'agent vs local':>14}")
     noise, agree = [], []
@@ -126,25 +134,33 @@ def main() -> None:
             f"{k[:34]:34} {' '.join(f'{x:.3f}' for x in lo[:3]):>18} {100 * n:6.1f}% "
             f"{' '.join(f'{x:.3f}' for x in re_[:3]):>18} {100 * a:13.1f}%"
         )
-    print(
+        table.add(
+            k,
+            " ".join(f"{x:.3f}" for x in lo[:3]),
+            f"{100 * n:.1f} %",
+            " ".join(f"{x:.3f}" for x in re_[:3]),
+            f"{100 * a:.1f} %",
+        )
+    notes.say(
         f"local test-retest (worst pair): median {100 * statistics.median(noise):.1f} %, worst {100 * max(noise):.1f} %"
     )
-    print(
+    notes.say(
         f"agent vs local (medians):       median {100 * statistics.median(agree):.1f} %,"
         f" worst {100 * max(agree):.1f} %;"
         f" within the subnet's own retest noise for {sum(a <= n for a, n in zip(agree, noise))}/{len(keys)}"
     )
-    print(
+    notes.say(
         f"transfer overhead per subnet (request wall time minus the agent's measuring, per model): "
         f"median {1e3 * statistics.median(overhead):.1f} ms over {len(overhead)} batches"
     )
-    print(
+    notes.say(
         f"sandbox overhead per batch (child process start, imports, limits; its own opening and measuring "
         f"left out): median {statistics.median(sandbox_s):.2f} s over {len(sandbox_s)} batches of {len(keys)}; "
         f"up-front model checks: median {1e3 * statistics.median(checks_s) / len(keys):.0f} ms per model"
     )
     if failed:
-        print(f"export failures: {failed}")
+        notes.say(f"export failures: {failed}")
+    save(__file__, [table], notes)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from record import Table, save
 
 from hwnas.core import count_macs, get_space
 from hwnas.supernet import Supernet, export_onnx
@@ -33,6 +34,10 @@ def main() -> None:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
     print(f"{'subnet':34} {'GMACs':>6} {'export s':>8} {'ORT p10 ms':>10} {'torch p10 ms':>12} {'ORT/torch':>9}")
+    table = Table(
+        f"Export time and latency, {space.name}, batch 1, one thread each, p10 of {args.runs} interleaved runs",
+        ["subnet", "GMACs", "export s", "ORT p10 ms", "torch p10 ms", "ORT/torch"],
+    )
     ratios = []
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
         for cfg in cfgs:
@@ -59,7 +64,17 @@ def main() -> None:
                 f"{cfg.key()[:34]:34} {count_macs(space, cfg) / 1e9:6.3f} {export_s:8.2f} {po:10.3f} "
                 f"{pe:12.3f} {po / pe:9.2f}"
             )
-    print(f"median ORT/torch eager latency ratio: {np.median(ratios):.2f}")
+            table.add(
+                cfg.key(),
+                f"{count_macs(space, cfg) / 1e9:.3f}",
+                f"{export_s:.2f}",
+                f"{po:.3f}",
+                f"{pe:.3f}",
+                f"{po / pe:.2f}",
+            )
+    summary = f"median ORT/torch eager latency ratio: {np.median(ratios):.2f}"
+    print(summary)
+    save(__file__, [table], [summary])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from record import Notes, Table, save
 
 from hwnas.core import count_macs, get_space
 from hwnas.devices.host import cpu_model
@@ -72,6 +73,11 @@ def main() -> None:
         f"{'subnet':36} {'GMACs':>6} {'ts exp s':>8} {'dy exp s':>8} {'ts ms':>8} {'dy ms':>8} {'lat dy/ts':>9} "
         f"{'max|dlogit|':>11}"
     )
+    table = Table(
+        f"TorchScript (ts) and dynamo (dy) exporters, {space.name}: export s, ORT p10 ms of {args.runs} interleaved "
+        "runs (1 thread, batch 1), dynamo / TorchScript latency, largest logit difference",
+        ["subnet", "GMACs", "ts export s", "dy export s", "ts ms", "dy ms", "latency dy/ts", "max |dlogit|"],
+    )
     export_ratios, latency_ratios, problems = [], [], []
     x = torch.randn(1, space.in_chans, space.img_size, space.img_size, generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
@@ -100,12 +106,24 @@ def main() -> None:
                 f"{secs['dynamo']:8.2f} {ts_ms:8.3f} {dy_ms:8.3f} {dy_ms / ts_ms:9.3f} {diff:11.1e}",
                 flush=True,
             )
-    print(f"median export time ratio dynamo / TorchScript: {np.median(export_ratios):.2f}")
-    print(
+            table.add(
+                cfg.key(),
+                f"{count_macs(space, cfg) / 1e9:.3f}",
+                f"{secs['torchscript']:.2f}",
+                f"{secs['dynamo']:.2f}",
+                f"{ts_ms:.3f}",
+                f"{dy_ms:.3f}",
+                f"{dy_ms / ts_ms:.3f}",
+                f"{diff:.1e}",
+            )
+    notes = Notes()
+    notes.say(f"median export time ratio dynamo / TorchScript: {np.median(export_ratios):.2f}")
+    notes.say(
         f"median ORT latency ratio dynamo / TorchScript: {np.median(latency_ratios):.3f} "
         f"(min {min(latency_ratios):.3f}, max {max(latency_ratios):.3f})"
     )
-    print("guarantees: " + ("all held" if not problems else "; ".join(problems)))
+    notes.say("guarantees: " + ("all held" if not problems else "; ".join(problems)))
+    save(__file__, [table], notes)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from record import Table, save
 
 from hwnas.pipelines.fit_transfer import Group, read_groups, transfer_candidates
 from hwnas.predictors import families as fam
@@ -136,13 +137,19 @@ def main() -> int:
     groups = [g for path in args.db for g in _groups(path, skipped)]
     for line in skipped:
         print(line, file=sys.stderr)
-    rows = []
+    rows, notes = [], list(skipped)
     for target in groups:
         span = target.latency_ms.max() / target.latency_ms.min()
-        print(f"target {target.describe()}: latencies span {span:.2f}x", file=sys.stderr, flush=True)
+        notes.append(f"target {target.describe()}: latencies span {span:.2f}x")
+        print(notes[-1], file=sys.stderr, flush=True)
         rows += evaluate(target, groups, args.holdout, args.repeats, args.seed)
     head = ["target", "source", "k", "method", "±10%", "±5%", "MAPE", "tau"]
     print(text_table(head, rows, right=True))
+    title = (
+        f"Held-out quality per target, k training labels and method ({args.holdout} held out at most, "
+        f"{args.repeats} random draws per k)"
+    )
+    save(__file__, [Table(title, head, rows)], notes)
     return 0
 
 

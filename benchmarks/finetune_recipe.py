@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import Notes, Table, save
+
 from hwnas.devices.host import cpu_model
 from hwnas.pipelines.finetune import DEFAULT_EPOCHS, DEFAULT_WARMUP_EPOCHS, finetune, resolve_target
 from hwnas.pipelines.fitness import InheritedAccuracy
@@ -70,7 +72,12 @@ def main() -> None:
         f"lr {b:g} - lr {a:g}": {"diff": d, "ci": [lo, hi], "p": mcnemar_p(hits[b], hits[a])},
         "wall_s": round(time.perf_counter() - t0, 1),
     }
-    print(f"{cfg.key()} on {space.name}, {inherited.size} test images, {cpu_model()}, {args.threads} thread(s)")
+    notes = Notes()
+    notes.say(f"{cfg.key()} on {space.name}, {inherited.size} test images, {cpu_model()}, {args.threads} thread(s)")
+    table = Table(
+        f"Fine-tunes of {cfg.key()} ({args.epochs} epochs each), test top-1 against the inherited weights (paired)",
+        ["lr", "steps", "train s", "inherited", "fine-tuned", "diff (95% CI)", "p"],
+    )
     print(f"{'lr':>8} {'steps':>6} {'train s':>8} {'inherited':>10} {'fine-tuned':>11} {'diff (95% CI)':>24} {'p':>8}")
     for r in rows:
         print(
@@ -78,9 +85,19 @@ def main() -> None:
             f"{r['finetuned_top1']:>10.2f}% {r['diff']:>+7.2f} ({r['diff_ci'][0]:+.2f} to {r['diff_ci'][1]:+.2f}) "
             f"{r['p']:>8.3g}"
         )
+        table.add(
+            f"{r['lr']:g}",
+            r["steps"],
+            f"{r['train_s']:.0f}",
+            f"{r['inherited_top1']:.2f} %",
+            f"{r['finetuned_top1']:.2f} %",
+            f"{r['diff']:+.2f} ({r['diff_ci'][0]:+.2f} to {r['diff_ci'][1]:+.2f})",
+            f"{r['p']:.3g}",
+        )
     p_lrs = out[f"lr {b:g} - lr {a:g}"]["p"]
-    print(f"lr {b:g} - lr {a:g}: {d:+.2f} points (95% CI {lo:+.2f} to {hi:+.2f}), p = {p_lrs:.3g}")
-    print(f"wall time {out['wall_s']:.0f} s")
+    notes.say(f"lr {b:g} - lr {a:g}: {d:+.2f} points (95% CI {lo:+.2f} to {hi:+.2f}), p = {p_lrs:.3g}")
+    notes.say(f"wall time {out['wall_s']:.0f} s")
+    save(__file__, [table], notes, data=out)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from record import Table, save
 
 from hwnas.core import presets
 from hwnas.core.config import SubnetConfig
@@ -131,13 +132,24 @@ def main() -> None:
                 signed[k].append(ratio / lad - 1)
     print(f"\nbusy / quiet ratio against each correction's prediction, {len(busy)} batch pairs:")
     print(f"{'held out':13} {'correction':15} {'median':>7} {'p90':>7} {'worst':>7}")
+    table = Table(
+        f"Error of each correction, |busy / quiet ratio / predicted - 1|, over {len(busy)} batch pairs",
+        ["held out", "correction", "median", "p90", "worst"],
+    )
     for group, per in errors.items():
         for name, e in per.items():
             v = 100 * np.array(e)
             print(f"{group:13} {name:15} {np.median(v):6.2f}% {np.percentile(v, 90):6.2f}% {v.max():6.2f}%")
+            table.add(group, name, f"{np.median(v):.2f} %", f"{np.percentile(v, 90):.2f} %", f"{v.max():.2f} %")
     print("\nper held-out subnet: z, mean signed residual under the ladder alone")
+    residuals = Table(
+        "Per held-out subnet: shape z (+1 wide-shallow, -1 narrow-deep) and mean signed residual under the ladder",
+        ["subnet", "z", "mean residual"],
+    )
     for k, s in signed.items():
         print(f"  {k:44} z {shape_z(space, models[k]):+.2f}  {100 * np.mean(s):+6.2f}%")
+        residuals.add(k, f"{shape_z(space, models[k]):+.2f}", f"{100 * np.mean(s):+.2f} %")
+    save(__file__, [table, residuals])
 
 
 if __name__ == "__main__":

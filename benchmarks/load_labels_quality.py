@@ -33,6 +33,7 @@ import tempfile
 import time
 
 import numpy as np
+from record import Notes, Table, save
 
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
@@ -70,7 +71,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     space = presets.get(a.space)
-    print(f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; load average {os.getloadavg()[0]:.2f}")
+    notes = Notes()
+    notes.say(f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ[HOSTS_ENV] = os.path.join(tmp, "hosts")  # this run's memory only (inherited by the child)
         if a.calibrate:
@@ -78,7 +80,7 @@ def main() -> None:
             cal = space.sample_unique(a.calibrate, np.random.default_rng(a.seed + 2))
             with LatencyStore(os.path.join(tmp, "calibration.db")) as st:
                 profile_configs(cal, space, a.device, st, retest=None)
-            print(f"calibrated quietly: {len(cal)} subnets in {time.perf_counter() - t0:.0f} s", flush=True)
+            notes.say(f"calibrated quietly: {len(cal)} subnets in {time.perf_counter() - t0:.0f} s")
             time.sleep(a.gap)
         db = os.path.join(tmp, "loaded.db")
         busy = None if a.no_busy else subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -89,29 +91,28 @@ def main() -> None:
             if busy is not None:
                 busy.kill()
                 busy.wait()
-        print(
+        notes.say(
             f"profiled {len({r.key for r in s.records})} subnets ({s.retested} retests) in "
             f"{time.perf_counter() - t0:.0f} s {'with a busy loop' if busy else 'without extra load'}; "
-            f"load average {os.getloadavg()[0]:.2f}",
-            flush=True,
+            f"load average {os.getloadavg()[0]:.2f}"
         )
         df = read_records(db, a.device, space)
         found = ladder_baseline(df)
         if found is not None and found[1] is not None:
             own = ladder_baseline(df.drop(columns="base_ms"))
             gap = np.median(own[0] / found[1] - 1) if own else float("nan")
-            print(
+            notes.say(
                 f"the store's own typical batch vs the host's remembered quiet ladder: {gap:+.1%} (median over rungs)"
             )
         fams = a.families.split(",") if a.families else None
         res = fit_records(space, a.device, df, families=fams, seed=a.seed, curve=False)
         rt, m = res.noise["retest_store"], res.predictor.metrics_
         if rt["subnets"]:
-            print(
+            notes.say(
                 f"store's own test-retest ({rt['subnets']} subnets): median {rt['median']:.1%}, p90 {rt['p90']:.1%}, "
                 f"worst {rt['worst']:.1%}"
             )
-        print(f"chosen {res.predictor.family_}: held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}")
+        notes.say(f"chosen {res.predictor.family_}: held-out MAPE {m['mape']:.1%}, within ±10 % {m['within_10']:.0%}")
         fresh = space.sample_unique(a.m, np.random.default_rng(a.seed + 1), exclude=set(df["key"]))
         time.sleep(a.gap)
         print(f"measuring {len(fresh)} fresh subnets quietly in a fresh process ...", flush=True)
@@ -133,12 +134,24 @@ def main() -> None:
         f"within ±10 % {q['within_10']:.0%}, Kendall tau {q['kendall_tau']:.3f}, "
         f"median signed error {np.median(pred / y - 1):+.1%}"
     )
+    table = Table(
+        f"{len(keys)} fresh subnets measured quietly against the predictor fitted on labels taken {label} "
+        "(goal: MAPE <= 3 %, >= 99 % within ±10 %, Kendall tau >= 0.95)",
+        ["quiet figures", "MAPE", "within ±10 %", "Kendall tau", "median signed error"],
+    )
+    table.add(
+        "plain",
+        f"{q['mape']:.1%}",
+        f"{q['within_10']:.0%}",
+        f"{q['kendall_tau']:.3f}",
+        f"{np.median(pred / y - 1):+.1%}",
+    )
     print("goal: MAPE <= 3 %, >= 99 % within ±10 %, Kendall tau >= 0.95")
     # How much of that is the machine's own speed at the moment of the quiet pass: its ladder against the
     # host's remembered quiet baseline, and the comparison with the quiet figures rescaled to that baseline.
     if found is not None and qfound is not None:
         shift = np.median(qfound[0] / found[0] - 1)
-        print(f"the quiet pass's ladder vs the baseline of the loaded labels: {shift:+.1%} (median over rungs)")
+        notes.say(f"the quiet pass's ladder vs the baseline of the loaded labels: {shift:+.1%} (median over rungs)")
     fixed = dict(zip(qlabels["key"], qlabels["latency_ms"]))
     yc = np.array([fixed[k] for k in keys])
     qc = quality(yc, pred)
@@ -147,6 +160,14 @@ def main() -> None:
         f"within ±10 % {qc['within_10']:.0%}, Kendall tau {qc['kendall_tau']:.3f}, "
         f"median signed error {np.median(pred / yc - 1):+.1%}"
     )
+    table.add(
+        "rescaled by their batch's ladder to the labels' baseline",
+        f"{qc['mape']:.1%}",
+        f"{qc['within_10']:.0%}",
+        f"{qc['kendall_tau']:.3f}",
+        f"{np.median(pred / yc - 1):+.1%}",
+    )
+    save(__file__, [table], notes)
 
 
 if __name__ == "__main__":

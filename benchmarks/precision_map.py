@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from record import Notes, Table, save
 from scipy.stats import kendalltau
 
 from hwnas import devices
@@ -86,11 +87,15 @@ def measure(files: dict[tuple[str, str], Path], rounds: int, seed: int) -> dict[
 
 
 def report_latency(
-    cfgs: list[SubnetConfig], lat: dict[tuple[str, str], float], secs: dict[tuple[str, str], float]
-) -> None:
+    name: str, cfgs: list[SubnetConfig], lat: dict[tuple[str, str], float], secs: dict[tuple[str, str], float]
+) -> list[Table]:
     keys = [c.key() for c in cfgs]
     w = max(len(k) for k in keys) + 2
     print(f"{'subnet':{w}}" + "".join(f"{f + ' ms':>20}" for f in FORMS) + f"{'quantize s (st/dyn)':>22}")
+    table = Table(
+        f"{name}: latency of each form (ms; in brackets its speedup over FP32 ONNX) and quantization time",
+        ["subnet", *(f"{f} ms" for f in FORMS), "quantize s (st/dyn)"],
+    )
     for k in keys:
         cells = []
         for f in FORMS:
@@ -99,7 +104,12 @@ def report_latency(
             cells.append(f"{ms:>11.3f}" + (f" ({ratio:4.2f}x)" if f != FP32 else " " * 8))
         q = f"{secs.get((k, 'cpu-int8'), np.nan):.1f} / {secs.get((k, 'cpu-int8-dynamic'), np.nan):.1f}"
         print(f"{k:{w}}" + "".join(f"{c:>20}" for c in cells) + f"{q:>22}")
+        table.add(k, *(" ".join(c.split()) for c in cells), q)
     print("speedup over FP32 ONNX (FP32 ms / form ms; below 1: slower than FP32):")
+    speedups = Table(
+        f"{name}: speedup over FP32 ONNX per form (FP32 ms / form ms; below 1: slower than FP32)",
+        ["form", "median", "range", "Kendall tau vs FP32", "slower than FP32"],
+    )
     for f in FORMS[1:]:
         both = [k for k in keys if (k, f) in lat and (k, FP32) in lat]
         if not both:
@@ -112,13 +122,25 @@ def report_latency(
             f"Kendall tau vs FP32 {tau:.2f}  slower than FP32 on {len(slower)}/{len(both)}"
             + (f": {', '.join(slower)}" if slower else "")
         )
+        speedups.add(
+            f,
+            f"{np.median(ratio):.2f}x",
+            f"{ratio.min():.2f}x-{ratio.max():.2f}x",
+            f"{tau:.2f}",
+            f"{len(slower)}/{len(both)}" + (f": {', '.join(slower)}" if slower else ""),
+        )
+    return [table, speedups]
 
 
-def report_accuracy(space: SearchSpace, checkpoint: str | None, cfgs: list[SubnetConfig], seed: int) -> None:
+def report_accuracy(space: SearchSpace, checkpoint: str | None, cfgs: list[SubnetConfig], seed: int) -> Table:
     note = "" if checkpoint else "  (random weights: accuracy is chance; pass --checkpoint for real figures)"
     print(f"FP32 -> INT8 top-1 on the validation split{note}")
     w = max(len(c.key()) for c in cfgs) + 2
     print(f"{'subnet':{w}}{'FP32 %':>8}{'static %':>10}{'drop':>7}{'dynamic %':>11}{'drop':>7}")
+    table = Table(
+        f"{space.name}: FP32 -> INT8 top-1 on the validation split" + ("" if checkpoint else ", random weights"),
+        ["subnet", "FP32 %", "static %", "drop", "dynamic %", "drop"],
+    )
     scorers = [DeployedScorer(d, checkpoint, space=space, seed=seed) for d in ("cpu-int8", "cpu-int8-dynamic")]
     for cfg in cfgs:
         st, dy = (s.score(cfg) for s in scorers)
@@ -126,21 +148,34 @@ def report_accuracy(space: SearchSpace, checkpoint: str | None, cfgs: list[Subne
             f"{cfg.key():{w}}{st.fp32_top1:>8.1f}{st.deployed_top1:>10.1f}{st.drop:>+7.1f}"
             f"{dy.deployed_top1:>11.1f}{dy.drop:>+7.1f}"
         )
+        table.add(
+            cfg.key(),
+            f"{st.fp32_top1:.1f}",
+            f"{st.deployed_top1:.1f}",
+            f"{st.drop:+.1f}",
+            f"{dy.deployed_top1:.1f}",
+            f"{dy.drop:+.1f}",
+        )
+    return table
 
 
-def run_space(name: str, n: int, checkpoint: str | None, rounds: int, seed: int, accuracy: bool) -> None:
+def run_space(
+    name: str, n: int, checkpoint: str | None, rounds: int, seed: int, accuracy: bool, notes: Notes
+) -> list[Table]:
     space = presets.get(name)
     cfgs = subnets(space, n, seed)
     weights = checkpoint or "random weights"
-    print(f"\n== {name}: {len(cfgs)} subnets, {weights}, forms {', '.join(FORMS)}, {rounds} interleaved rounds")
+    print()
+    notes.say(f"== {name}: {len(cfgs)} subnets, {weights}, forms {', '.join(FORMS)}, {rounds} interleaved rounds")
     with tempfile.TemporaryDirectory(prefix="precision-map-") as tmp:
         files, secs, failed = deploy_all(space, checkpoint, cfgs, Path(tmp), seed)
         for (key, form), why in failed.items():
-            print(f"  {key} {form}: not deployable: {why}")
+            notes.say(f"  {key} {form}: not deployable: {why}")
         lat = measure(files, rounds, seed)
-    report_latency(cfgs, lat, secs)
+    tables = report_latency(name, cfgs, lat, secs)
     if accuracy:
-        report_accuracy(space, checkpoint, cfgs, seed)
+        tables.append(report_accuracy(space, checkpoint, cfgs, seed))
+    return tables
 
 
 def main() -> None:
@@ -152,14 +187,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print(
+    notes = Notes()
+    notes.say(
         f"CPU: {cpu_model()} (int8 dot-product instructions: {'yes' if native_int8() else 'no'})  |  "
         f"torch {torch.__version__}  |  1 thread, batch 1, thread CPU time, p10 latency"
     )
+    tables = []
     if args.n > 0:
-        run_space("mnist-cpu", args.n, args.checkpoint, args.rounds, args.seed, accuracy=True)
+        tables += run_space("mnist-cpu", args.n, args.checkpoint, args.rounds, args.seed, accuracy=True, notes=notes)
     if args.tiny_n > 0:
-        run_space("autoformer-tiny", args.tiny_n, None, args.rounds, args.seed, accuracy=False)
+        tables += run_space("autoformer-tiny", args.tiny_n, None, args.rounds, args.seed, accuracy=False, notes=notes)
+    save(__file__, tables, notes)
 
 
 if __name__ == "__main__":

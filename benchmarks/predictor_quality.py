@@ -22,6 +22,7 @@ import time
 from collections import Counter
 
 import numpy as np
+from record import Notes, Table, save
 
 from hwnas.core import get_space
 from hwnas.pipelines.fit import noise_of, read_records, records_to_xy
@@ -38,7 +39,7 @@ def mean_sd(values: list[float]) -> str:
     return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
 
-def quality_over_seeds(space, configs, y, seeds):  # noqa: ANN001, ANN201
+def quality_over_seeds(space, configs, y, seeds, table):  # noqa: ANN001, ANN201
     per_family: dict[str, list[dict]] = {n: [] for n in fam.names()}
     chosen_runs, chosen = [], Counter()
     for s in seeds:
@@ -52,6 +53,8 @@ def quality_over_seeds(space, configs, y, seeds):  # noqa: ANN001, ANN201
             f"mape {chosen_runs[-1]['mape']:.4f} tau {chosen_runs[-1]['kendall_tau']:.3f}",
             flush=True,
         )
+        r = chosen_runs[-1]
+        table.add(s, comp.chosen, f"{r['within_10']:.3f}", f"{r['mape']:.4f}", f"{r['kendall_tau']:.3f}")
     return per_family, chosen_runs, chosen
 
 
@@ -95,34 +98,49 @@ def main() -> None:
     df = read_records(args.db, args.device, space).head(args.n)
     configs, y, _ = records_to_xy(df)
     seeds = list(range(args.seeds))
-    print(f"{len(y)} ok records of {args.device} / {space.name}: {y.min():.3f}-{y.max():.3f} ms")
+    notes = Notes()
+    notes.say(f"{len(y)} ok records of {args.device} / {space.name}: {y.min():.3f}-{y.max():.3f} ms")
     retest = read_records(args.retest_db, args.device, space) if args.retest_db else None
-    print(noise_text(noise_of(df, retest)))
+    notes.say(noise_text(noise_of(df, retest)))
     if retest is not None:  # the best any predictor can look: a second measurement of the same subnet
         both = df.merge(retest, on="key", suffixes=("", "_again"))
         q = quality(both["latency_ms"], both["latency_ms_again"])
-        print(f"re-measurement as a predictor ({len(both)} subnets): " + "  ".join(f"{k} {q[k]:.4f}" for k in SHOW))
+        notes.say(f"re-measurement as a predictor ({len(both)} subnets): " + "  ".join(f"{k} {q[k]:.4f}" for k in SHOW))
 
-    per_family, chosen_runs, chosen = quality_over_seeds(space, configs, y, seeds)
+    seed_table = Table(
+        "Per seed: the family chosen by cross-validation and its held-out quality",
+        ["seed", "chosen", "within_10", "mape", "kendall_tau"],
+    )
+    per_family, chosen_runs, chosen = quality_over_seeds(space, configs, y, seeds, seed_table)
     n_held = len(split(len(y), 0.2, 0)[1])
     print(
         f"\nheld-out quality per family, mean ± sd over {len(seeds)} seeds "
         f"({len(y) - n_held} train / {n_held} held out):"
     )
+    metrics = ("within_10", "mape", "kendall_tau", "cv_mape", "train_mape")
+    family_table = Table(
+        f"Held-out quality per family, mean over {len(seeds)} seeds ({len(y) - n_held} train / {n_held} held out)",
+        ["family", *metrics],
+    )
     for n, runs in per_family.items():
-        print(
-            f"  {n:18s} "
-            + "  ".join(
-                f"{k} {np.mean([r[k] for r in runs]):.4f}"
-                for k in ("within_10", "mape", "kendall_tau", "cv_mape", "train_mape")
-            )
-        )
+        print(f"  {n:18s} " + "  ".join(f"{k} {np.mean([r[k] for r in runs]):.4f}" for k in metrics))
+        family_table.add(n, *(f"{np.mean([r[k] for r in runs]):.4f}" for k in metrics))
     print(f"\nchosen by CV: {dict(chosen)}")
+    chosen_table = Table(
+        f"The family chosen by cross-validation ({', '.join(f'{k} {v}x' for k, v in chosen.items())}): "
+        f"held-out quality, mean ± sd over {len(seeds)} seeds",
+        ["metric", "mean ± sd"],
+    )
     for k in SHOW:
         print(f"  chosen {k:13s} {mean_sd([r[k] for r in chosen_runs])}")
+        chosen_table.add(k, mean_sd([r[k] for r in chosen_runs]))
 
     curves = [learning_curve(space, configs, y, fam.names(), seed=s, repeats=3) for s in seeds]
     print("\nlearning curve: held-out within_10 (mean over seeds) vs training samples")
+    curve_table = Table(
+        "Learning curve: held-out within_10 (mean over seeds) against training samples",
+        ["family", "training samples: within_10", "95 % reached at n"],
+    )
     for n in fam.names():
         pts = [
             {"n": p["n"], "within_10": float(np.mean([c[n][i]["within_10"] for c in curves]))}
@@ -130,15 +148,26 @@ def main() -> None:
         ]
         row = "  ".join(f"{p['n']}:{p['within_10']:.3f}" for p in pts)
         print(f"  {n:18s} {row}   -> 95 % reached at n = {smallest_size(pts)}")
+        curve_table.add(n, row, smallest_size(pts) or "not reached")
 
     print("\ntarget: held-out MAPE fitting log-latency vs milliseconds (mean over seeds)")
+    target_table = Table(
+        "Held-out MAPE fitting log-latency against milliseconds (mean over seeds)", ["family", "log", "ms"]
+    )
     tc = target_comparison(space, configs, y, seeds)
     for n in sorted({k[0] for k in tc}):
         print(f"  {n:18s} log {tc[(n, 'log')]:.4f}   ms {tc[(n, 'ms')]:.4f}")
+        target_table.add(n, f"{tc[(n, 'log')]:.4f}", f"{tc[(n, 'ms')]:.4f}")
 
     print("\npredictions per second (100,000 sampled configs, features included, this process):")
+    rate_table = Table(
+        "Predictions per second (100,000 sampled configs, features included, one process)",
+        ["family", "predictions/s"],
+    )
     for n, r in prediction_rates(space, configs, y).items():
         print(f"  {n:18s} {r:12,.0f}")
+        rate_table.add(n, f"{r:,.0f}")
+    save(__file__, [family_table, chosen_table, seed_table, curve_table, target_table, rate_table], notes)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 import numpy as np
+from record import Table, save
 
 from hwnas.devices.host import cpu_model
 
@@ -48,9 +49,15 @@ def passes(space: str, device: str, n: int, k: int) -> list[dict]:
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
-def ratio(a: dict, b: dict) -> str:
+def ratios(a: dict, b: dict) -> list:
+    """Median, p10 and p90 of the per-subnet ratios b / a (as printed), and their number."""
     r = np.array([b[k] / a[k] for k in a if k in b])
-    return f"median {np.median(r):.3f}  (p10 {np.percentile(r, 10):.3f}, p90 {np.percentile(r, 90):.3f}, n {len(r)})"
+    return [f"{np.median(r):.3f}", f"{np.percentile(r, 10):.3f}", f"{np.percentile(r, 90):.3f}", len(r)]
+
+
+def ratio(a: dict, b: dict) -> str:
+    med, p10, p90, n = ratios(a, b)
+    return f"median {med}  (p10 {p10}, p90 {p90}, n {n})"
 
 
 def main() -> None:
@@ -61,9 +68,16 @@ def main() -> None:
     a = ap.parse_args()
     print(f"{cpu_model()}; {a.n} subnets; quiet machine expected", flush=True)
     one, two = passes(a.space, a.device, a.n, 2), passes(a.space, a.device, a.n, 1)
+    table = Table(
+        f"Per-subnet ratios between passes, {a.n} subnets of {a.space} on {a.device} (raw figures and labels)",
+        ["figure", "passes", "median", "p10", "p90", "n"],
+    )
     for fig in ("raw", "label"):
         print(f"{fig:5s} pass 2 / pass 1 (same process):   {ratio(one[0][fig], one[1][fig])}")
         print(f"{fig:5s} pass 3 / pass 2 (fresh process):  {ratio(one[1][fig], two[0][fig])}")
+        table.add(fig, "pass 2 / pass 1 (same process)", *ratios(one[0][fig], one[1][fig]))
+        table.add(fig, "pass 3 / pass 2 (fresh process)", *ratios(one[1][fig], two[0][fig]))
+    save(__file__, [table])
 
 
 if __name__ == "__main__":

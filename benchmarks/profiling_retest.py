@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from agent_overhead import start_agent  # this folder's benchmark script
+from record import Notes, Table, save
 
 from hwnas import devices
 from hwnas.agent.client import AgentClient
@@ -53,6 +54,8 @@ from hwnas.profiling.labels import labels_of
 from hwnas.profiling.store import LatencyStore
 from hwnas.profiling.visits import VISITS
 
+NOTES = Notes()  # what the runs printed along the way, for the record
+
 
 def _profile(space, a, db: str, label: str) -> pd.DataFrame:  # noqa: ANN001
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
@@ -63,10 +66,9 @@ def _profile(space, a, db: str, label: str) -> pd.DataFrame:  # noqa: ANN001
         space, a.dev, a.n, db, measurers=measurers, retest=retest, visits=a.visits, batch=a.batch, log=lambda _: None
     )
     subnets = len({r.key for r in s.records})
-    print(
+    NOTES.say(
         f"  run {label}: {len(s.records)} measurements of {subnets} subnets in {time.perf_counter() - t0:.0f} s, "
-        f"load average {load0:.2f} -> {os.getloadavg()[0]:.2f}",
-        flush=True,
+        f"load average {load0:.2f} -> {os.getloadavg()[0]:.2f}"
     )
     with LatencyStore(db, read_only=True) as st:
         df = st.to_dataframe()
@@ -116,7 +118,7 @@ def _show_worst(joint: pd.DataFrame, per_run: dict[str, pd.Series]) -> None:
     rows = joint[joint["key"] == key]
     for run, g in rows.groupby("run"):
         visits = ", ".join(f"{v:.3f}" for v in g["latency_ms"])
-        print(f"  worst {key}: run {run} visits {visits} ms (corrected), label {per_run[run][key]:.3f} ms")
+        NOTES.say(f"  worst {key}: run {run} visits {visits} ms (corrected), label {per_run[run][key]:.3f} ms")
 
 
 def _joint_visits(A: pd.DataFrame, B: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +152,7 @@ def main() -> None:
     if a.rounds is not None:
         a.dev = dataclasses.replace(a.dev, rounds=a.rounds)
     space = presets.get(a.space)
-    print(
+    NOTES.say(
         f"{cpu_model()}, {os.cpu_count()} logical CPUs; device {a.device}; {a.n} subnets; gap {a.gap:g} s; "
         f"visits {a.visits}; batch {a.batch}; retries {a.dev.max_retries}; rounds {a.dev.rounds}"
         + ("; through an agent" if a.agent else "")
@@ -166,15 +168,30 @@ def main() -> None:
             stack.callback(proc.wait, 10)
             stack.callback(proc.kill)
             a.clients = [AgentClient(url, token.read_text())]
+        table = Table(
+            "Disagreement |A - B| / mean(A, B) per subnet between the quiet run A and run B"
+            + (" (no extra load)" if a.no_busy else " (beside a busy loop)")
+            + "; goal for the label: median <= 2 %, worst <= 6 %",
+            ["repeat", "subnets", "figure", "median", "p90", "worst"],
+        )
         for i in range(a.repeats):
-            print(f"repeat {i + 1}/{a.repeats}:", flush=True)
+            NOTES.say(f"repeat {i + 1}/{a.repeats}:")
             res = repeat(space, a, tmp, i)
             print(f"  {len(res['latency_ms raw'])} subnets in both runs; |A - B| / mean(A, B):")
             for name, d in res.items():
                 print(_line(name, d))
+                table.add(
+                    i + 1,
+                    len(res["latency_ms raw"]),
+                    name,
+                    f"{100 * np.median(d):.2f} %",
+                    f"{100 * np.percentile(d, 90):.2f} %",
+                    f"{100 * d.max():.2f} %",
+                )
             if i < a.repeats - 1:
                 time.sleep(a.gap)
     print("goal: latency_ms label median <= 2 %, worst <= 6 % (busy loop in run B)")
+    save(__file__, [table], NOTES)
 
 
 if __name__ == "__main__":

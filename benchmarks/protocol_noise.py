@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from record import Table, save
 
 from hwnas import devices
 from hwnas.core import presets
@@ -62,6 +63,10 @@ def main() -> None:
     busy_note = "no busy loop" if a.no_busy else "beside a busy loop"
     print(f"{cpu_model()}, {os.cpu_count()} logical CPUs; {a.n} subnets x {a.visits} visits, {busy_note}")
     rows = []
+    runs = Table(
+        f"Each run: {a.n} subnets x {a.visits} visits, {busy_note}; pooled sd of one visit's corrected log latency",
+        ["cycle", "variant", "visits", "s", "s per visit", "visit sd", f"above {LARGE_MS} ms"],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for c in range(a.cycles):
             for v in a.variants:
@@ -88,6 +93,15 @@ def main() -> None:
                     f"visit sd {100 * sd_all:.2f} %, above {LARGE_MS} ms {100 * sd_big:.2f} %",
                     flush=True,
                 )
+                runs.add(
+                    c + 1,
+                    v,
+                    r["visits"],
+                    f"{took:.0f}",
+                    f"{r['s_per_visit']:.2f}",
+                    f"{100 * sd_all:.2f} %",
+                    f"{100 * sd_big:.2f} %",
+                )
     t = pd.DataFrame(rows)
     per = t.groupby("variant", sort=False).agg(
         s_per_visit=("s_per_visit", "mean"),
@@ -97,11 +111,27 @@ def main() -> None:
     per["cost"] = per["sd"] ** 2 * per["s_per_visit"]
     per["cost_big"] = per["sd_big"] ** 2 * per["s_per_visit"]
     per[["cost", "cost_big"]] /= per[["cost", "cost_big"]].iloc[0]
+    header = ["s/visit", "sd %", f"sd >{LARGE_MS} ms %", "cost", "cost big"]
     print(
         per.assign(sd=100 * per["sd"], sd_big=100 * per["sd_big"]).to_string(
-            float_format=lambda x: f"{x:.2f}", header=["s/visit", "sd %", f"sd >{LARGE_MS} ms %", "cost", "cost big"]
+            float_format=lambda x: f"{x:.2f}", header=header
         )
     )
+    variants = Table(
+        f"Per variant over {a.cycles} cycles (BATCHxRETRIES): seconds per visit, visit sd, and cost = variance x "
+        f"seconds per visit relative to {a.variants[0]} (lower is better)",
+        ["variant", *header],
+    )
+    for v, p in per.iterrows():
+        variants.add(
+            v,
+            f"{p['s_per_visit']:.2f}",
+            f"{100 * p['sd']:.2f}",
+            f"{100 * p['sd_big']:.2f}",
+            f"{p['cost']:.2f}",
+            f"{p['cost_big']:.2f}",
+        )
+    save(__file__, [variants, runs])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from record import Notes, Table, save
 
 from hwnas.core import presets
 from hwnas.devices import get
@@ -87,6 +88,7 @@ def main() -> None:
     cfgs = sampling.plan(space, a.n, 0)
     rng = np.random.default_rng(0)
     print(f"{cpu_model()}; load average {os.getloadavg()[0]:.2f}; pinned {a.pin}", flush=True)
+    notes = Notes()
     with tempfile.TemporaryDirectory() as tmp:
         ex = Exporter(space)
         runners = {c.key(): open_runner(device, ex.export(c, Path(tmp) / f"{i}.onnx")) for i, c in enumerate(cfgs)}
@@ -99,10 +101,9 @@ def main() -> None:
             try:
                 t0 = time.perf_counter()
                 figures.append(visit(runners, ref, sizes, ref_size, a.rounds, rng))
-                print(
+                notes.say(
                     f"visit {v}{' (busy loop)' if busy else ''}: {time.perf_counter() - t0:.1f} s, "
-                    f"load {os.getloadavg()[0]:.2f}",
-                    flush=True,
+                    f"load {os.getloadavg()[0]:.2f}"
                 )
             finally:
                 if busy is not None:
@@ -111,12 +112,23 @@ def main() -> None:
             if v < a.visits - 1:
                 time.sleep(a.gap)
     order = sorted(figures[0], key=lambda k: figures[0][k][0])
+    table = Table(
+        f"Disagreement between visits, |a - b| / mean(a, b), over {len(figures[0])} subnets and every pair of "
+        f"{a.visits} visits ({a.rounds} rounds each, {a.gap:g} s apart)",
+        ["statistic", "median", "p90", "worst"],
+    )
     for m in (2, 3, 5):
         refs = [order[round(j * (len(order) - 1) / (m - 1))] for j in range(m)]
         d = [v for x, y in itertools.combinations(figures, 2) for v in curve_disagreement(x, y, refs)]
         print(
             f"  {f'{m}-ref curve':<16} median {100 * np.median(d):5.2f} %   p90 {100 * np.percentile(d, 90):5.2f} %"
             f"   worst {100 * max(d):5.2f} %"
+        )
+        table.add(
+            f"{m}-ref curve",
+            f"{100 * np.median(d):.2f} %",
+            f"{100 * np.percentile(d, 90):.2f} %",
+            f"{100 * max(d):.2f} %",
         )
     for i, name in enumerate(("p10", "p10 / batch ref", "paired ratio")):
         d = []
@@ -127,11 +139,13 @@ def main() -> None:
         for (u, x), (w, y) in itertools.combinations(enumerate(figures), 2):
             r = np.array([x[k][i] / y[k][i] for k in x])
             pairs.append(f"{u}-{w}: shift {100 * (np.median(r) - 1):+.1f} % spread {100 * np.std(np.log(r)):.1f} %")
-        print(f"  {name}: " + "; ".join(pairs))
+        notes.say(f"  {name}: " + "; ".join(pairs))
         print(
             f"  {name:<16} median {100 * np.median(d):5.2f} %   p90 {100 * np.percentile(d, 90):5.2f} %"
             f"   worst {100 * d.max():5.2f} %"
         )
+        table.add(name, f"{100 * np.median(d):.2f} %", f"{100 * np.percentile(d, 90):.2f} %", f"{100 * d.max():.2f} %")
+    save(__file__, [table], notes)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from record import Notes, Table, save
 from scipy.stats import kendalltau
 
 from hwnas.devices.host import cpu_model, native_bf16
@@ -39,7 +40,7 @@ from hwnas.supernet.resolve import resolve_space
 PRECISIONS = ("fp32", "bf16")
 
 
-def compare_scores(ckpt: Path, n: int, seed: int) -> None:
+def compare_scores(ckpt: Path, n: int, seed: int, notes: Notes) -> list[Table]:
     space = resolve_space(None, None, ckpt)
     assert space is not None
     scorers = {p: InheritedAccuracy(space, ckpt, precision=p) for p in PRECISIONS}
@@ -56,9 +57,13 @@ def compare_scores(ckpt: Path, n: int, seed: int) -> None:
                 hits[p][split].append(scorers[p].hits(cfg, split))
             seconds[p] += time.perf_counter() - t
     per = {p: 1000 * seconds[p] / (2 * len(cfgs)) for p in PRECISIONS}
-    print(f"{len(cfgs)} subnets x (500 val + 500 test images) per precision")
+    notes.say(f"{len(cfgs)} subnets x (500 val + 500 test images) per precision")
     ratio = per["fp32"] / per["bf16"]
-    print(f"ms per candidate and split: fp32 {per['fp32']:.0f}, bf16 {per['bf16']:.0f}; fp32 / bf16 = {ratio:.2f}x")
+    notes.say(f"ms per candidate and split: fp32 {per['fp32']:.0f}, bf16 {per['bf16']:.0f}; fp32 / bf16 = {ratio:.2f}x")
+    changes = Table(
+        f"bf16 against fp32 scores of the same {len(cfgs)} subnets",
+        ["split", "images changed per subnet, mean", "max", "top-1 bf16 - fp32, mean", "|max|"],
+    )
     for split in ("val", "test"):
         a, b = np.array(hits["fp32"][split]), np.array(hits["bf16"][split])
         flips = (a != b).sum(axis=1)
@@ -67,22 +72,41 @@ def compare_scores(ckpt: Path, n: int, seed: int) -> None:
             f"{split}: images whose prediction changed per subnet: mean {flips.mean():.2f}, max {flips.max()} "
             f"(of {a.shape[1]}); top-1 bf16 - fp32: mean {diff.mean():+.3f}, |max| {np.abs(diff).max():.2f} points"
         )
+        changes.add(
+            split,
+            f"{flips.mean():.2f}",
+            f"{flips.max()} of {a.shape[1]}",
+            f"{diff.mean():+.3f}",
+            f"{np.abs(diff).max():.2f} points",
+        )
     va, vb = [100 * np.array(hits[p]["val"]).mean(axis=1) for p in PRECISIONS]
     tau, _ = kendalltau(va, vb)
-    print(f"Kendall tau between fp32 and bf16 validation top-1 over the {len(cfgs)} subnets: {tau:.3f}")
+    notes.say(f"Kendall tau between fp32 and bf16 validation top-1 over the {len(cfgs)} subnets: {tau:.3f}")
+    ends = Table("The smallest and the largest subnet in both precisions", ["subnet", "val fp32 / bf16", "test"])
     for name, i in (("smallest", 0), ("largest", 1)):
         print(
             f"{name}: val {va[i]:.1f} / {vb[i]:.1f} %, test "
             f"{100 * hits['fp32']['test'][i].mean():.1f} / {100 * hits['bf16']['test'][i].mean():.1f} % (fp32 / bf16)"
         )
+        ends.add(
+            name,
+            f"{va[i]:.1f} / {vb[i]:.1f} %",
+            f"{100 * hits['fp32']['test'][i].mean():.1f} / {100 * hits['bf16']['test'][i].mean():.1f} %",
+        )
+    return [changes, ends]
 
 
-def compare_searches(ckpt: Path, run: Path, latency_ms: float, settings: EvolutionSettings) -> None:
+def compare_searches(ckpt: Path, run: Path, latency_ms: float, settings: EvolutionSettings, notes: Notes) -> Table:
     space = resolve_space(None, None, ckpt)
     assert space is not None
     fp32 = InheritedAccuracy(space, ckpt, precision="fp32")
     bf16 = InheritedAccuracy(space, ckpt, precision="bf16")
     times = {}
+    table = Table(
+        f"The search under {latency_ms:g} ms on cpu, once per precision of its scores (no re-measuring, no export); "
+        "the winner's figures in fp32 / bf16",
+        ["scores", "winner", "candidates", "search s", "val", "test"],
+    )
     for p in PRECISIONS:
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / "run"
@@ -105,7 +129,16 @@ def compare_searches(ckpt: Path, run: Path, latency_ms: float, settings: Evoluti
             f"val {fp32.top1(wc, 'val'):.1f} / {bf16.top1(wc, 'val'):.1f} %, "
             f"test {fp32.top1(wc, 'test'):.1f} / {bf16.top1(wc, 'test'):.1f} % (fp32 / bf16)"
         )
-    print(f"search time fp32 / bf16 = {times['fp32'] / times['bf16']:.2f}x")
+        table.add(
+            p,
+            w.key,
+            report.evaluated,
+            f"{times[p]:.1f}",
+            f"{fp32.top1(wc, 'val'):.1f} / {bf16.top1(wc, 'val'):.1f} %",
+            f"{fp32.top1(wc, 'test'):.1f} / {bf16.top1(wc, 'test'):.1f} %",
+        )
+    notes.say(f"search time fp32 / bf16 = {times['fp32'] / times['bf16']:.2f}x")
+    return table
 
 
 def main() -> None:
@@ -120,14 +153,16 @@ def main() -> None:
     args = ap.parse_args()
     ckpt = Path(args.supernet)
     trained = safe_load(ckpt)["train"]["config"].get("precision")
-    print(
+    notes = Notes()
+    notes.say(
         f"CPU: {cpu_model()} ({platform.machine()}), native bf16: {native_bf16()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; supernet trained in {trained}"
     )
-    compare_scores(ckpt, args.n, args.seed)
+    tables = compare_scores(ckpt, args.n, args.seed, notes)
     if args.run:
         settings = evolution_settings(args.population, args.generations)
-        compare_searches(ckpt, Path(args.run), args.latency_ms, settings)
+        tables.append(compare_searches(ckpt, Path(args.run), args.latency_ms, settings, notes))
+    save(__file__, tables, notes)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from record import Notes, Table, save
 
 from hwnas.core import count_params, get_space
 from hwnas.core.yaml_io import save_subnet
@@ -156,12 +157,12 @@ def main() -> int:
     top = float(base.predictor.predict([space.max_config()])[0])  # robust to a noisy predicted maximum
     first = lo / (1 - margin) * 1.1  # the smallest budget some subnet is predicted to meet with margin
     budgets = a.budgets or [round(float(b), 2) for b in np.geomspace(first, max(top, first * 1.5), 5)]
-    print(
+    notes = Notes()
+    notes.say(
         f"predictor p95 relative error {p95:.1%}, store retest p90 "
         f"{base.predictor.metrics_.get('retest_p90') or float('nan'):.1%} (margin used {margin:.1%}); "
         f"predicted latency: fastest {lo:.3f} ms, max config {top:.3f} ms, slowest found {hi:.3f} ms; "
-        f"budgets {budgets}",
-        flush=True,
+        f"budgets {budgets}"
     )
 
     rows = []
@@ -214,17 +215,25 @@ def main() -> int:
             )
             rows.append(row)
             print(json.dumps(row), flush=True)
+    tables = []
+    tau = None
     if not a.params_only:
         tau = kendall_params_vs_accuracy(space, run.supernet, a.kendall_n, a.subset)
-        report(rows, tau, margin)
-    report_params(rows, margin)
+        tables.append(report(rows, tau, margin, notes))
+    tables.append(report_params(rows, margin, notes))
+    save(__file__, tables, notes, data={"rows": rows, "kendall": tau, "margin": margin, "budgets": budgets})
     return 0
 
 
-def report_params(rows: list[dict], margin: float) -> None:
+def report_params(rows: list[dict], margin: float, notes: Notes) -> Table:
     """The predictor-only winners (most parameters within the budget), re-measured in a fresh process."""
     print(f"\npredictor-only objective, the most parameters within the budget (margin {margin:.1%}):")
     print("budget  predicted  fresh    typical  1st visit typical  fresh/budget  typical/budget")
+    table = Table(
+        f"Predictor-only objective: the most parameters within the budget (margin {margin:.1%}), the winner "
+        "re-measured in a fresh process (ms; typical: at the host's typical speed)",
+        ["budget", "predicted", "fresh", "typical", "1st visit typical", "fresh/budget", "typical/budget"],
+    )
     for r in rows:
         typ, first = r["params_fresh_typical_ms"], r["params_first_typical_ms"]
         print(
@@ -233,25 +242,52 @@ def report_params(rows: list[dict], margin: float) -> None:
             f"{r['params_fresh_ms'] / r['budget_ms']:12.2f}  "
             f"{(typ or float('nan')) / r['budget_ms']:14.2f}"
         )
+        table.add(
+            f"{r['budget_ms']:.2f}",
+            f"{r['params_predicted_ms']:.3f}",
+            f"{r['params_fresh_ms']:.3f}",
+            f"{typ or float('nan'):.3f}",
+            f"{first or float('nan'):.3f}",
+            f"{r['params_fresh_ms'] / r['budget_ms']:.2f}",
+            f"{(typ or float('nan')) / r['budget_ms']:.2f}",
+        )
     fresh = [r["params_fresh_ms"] / r["budget_ms"] for r in rows]
     typ = [r["params_fresh_typical_ms"] / r["budget_ms"] for r in rows if r["params_fresh_typical_ms"]]
     first = [r["params_first_typical_ms"] / r["budget_ms"] for r in rows if r["params_first_typical_ms"]]
-    print(f"first visits alone at typical speed: {sum(f <= 1 for f in first)}/{len(first)} within budget")
-    print(
+    notes.say(f"first visits alone at typical speed: {sum(f <= 1 for f in first)}/{len(first)} within budget")
+    notes.say(
         f"within budget: plain {sum(f <= 1 for f in fresh)}/{len(rows)}, at typical speed "
         f"{sum(t <= 1 for t in typ)}/{len(typ)}; median use of the budget: plain {statistics.median(fresh):.2f}"
         + (f", at typical speed {statistics.median(typ):.2f}" if typ else "")
     )
+    return table
 
 
-def report(rows: list[dict], tau: dict, margin: float) -> None:
+def report(rows: list[dict], tau: dict, margin: float, notes: Notes) -> Table:
     print(
         "\nbudget  predicted  verified  fresh    typical  within  overshoot  val top-1  fallbacks  "
         "search s (acc / params)"
     )
+    table = Table(
+        "Accuracy objective: the winner's predicted, verified and fresh latency (ms; typical: at the host's typical "
+        "speed), its validation top-1 and the search time",
+        [
+            "budget",
+            "predicted",
+            "verified",
+            "fresh",
+            "typical",
+            "within",
+            "overshoot",
+            "val top-1",
+            "fallbacks",
+            "search s (acc / params)",
+        ],
+    )
     for r in rows:
         if r.get("winner") is None:
             print(f"{r['budget_ms']:6.2f}  no winner within budget after verification")
+            table.add(f"{r['budget_ms']:.2f}", *["-"] * 8, "no winner within budget after verification")
             continue
         print(
             f"{r['budget_ms']:6.2f}  {r['predicted_ms']:9.3f}  {r['verify_ms']:8.3f}  {r['fresh_ms']:7.3f}  "
@@ -259,31 +295,45 @@ def report(rows: list[dict], tau: dict, margin: float) -> None:
             f"{str(r['within']):6s}  {100 * r['overshoot']:8.1f}%  {r['val_top1']:8.2f}%  {r['fallbacks']:9d}  "
             f"{r['search_acc_s']:7.1f} / {r['search_params_s']:.2f}"
         )
+        table.add(
+            f"{r['budget_ms']:.2f}",
+            f"{r['predicted_ms']:.3f}",
+            f"{r['verify_ms']:.3f}",
+            f"{r['fresh_ms']:.3f}",
+            f"{r['fresh_typical_ms'] or float('nan'):.3f}",
+            str(r["within"]),
+            f"{100 * r['overshoot']:.1f} %",
+            f"{r['val_top1']:.2f} %",
+            r["fallbacks"],
+            f"{r['search_acc_s']:.1f} / {r['search_params_s']:.2f}",
+        )
     won = [r for r in rows if r.get("winner")]
     within = sum(r["within"] for r in won)
-    print(
-        f"\nwinners within budget when re-measured in a fresh process: {within}/{len(rows)} "
+    print()
+    notes.say(
+        f"winners within budget when re-measured in a fresh process: {within}/{len(rows)} "
         f"({100 * within / len(rows):.0f} %); "
         f"median overshoot {100 * statistics.median(r['overshoot'] for r in won):.1f} %"
         f"; median measured/budget {statistics.median(r['fresh_ms'] / r['budget_ms'] for r in won):.2f}"
     )
     typ = [r for r in won if r.get("fresh_typical_ms") is not None]
     if typ:
-        print(
+        notes.say(
             f"at the host's typical speed (the fresh figure rescaled by its batch's ladder): "
             f"{sum(r['typical_within'] for r in typ)}/{len(rows)} within budget; median measured/budget "
             f"{statistics.median(r['fresh_typical_ms'] / r['budget_ms'] for r in typ):.2f}"
         )
     acc_s = statistics.median(r["search_acc_s"] for r in rows)
     par_s = statistics.median(r["search_params_s"] for r in rows)
-    print(
+    notes.say(
         f"search wall time (median): accuracy objective {acc_s:.1f} s, predictor-only objective {par_s:.2f} s "
         f"(x{acc_s / par_s:.0f})"
     )
-    print(
+    notes.say(
         f"training-free objective 'params' vs inherited-weight val top-1 on {tau['n']} random subnets: "
         f"Kendall tau {tau['tau']:.3f} (p={tau['p']:.2g}; top-1 {tau['acc_min']:.1f}-{tau['acc_max']:.1f} %)"
     )
+    return table
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import torch
+from record import Notes, Table, save
 
 from hwnas.core import get_space
 from hwnas.supernet import Supernet
@@ -52,11 +53,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    notes = Notes()
+    notes.say(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    table = Table(
+        f"One training step, supernet / extracted static module (median of {args.repeats}; goal <= 1.15)",
+        ["space (batch)", "config", "supernet ms", "static ms", "ratio"],
+    )
     print(f"{'space':16} {'config':38} {'supernet ms':>11} {'static ms':>10} {'ratio':>6}")
     for space_name, batch in (("mnist-cpu", 64), ("autoformer-tiny", 8)):
         for row in bench(space_name, batch, args.repeats):
             print(f"{row[0]:16} {row[1]:38} {row[2]:11.1f} {row[3]:10.1f} {row[4]:6.3f}")
+            table.add(f"{row[0]} ({batch})", row[1], f"{row[2]:.1f}", f"{row[3]:.1f}", f"{row[4]:.3f}")
+    save(__file__, [table], notes)
 
 
 if __name__ == "__main__":

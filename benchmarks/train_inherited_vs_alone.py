@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from record import Notes, Table, save
 from scipy.stats import kendalltau
 
 from hwnas.core import presets
@@ -92,6 +93,12 @@ def main() -> None:
     ckpt = safe_load(sup)  # read again: the supernet may have been training beside these runs
     inherited = InheritedAccuracy(space, sup)
     report["steps"] = ckpt["train"]["step"]
+    table = Table(
+        f"Test top-1 (500 images, paired), inherited from the supernet against trained alone "
+        f"({report['steps']} steps, {epochs} epochs)",
+        ["subnet", "config", "inherited", "alone", "alone - inherited (95 % CI)", "McNemar p"],
+    )
+    notes = Notes()
     for name, (path, secs) in alone.items():
         cfg = named[name]
         a, b = inherited.hits(cfg, "test"), InheritedAccuracy(space, path).hits(cfg, "test")
@@ -114,6 +121,14 @@ def main() -> None:
             f"gap {d:+.1f} ({lo:+.1f} to {hi:+.1f}), McNemar p {row['mcnemar_p']:.3f}",
             flush=True,
         )
+        table.add(
+            name,
+            cfg.key(),
+            f"{row['inherited_top1']:.1f} %",
+            f"{row['alone_top1']:.1f} %",
+            f"{d:+.1f} ({lo:+.1f} to {hi:+.1f})",
+            f"{row['mcnemar_p']:.3f}",
+        )
 
     if args.tau:
         rng = np.random.default_rng(args.seed)
@@ -122,12 +137,12 @@ def main() -> None:
         top1 = [inherited.top1(c, "val") for c in cfgs]
         tau, p = kendalltau(macs, top1)
         report["tau"] = {"n": len(cfgs), "kendall_tau": tau, "p": p, "val_top1_range": (min(top1), max(top1))}
-        print(
+        notes.say(
             f"Kendall tau(MACs, inherited val top-1) over {len(cfgs)} random subnets: {tau:.3f} (p {p:.3g}); "
-            f"val top-1 {min(top1):.1f}-{max(top1):.1f} %",
-            flush=True,
+            f"val top-1 {min(top1):.1f}-{max(top1):.1f} %"
         )
     print(json.dumps(report, indent=2, default=float))
+    save(__file__, [table], notes, data=report)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from record import Table, save
 
 from hwnas.core import presets
 from hwnas.devices.host import cpu_model
@@ -46,6 +47,11 @@ def main() -> None:
     print(f"CPU: {cpu_model()} ({platform.machine()}), torch {torch.__version__}", flush=True)
     cfgs = space.sample_unique(args.random, np.random.default_rng(123))
     rows = []
+    table = Table(
+        f"Each recipe trained from seed {args.seed}: top-1 with inherited weights (validation / test), and the mean "
+        f"of validation + test over {len(cfgs)} fixed random subnets",
+        ["variant", "recipe", "train s", "smallest val / test", "largest val / test", "random subnets, mean"],
+    )
     for spec in args.variants:
         name, _, overrides = spec.partition("=")
         recipe = TrainConfig(**{"seed": args.seed, **json.loads(overrides or "{}")})
@@ -72,7 +78,16 @@ def main() -> None:
             f"{len(cfgs)} random subnets, mean of val+test {row['random_mean']:.2f} %",
             flush=True,
         )
+        table.add(
+            name,
+            overrides,
+            row["train_s"],
+            f"{row['smallest_val']:.1f} / {row['smallest_test']:.1f}",
+            f"{row['largest_val']:.1f} / {row['largest_test']:.1f}",
+            f"{row['random_mean']:.2f} %",
+        )
     print(json.dumps(rows, indent=2))
+    save(__file__, [table], data=rows)
 
 
 if __name__ == "__main__":

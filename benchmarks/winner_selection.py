@@ -34,6 +34,7 @@ import time
 from typing import Sequence
 
 import numpy as np
+from record import Table, save
 
 from hwnas.core import get_space
 from hwnas.devices.host import cpu_model
@@ -132,6 +133,10 @@ def main() -> int:
     )
     print(f"CPU: {cpu_model()}; {len(a.runs)} run folders x {len(quantiles)} budgets x {len(seeds)} seeds", flush=True)
     rows = []
+    cases = Table(
+        "Every case: each rule's pick (latency ms, validation top-1, pooled estimate, test top-1)",
+        ["run", "quantile", "budget ms", "seed", "spread pt", "rule", "pick", "ms", "val", "pooled", "test"],
+    )
     t0 = time.perf_counter()
     for path in a.runs:
         run = RunDir.resolve(path)
@@ -166,17 +171,39 @@ def main() -> int:
                         f"{r['pooled']:.2f}  test {r['test']:.1f}",
                         flush=True,
                     )
+                    cases.add(
+                        path,
+                        f"{q:g}",
+                        f"{budget:.2f}",
+                        seed,
+                        f"{spread:.2f}",
+                        rule,
+                        r["key"],
+                        f"{r['ms']:.2f}",
+                        f"{r['val']:.1f}",
+                        f"{r['pooled']:.2f}",
+                        f"{r['test']:.1f}",
+                    )
     print(f"\nover {len(rows)} cases (CPU: {cpu_model()}):")
+    summary = Table(
+        f"Each rule over {len(rows)} cases: mean test top-1 (95 % interval), share of picks at 95 % or more, "
+        "median use of the budget, and the paired difference to raw",
+        ["rule", "mean test", ">= 95 %", "median budget use", "vs raw (points)"],
+    )
     for rule in RULES:
         tests = [r[rule]["test"] for r in rows]
         m, h = mean_ci(tests)
         share = sum(t >= 95.0 for t in tests) / len(tests)
         use = statistics.median(r[rule]["ms"] / r["budget"] for r in rows)
         line = f"  {rule:8s} mean test {m:.2f} % (+-{h:.2f}), >= 95 %: {share:.0%}, median budget use {use:.2f}"
+        vs_raw = "-"
         if rule != "raw":
             d, dh = mean_ci([r[rule]["test"] - r["raw"]["test"] for r in rows])
             line += f", vs raw {d:+.2f} (+-{dh:.2f}) points"
+            vs_raw = f"{d:+.2f} (+-{dh:.2f})"
         print(line)
+        summary.add(rule, f"{m:.2f} % (+-{h:.2f})", f"{share:.0%}", f"{use:.2f}", vs_raw)
+    save(__file__, [summary, cases])
     return 0
 
 

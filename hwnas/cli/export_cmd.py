@@ -7,7 +7,8 @@ With --device, the subnet is written in that device's deployed form, for its bat
 INT8 device's quantized ONNX model with its FP32 twin beside it (NAME.fp32.onnx), a torch device's
 torch.export program (.pt2).
 --format safetensors writes the subnet for PyTorch (hwnas.load_model(FILE) gives an nn.Module; nothing is
-pickled), --format torch a torch.export program; MODEL.md, the model card, is written beside every export.
+pickled), --format torch a torch.export program; MODEL.md, the model card, is written beside every
+export but a --device one.
 
 examples:
   hwnas export --space autoformer-tiny --subnet AutoFormer-T.yaml --out t.onnx

@@ -21,7 +21,7 @@ examples:
   hwnas profile --device cpu -n 200
   hwnas profile --device cpu -n 200 --visits 1 --retest 40   # quicker: 60 of the 200 measured twice
   hwnas profile --device cpu --space autoformer-tiny -n 50 --db tiny.db
-  hwnas profile --device cpu --space autoformer-tiny -n auto    # a mnist-cpu store in the run folder helps
+  hwnas profile --device cpu --space autoformer-tiny -n auto    # stores of other devices of this space help
   hwnas profile --device gpu-trt --space autoformer-tiny -n 500 --workdir runs/tiny
   hwnas profile --devices my-devices.toml --device cpu-2t-b4 -n 200
   hwnas profile --device cpu -n 200 --agent http://pi4:7700 --agent http://pi4b:7700 --token-file token.txt

@@ -168,6 +168,7 @@ def precision_forms(device: str, precisions: Sequence[str], devices: Devices | N
     of a precision is ``device`` itself when it has that precision, else ``DEVICE-int8`` (int8-static) or
     ``DEVICE-int8-dynamic``, defined like ``device`` but for the precision (built in for ``cpu``)."""
     from hwnas.devices import Devices
+    from hwnas.devices.registry import builtin
 
     get = (devices or Devices.default()).get
     base = get(device)
@@ -180,9 +181,9 @@ def precision_forms(device: str, precisions: Sequence[str], devices: Devices | N
         try:
             form = get(name)
         except HwnasError:
+            like = f"base = {device!r}" if builtin(device) is not None else f"the settings of {device!r}"
             raise ConfigError(
-                f"--precisions {p}: no device {name!r}; define it in a devices file (base = {device!r}, "
-                f"precision = {p!r})"
+                f"--precisions {p}: no device {name!r}; define it in a devices file ({like}, precision = {p!r})"
             ) from None
         if form.precision != p:
             raise ConfigError(f"--precisions {p}: device {name!r} has precision {form.precision!r}")

@@ -11,17 +11,20 @@ from hwnas.core.errors import ConfigError
 DEFAULT_WORKDIR = "hwnas-run"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunDir:
-    """Where each step leaves what the next one needs.
+    """Where each step leaves what the next one needs:
 
-    supernet.pt         the trained supernet checkpoint (``hwnas train``)
-    latency.db          the latency store (``hwnas profile``)
-    predictors/DEV.json the fitted latency predictor of each device (``hwnas fit``)
-    search/             the search results: winner YAML, ONNX, report (``hwnas search``)
+    - ``supernet.pt``: the trained supernet checkpoint (``hwnas train``)
+    - ``latency.db``: the latency store (``hwnas profile``)
+    - ``predictors/DEV.json``: the fitted latency predictor of each device (``hwnas fit``)
+    - ``search/``: the search results: winner YAML, ONNX, report (``hwnas search``)
     """
 
     root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))  # RunDir("hwnas-run") as well as RunDir(Path(...))
 
     @classmethod
     def resolve(cls, workdir: str | Path | None = None) -> RunDir:

@@ -146,13 +146,28 @@ def test_cli_lists_user_devices_and_rejects_a_bad_file_in_one_line(tmp_path, cap
     assert e.value.code == 2 and err.count("\n") == 1 and "unknown setting 'thread'" in err
 
 
-def test_the_readme_example_file_is_valid(tmp_path):
+def _doc_device_files() -> list[tuple[str, str, str]]:
+    """(page, suffix, text) of every devices file shown in the docs' guides."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    example = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
-    got = {d.name: d for d in devices.Devices.load(_write(tmp_path, example)).user().values()}
+    out = []
+    for page in sorted((Path(__file__).parents[2] / "docs" / "guides").glob("*.md")):
+        for lang, body in re.findall(r"```(toml|yaml)\n(.*?)```", page.read_text(), re.S):
+            if "[devices." in body or body.lstrip("# \n").startswith("devices:") or "\ndevices:" in body:
+                out.append((page.name, lang, body))
+    return out
+
+
+def test_every_devices_file_in_the_guides_is_valid(tmp_path):
+    shown = _doc_device_files()
+    assert {p for p, _, _ in shown} >= {"devices-file.md", "int8.md"} and len(shown) >= 3
+    for i, (page, lang, body) in enumerate(shown):
+        path = tmp_path / f"{i}.{lang}"
+        path.write_text(body)
+        assert devices.Devices.load(path).user(), f"{page}: a devices file that defines nothing"
+    first = tmp_path / "0.toml"  # the devices-file guide's first example
+    got = {d.name: d for d in devices.Devices.load(first).user().values()}
     assert (got["cpu-2t-b4"].threads, got["cpu-2t-b4"].batch_size) == (2, 4) and got["cpu-b8"].batch_size == 8
 
 
