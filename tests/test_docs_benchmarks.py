@@ -103,6 +103,18 @@ def test_hook_renders_a_recorded_run(record, hook, tmp_path):
     assert "[supernet_step.json](data/supernet_step.json)" in page
 
 
+def test_hook_renders_each_variant_of_a_script_under_its_name(record, hook, tmp_path):
+    docs = tmp_path / "docs"
+    _write_one(record, docs / "benchmarks" / "data" / "supernet_step.json")
+    _write_one(record, docs / "benchmarks" / "data" / "supernet_step.autoformer-tiny.json")
+    page = hook.on_page_markdown(
+        "<!-- hwnas-benchmark: supernet_step -->", _page("benchmarks/supernet_step.md"), _config(docs), None
+    )
+    assert "### default" in page and "### autoformer-tiny" in page
+    assert page.index("### default") < page.index("### autoformer-tiny")
+    assert "(data/supernet_step.autoformer-tiny.json)" in page and "(data/supernet_step.json)" in page
+
+
 def test_hook_says_when_nothing_is_recorded(hook, tmp_path):
     page = hook.on_page_markdown(
         "<!-- hwnas-benchmark: few_shot -->", _page("benchmarks/few_shot.md"), _config(tmp_path), None
@@ -184,6 +196,7 @@ def test_recorded_data_comes_from_the_recorder():
     """Figures on the pages come from script runs only: every JSON has the recorder's fields."""
     for path in sorted((PAGES / "data").glob("*.json")):
         data = json.loads(path.read_text())
-        assert data["script"] == path.stem and path.stem in SCRIPTS, path.name
-        assert data["command"].startswith(f"python benchmarks/{path.stem}.py"), path.name
+        script = path.stem.split(".")[0]  # SCRIPT.json, or SCRIPT.VARIANT.json (e.g. one per space)
+        assert data["script"] == script and script in SCRIPTS, path.name
+        assert data["command"].startswith(f"python benchmarks/{script}.py"), path.name
         assert {"format", "date", "machine", "versions", "tables", "notes"} <= set(data), path.name

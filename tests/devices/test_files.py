@@ -179,3 +179,22 @@ def test_without_a_toml_reader_toml_is_one_line_and_yaml_still_works(tmp_path, m
         devices.Devices.load(_write(tmp_path, TOML))
     assert "\n" not in str(e.value)
     assert devices.Devices.load(_write(tmp_path, YAML, "devices.yaml")).get("cpu-2t-b4").batch_size == 4
+
+
+def test_the_guides_key_table_shows_the_real_defaults():
+    # the devices-file guide lists every key with its default: a changed default must change the table
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from hwnas.devices.device import Device
+
+    page = (Path(__file__).parents[2] / "docs" / "guides" / "devices-file.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", page, re.M))
+    checked = 0
+    for f in dataclasses.fields(Device):
+        if f.name in rows and isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
+            shown = rows[f.name].split(",")[0].strip()
+            assert float(shown) == float(f.default), f"{f.name}: the guide says {shown}, Device says {f.default}"
+            checked += 1
+    assert checked >= 12
