@@ -73,7 +73,7 @@ class LatencyStore:
             if read_only and kind == "legacy":  # read as it is; migrated when next opened for writing
                 store_schema.legacy_view(self._db, _columns())
             if not read_only:
-                self._db.execute("PRAGMA journal_mode=WAL")
+                store_file.to_wal(self._db)
                 self._db.execute("PRAGMA synchronous=FULL")
                 store_file.prepare(self._db, self.path, _columns())
         except sqlite3.OperationalError as e:

@@ -58,6 +58,21 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
     raise AssertionError("unreachable")
 
 
+def to_wal(db: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch the file to write-ahead logging. Leaving a rollback journal needs the file to itself, and
+    SQLite answers "database is locked" at once, without its busy timeout, while another connection
+    reads it (several processes opening an older store together): wait and try again."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def identify(db: sqlite3.Connection, path: Path) -> str:
     """'hwnas' (current schema), 'legacy' (schema 1, marked or not: to migrate) or 'empty';
     ForeignStoreError otherwise. Read in one read transaction: a concurrent migration is seen whole
