@@ -109,7 +109,7 @@ def measure_files(
             runner = None
             try:
                 runner = open_runner(device, p, seed=seed)
-                if not (callable(getattr(runner, "release", None)) and resident_bytes() - start_bytes > LIVE_BYTES):
+                if not (runner.releasable and resident_bytes() - start_bytes > LIVE_BYTES):
                     runner.time_runs(1)  # else past the memory budget: opened with its group (protocol.py, 2.)
                 runners[str(i)] = runner
             except Exception as e:  # a model that cannot load or run is a failed result, not a failed batch

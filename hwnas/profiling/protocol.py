@@ -23,7 +23,7 @@ Hence:
    sessions are alive at once as :data:`LIVE_BYTES` (2 GiB) of memory allows (all of them for small
    models; an AutoFormer-T session holds ~290 MB of folded constants, so about seven there): the batch
    is measured in groups, the ladder's rungs alive throughout and interleaved with every group; a
-   runner that can (``release()``, ONNX Runtime's) is freed when its group is done.
+   ``releasable`` runner (ONNX Runtime's) is freed when its group is done.
 3. **Warm-up until steady, sized in time**: after one run that sizes them, chunks of about
    ``device.block_ms`` of runs (1 to ``warmup_runs / 2``) until a chunk's median is within 5 % of the
    previous one (at least two chunks, at most 8): 11 runs of a 1 ms model, 3 of a 60 ms one (the
@@ -271,9 +271,8 @@ class _Batch:
                 group.append(k)
             self._rounds(group)
             for k in group:
-                release = getattr(self.runners[k], "release", None)
-                if callable(release):
-                    release()
+                if self.runners[k].releasable:
+                    self.runners[k].release()
 
     def ladder_share(self) -> float:
         """The rungs' share of this attempt's measuring time (warm-up included)."""

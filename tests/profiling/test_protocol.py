@@ -101,6 +101,8 @@ def test_block_runs_and_summary():
 class _Counting:
     """A real runner that counts its timed blocks (warm-up chunks included)."""
 
+    releasable = False
+
     def __init__(self, runner: OrtRunner) -> None:
         self.runner, self.blocks = runner, 0
 

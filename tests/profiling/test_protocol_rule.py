@@ -20,6 +20,8 @@ from hwnas.profiling.protocol import label_halfwidth, measure_batch
 class FakeRunner:
     """Runs of ``ms`` times a lognormal factor of sd ``noise``, plus a slow tail (interference only adds)."""
 
+    releasable = True
+
     def __init__(self, ms: float, noise: float, seed: int = 0, tail: float = 0.2) -> None:
         self.ms, self.noise, self.tail, self.rng = ms, noise, tail, np.random.default_rng(seed)
         self.spent = 0.0  # ms of runs handed out, warm-up included

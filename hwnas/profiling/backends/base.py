@@ -22,6 +22,11 @@ class Runner(ABC):
 
     setup_s: float = math.nan  # session creation / engine build, seconds
     runtime_version: str = ""
+    releasable: ClassVar[bool] = False  # release() frees the session until the next timed run
+
+    def release(self) -> None:
+        """Free the session until the next timed run re-creates it (a no-op unless ``releasable``)."""
+        return None
 
     @abstractmethod
     def time_runs(self, k: int) -> list[float]:

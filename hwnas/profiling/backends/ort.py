@@ -68,6 +68,8 @@ class OrtRunner(Runner):
     ``lazy``: the session is created at the first timed run, and :meth:`release` frees it (a later run
     creates it again), so the protocol decides how many sessions are alive at once."""
 
+    releasable = True
+
     def __init__(self, onnx_path: str | Path, device: Device, seed: int = 0, lazy: bool = False) -> None:
         if device.provider == CPU and device.threads < 1:
             # ONNX Runtime would silently use its default (all cores) and the record would lie
