@@ -10,6 +10,17 @@ import pytest
 
 from hwnas.core.yaml_io import load_subnet
 
+# A quick protocol (the protocol itself is tested in tests/profiling): the chain is under test here.
+QUICK_DEVICE = """
+[devices.cpu-q]
+base = "cpu"
+rounds = 3
+min_rounds = 3
+min_ms = 10
+warmup_runs = 3
+block_ms = 2.0
+"""
+
 
 def hwnas(*args, cwd):
     return subprocess.run(
@@ -17,16 +28,24 @@ def hwnas(*args, cwd):
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "HWNAS_DEVICES": str(cwd / "devices.toml")},
     )
 
 
 @pytest.mark.slow
 def test_the_whole_pipeline_on_a_tiny_setting_and_the_commands_that_follow(tmp_path):
+    (tmp_path / "devices.toml").write_text(QUICK_DEVICE)
+    # a short training first (the training itself is tested in tests/supernet): `hwnas run` reuses it
+    t = hwnas("train", "--epochs", "1", "--max-steps", "5", cwd=tmp_path)
+    assert t.returncode == 0, t.stderr[-3000:]
     r = hwnas(
-        "run", "--epochs", "1", "-n", "24", "--population", "6", "--generations", "2", "--subset", "100", cwd=tmp_path
+        "run",
+        *("--device", "cpu-q", "--epochs", "1", "-n", "24", "--population", "6", "--generations", "2"),
+        *("--subset", "100"),
+        cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "train: reusing" in r.stderr
     run = tmp_path / "hwnas-run"
     report = json.loads((run / "search" / "report.json").read_text())
     winner = report["winner"]
@@ -34,8 +53,8 @@ def test_the_whole_pipeline_on_a_tiny_setting_and_the_commands_that_follow(tmp_p
     for name in (
         "supernet.pt",
         "latency.db",
-        "predictors/cpu.json",
-        "predictors/cpu.png",
+        "predictors/cpu-q.json",
+        "predictors/cpu-q.png",
         "search/winner.yaml",
         "search/winner.onnx",
         "search/pareto.png",
@@ -51,13 +70,13 @@ def test_the_whole_pipeline_on_a_tiny_setting_and_the_commands_that_follow(tmp_p
     assert out.shape == (1, 10)
 
     # the steps compose without repeating paths
-    p = hwnas("predict", "--device", "cpu", "--subnet", "max", "--json", cwd=tmp_path)
+    p = hwnas("predict", "--device", "cpu-q", "--subnet", "max", "--json", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["latency_ms"] > 0
     e = hwnas("export", "--out", "again.onnx", cwd=tmp_path)
     assert e.returncode == 0, e.stderr
     assert "supernet.pt" in e.stdout  # the run folder's trained weights, not random ones
-    infeasible = hwnas("search", "--latency-ms", "0.01", "--device", "cpu", cwd=tmp_path)
+    infeasible = hwnas("search", "--latency-ms", "0.01", "--device", "cpu-q", cwd=tmp_path)
     assert infeasible.returncode == 2
     assert infeasible.stderr.count("\n") == 1 and "the fastest is" in infeasible.stderr
 
