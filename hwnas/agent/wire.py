@@ -32,7 +32,7 @@ WIRE_HEADER = "X-Hwnas-Wire"
 DEFAULT_PORT = 7700
 MAX_MODELS = 64  # models in one batch
 # Fields that do not change a measurement (the rest must match between client and agent)
-_NOT_COMPARED = ("description",)
+_NOT_COMPARED = ("description", "session_mib")  # the agent's own memory is its to budget
 
 
 def version_mismatch(theirs: str | None, who: str) -> str | None:

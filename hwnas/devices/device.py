@@ -50,6 +50,9 @@ class Device:
     max_spread: float = 0.10  # with max_retries > 0, records with a wider spread are re-measured ...
     max_retries: int = 0  # ... at most this many times (0: never; another visit does it better)
     clock: str = "wall"  # "thread": CPU time of the calling thread (1-thread CPU only)
+    # memory the measured models' live sessions may take at once (MiB; the reference ladder's come on top):
+    # an AutoFormer-T session holds ~250 MiB of folded relative-position tables, so 2048 keeps ~8 alive
+    session_mib: int = 2048
     # GPU runtimes that time both GPU compute and end-to-end latency (TensorRT); '' = the runtime's default
     latency: str = ""  # which one is latency_ms: "compute" or "e2e"
     gpu_timing: str = ""  # compute time from "graph" (CUDA-graph launches) or "enqueue" runs
@@ -81,6 +84,8 @@ class Device:
             raise ConfigError(f"device {self.name!r}: inconsistent block or retry settings")
         if self.min_rounds < 1 or self.min_ms < 0 or self.max_ms <= 0 or self.label_tol <= 0:
             raise ConfigError(f"device {self.name!r}: min_rounds, max_ms and label_tol must be positive")
+        if self.session_mib < 1:
+            raise ConfigError(f"device {self.name!r}: session_mib must be positive")
         self._check_gpu_settings(backend.defaults)
         if self.precision not in backend.precisions:
             raise ConfigError(

@@ -25,7 +25,7 @@ from hwnas.core.errors import HwnasError
 from hwnas.devices import Device
 from hwnas.profiling.backends import fingerprint, open_runner, require_available
 from hwnas.profiling.host_memory import OthersMeter
-from hwnas.profiling.protocol import LIVE_BYTES, Measurement, measure_batch, resident_bytes
+from hwnas.profiling.protocol import Measurement, measure_batch, resident_bytes
 from hwnas.profiling.record import load_average
 
 
@@ -92,7 +92,7 @@ def measure_files(
     watch: Watch | None = None,
 ) -> BatchResult:
     """Open every model on this machine and run it once (a model that cannot load or run fails alone;
-    past :data:`~hwnas.profiling.protocol.LIVE_BYTES` of sessions, a lazy runner is left to open with its
+    past ``device.session_mib`` of sessions, a lazy runner is left to open with its
     group), measure them together, close them; one result per path. ``indices``: each path's index in its batch
     (default 0, 1, ...), which ``references`` and each Measurement's ``refs`` speak of."""
     indices = list(range(len(paths))) if indices is None else list(indices)
@@ -100,7 +100,7 @@ def measure_files(
     results: dict[str, ModelResult] = {}
     seconds = {"setup": 0.0, "measure": 0.0}
     load, others_cores = math.nan, math.nan
-    start_bytes = resident_bytes()
+    start_bytes, per = resident_bytes(), 0  # per: the most one session has taken so far
     try:
         for i, p in zip(indices, paths):
             if watch:
@@ -109,8 +109,10 @@ def measure_files(
             runner = None
             try:
                 runner = open_runner(device, p, seed=seed)
-                if not (runner.releasable and resident_bytes() - start_bytes > LIVE_BYTES):
+                before = resident_bytes()
+                if not (runner.releasable and before - start_bytes + per > device.session_mib << 20):
                     runner.time_runs(1)  # else past the memory budget: opened with its group (protocol.py, 2.)
+                    per = max(per, resident_bytes() - before)
                 runners[str(i)] = runner
             except Exception as e:  # a model that cannot load or run is a failed result, not a failed batch
                 results[str(i)] = ModelResult(None, f"could not load and run the model: {type(e).__name__}: {e}")
@@ -126,7 +128,8 @@ def measure_files(
         load = load_average()
         refs = [str(i) for i in references if str(i) in runners]
         with OthersMeter() as others:
-            measured = measure_batch(runners, device, np.random.default_rng(seed), references=refs) if runners else {}
+            rng = np.random.default_rng(seed)
+            measured = measure_batch(runners, device, rng, references=refs, base_bytes=start_bytes) if runners else {}
         others_cores = others.cores
         seconds["measure"] = time.perf_counter() - t0
         for k, res in measured.items():

@@ -20,10 +20,10 @@ Hence:
    multi-threaded and GPU devices use wall time (or CUDA events). The clock is recorded.
 2. **Batches, not single subnets**: subnets are exported a batch at a time (:data:`DEFAULT_BATCH`, 16)
    and measured together, so a slow period spreads over many of them instead of landing on one. As many
-   sessions are alive at once as :data:`LIVE_BYTES` (2 GiB) of memory allows (all of them for small
-   models; an AutoFormer-T session holds ~290 MB of folded constants, so about seven there): the batch
-   is measured in groups, the ladder's rungs alive throughout and interleaved with every group; a
-   ``releasable`` runner (ONNX Runtime's) is freed when its group is done.
+   sessions are alive at once as ``device.session_mib`` (2 GiB) of memory allows, the rungs' included
+   (all of them for small models; an AutoFormer-T session holds ~250 MB of folded constants, so about
+   six there besides two rungs): the batch is measured in groups, the ladder's rungs alive throughout and
+   interleaved with every group; a ``releasable`` runner (ONNX Runtime's) is freed when its group is done.
 3. **Warm-up until steady, sized in time**: after one run that sizes them, chunks of about
    ``device.block_ms`` of runs (1 to ``warmup_runs / 2``) until a chunk's median is within 5 % of the
    previous one (at least two chunks, at most 8): 11 runs of a 1 ms model, 3 of a 60 ms one (the
@@ -83,7 +83,7 @@ from __future__ import annotations
 import gc
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,7 +96,6 @@ DEFAULT_BATCH = 16  # subnets measured together
 WARMUP_CHUNKS_MAX = 8
 STEADY_TOL = 0.05
 LADDER_SHARE = 0.15  # the rungs' share of a batch's measuring time
-LIVE_BYTES = 2 << 30  # memory the subnets' live sessions may take at once (the rungs' come on top)
 Z95 = 1.96
 MIN_BLOCKS = 3  # a visit's fewest blocks, however slow the model
 
@@ -203,6 +202,12 @@ def resident_bytes() -> int:
         return 0
 
 
+def session_bytes(runners: Iterable[Runner], base: int) -> int:
+    """A live session's memory: what the live ones hold over ``base``, per session (0 if none is live)."""
+    live = sum(r.live for r in runners)
+    return max(0, resident_bytes() - base) // live if live else 0
+
+
 class _Batch:
     """One attempt over a batch: warm-up, groups, interleaved rounds, the ladder's time share."""
 
@@ -213,8 +218,10 @@ class _Batch:
         rng: np.random.Generator,
         refs: list[str],
         errors: dict[str, str],
+        base: int,
     ) -> None:
         self.runners, self.device, self.rng, self.refs, self.errors = runners, device, rng, refs, errors
+        self.base = base
         self.tracks: dict[str, _Track] = {}
         self.sizes: dict[str, int] = {}
         self.warm_runs: dict[str, int] = {}
@@ -257,17 +264,20 @@ class _Batch:
                     self.tracks[k].done = finished(self.tracks[k], self.device)
 
     def run(self, keys: list[str]) -> None:
-        """Warm up the rungs, then measure ``keys`` in groups whose live sessions fit :data:`LIVE_BYTES`."""
+        """Warm up the rungs, then measure ``keys`` in groups whose live sessions, counted from ``base``
+        (the resident bytes before any session of the batch was opened), fit ``device.session_mib``."""
         for k in self.refs:
             self._time(k, "warm")
-        todo = [k for k in keys if k not in self.refs]
+        # sessions opened before the batch (the measurer opens what fits) go first, in the first group
+        todo = sorted((k for k in keys if k not in self.refs), key=lambda k: not self.runners[k].live)
+        budget, per = self.device.session_mib << 20, session_bytes(self.runners.values(), self.base)
         while todo:
             group: list[str] = []
-            start, per = resident_bytes(), 0
-            while todo and not (group and per and resident_bytes() - start + per > LIVE_BYTES):
+            while todo and (not group or self.runners[todo[0]].live or resident_bytes() - self.base + per <= budget):
                 k, before = todo.pop(0), resident_bytes()
+                opened = not self.runners[k].live
                 self._time(k, "warm")
-                per = max(per, resident_bytes() - before)
+                per = max(per, resident_bytes() - before) if opened else per
                 group.append(k)
             self._rounds(group)
             for k in group:
@@ -282,14 +292,20 @@ class _Batch:
 
 
 def measure_batch(
-    runners: dict[str, Runner], device: Device, rng: np.random.Generator, references: Collection[str] = ()
+    runners: dict[str, Runner],
+    device: Device,
+    rng: np.random.Generator,
+    references: Collection[str] = (),
+    base_bytes: int | None = None,
 ) -> dict[str, Measurement | str]:
     """Measure a batch of loaded models together; each key maps to a Measurement or a failure reason.
 
     ``references`` (keys of ``runners``, e.g. the reference ladder) are measured in every attempt, so a
     re-measured record is compared with references timed in the same rounds: each other key's
-    Measurement carries their figures from its kept attempt in ``refs``."""
+    Measurement carries their figures from its kept attempt in ``refs``. ``base_bytes``: the resident bytes
+    before the runners opened their sessions (default: now), from which the sessions' memory is counted."""
     errors: dict[str, str] = {}
+    base = resident_bytes() if base_bytes is None else base_bytes
     refs = [k for k in references if k in runners]
     best: dict[str, Measurement] = {}
     gc_was = gc.isenabled()
@@ -297,7 +313,7 @@ def measure_batch(
     try:
         todo = list(runners)
         for attempt in range(1, device.max_retries + 2):
-            batch = _Batch(runners, device, rng, refs, errors)
+            batch = _Batch(runners, device, rng, refs, errors, base)
             batch.run(todo)
             now = {k: summarise(t.blocks) for k, t in batch.tracks.items() if k not in errors and t.blocks}
             ref_now = {k: now[k][0] for k in refs if k in now}

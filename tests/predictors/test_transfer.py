@@ -1,5 +1,5 @@
 """Few-shot transfer on real measurements: a tiny space profiled on a quick 1-image CPU device (the source)
-and on a quick 4-image one (the target, a new device); active selection; refusals; `fit --from`;
+and on a quick 16-image one (the target, a new device); active selection; refusals; `fit --from`;
 `profile -n auto`."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from hwnas.cli.main import main
 from hwnas.core.yaml_io import save_space
 from hwnas.devices import get
-from hwnas.pipelines.fit_transfer import Group, NoSourceError, fit_transfer, read_groups
+from hwnas.pipelines.fit_transfer import Group, NoSourceError, fit_transfer, read_groups, why_not
 from hwnas.pipelines.profile import profile_configs
 from hwnas.predictors import families as fam
 from hwnas.predictors.active import choose, information
@@ -30,9 +30,9 @@ rounds = 3
 warmup_runs = 3
 block_ms = 2.0
 
-[devices.cpu-q-b4]
+[devices.cpu-q-b16]
 base = "cpu"
-batch_size = 4
+batch_size = 16
 rounds = 3
 warmup_runs = 3
 block_ms = 2.0
@@ -41,11 +41,11 @@ block_ms = 2.0
 
 @pytest.fixture(scope="module")
 def stores(tiny_space, tmp_path_factory):  # noqa: ANN001, ANN201
-    """A source store (12 subnets on cpu-q) and a target store (16 subnets on cpu-q-b4), one visit each."""
+    """A source store (12 subnets on cpu-q) and a target store (16 subnets on cpu-q-b16), one visit each."""
     root = tmp_path_factory.mktemp("transfer")
     out = {}
     for name, dev, n in (("source", get("cpu").with_(name="cpu-q", **QUICK), 12), ("target", None, 16)):
-        dev = dev or get("cpu").with_(name="cpu-q-b4", batch_size=4, **QUICK)
+        dev = dev or get("cpu").with_(name="cpu-q-b16", batch_size=16, **QUICK)
         with LatencyStore(root / f"{name}.db") as store:
             profile_configs(plan(tiny_space, n, 0), tiny_space, dev, store, retest=None, visits=1, log=lambda _: None)
         out[name] = root / f"{name}.db"
@@ -59,17 +59,18 @@ def _group(path, tiny_space, device):  # noqa: ANN001, ANN202
 
 
 def test_transfer_finds_a_new_devices_scale_from_5_real_labels(stores, tiny_space):
-    src, tgt = _group(stores["source"], tiny_space, "cpu-q"), _group(stores["target"], tiny_space, "cpu-q-b4")
+    src, tgt = _group(stores["source"], tiny_space, "cpu-q"), _group(stores["target"], tiny_space, "cpu-q-b16")
     assert tgt.machine == src.machine and len(tgt.configs) == 16
     prior = Prior.of(fit_source(tiny_space, src.configs, src.latency_ms), tiny_space)
     train = choose(prior, tiny_space, tgt.configs, 5)
     test = np.setdiff1d(np.arange(16), train)
     X = cost_terms(tiny_space, tgt.configs)
     pred = adapt(prior, X[train], tgt.latency_ms[train]).predict(X[test])
-    # batch 4 is not batch 1: the adaptation found the new device's scale (the source's own predictions run
-    # ~20 % low here). Loose bounds: the quick 3-round protocol on sub-millisecond models is noisy on a loaded
-    # machine (held-out MAPE 2-17 % across runs); the synthetic test below checks the comparison with scratch.
-    assert abs(np.median(pred / tgt.latency_ms[test]) - 1) < 0.12
+    # batch 16 is not batch 1: the source's own predictions run ~4x low here, the adapted ones near 1x. Loose
+    # bounds: the quick 3-round protocol on sub-millisecond models is noisy on a loaded machine (held-out MAPE
+    # 3-17 % across runs); the synthetic test below checks the comparison with a fit from scratch.
+    assert np.median(X[test] @ prior.coef / tgt.latency_ms[test]) < 0.5
+    assert abs(np.median(pred / tgt.latency_ms[test]) - 1) < 0.25
     assert quality(tgt.latency_ms[test], pred)["mape"] < 0.3
 
 
@@ -117,7 +118,7 @@ def test_active_selection_picks_distinct_informative_subnets(tiny_space):
 
 
 def test_sources_from_another_machine_or_unfit_space_are_skipped_with_one_line(stores, tiny_space):
-    tgt = _group(stores["target"], tiny_space, "cpu-q-b4")
+    tgt = _group(stores["target"], tiny_space, "cpu-q-b16")
     src = _group(stores["source"], tiny_space, "cpu-q")
     elsewhere = replace(src, machine={"cpu": "Other CPU", "cores": "64"})
     flat = replace(src, space=replace(tiny_space, relative_position=False))
@@ -130,10 +131,12 @@ def test_sources_from_another_machine_or_unfit_space_are_skipped_with_one_line(s
     assert "another machine" in res.skipped[0] and "never mixed" in res.skipped[0]
     assert "relative_position" in res.skipped[1] and "do not fit the target space" in res.skipped[1]
     assert fit_transfer(tgt, [elsewhere, src], any_host=True).candidates  # allowed when asked
+    # another head dim is no reason: it enters the terms through the MACs (mnist-cpu -> autoformer-tiny)
+    assert why_not(replace(src, space=replace(tiny_space, head_dim=16)), tgt, False) is None
 
 
 def test_too_few_target_labels_is_one_line(tiny_space):
-    empty = Group("x.db", "cpu-q-b4", tiny_space, "", {}, [], np.zeros(0))
+    empty = Group("x.db", "cpu-q-b16", tiny_space, "", {}, [], np.zeros(0))
     with pytest.raises(Exception, match="a transfer needs at least 3"):
         fit_transfer(empty, [])
 
@@ -142,20 +145,18 @@ def test_fit_from_another_store(stores, tiny_space, tmp_path, capsys):
     space_file = tmp_path / "tiny.yaml"
     save_space(tiny_space, space_file)
     wd = tmp_path / "run"
-    args = ["fit", "--device", "cpu-q-b4", "--space", str(space_file), "--db", str(stores["target"])]
+    args = ["fit", "--device", "cpu-q-b16", "--space", str(space_file), "--db", str(stores["target"])]
     rc = main([*args, "--from", str(stores["source"]), "--workdir", str(wd)])
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "16 measured subnets, too few for a fit from scratch: transferred" in out
     assert "from cpu-q / tiny (host" in out and "12 subnets" in out and "cross-validated" in out
-    pred = (wd / "predictors" / "cpu-q-b4.json").read_text()
+    pred = (wd / "predictors" / "cpu-q-b16.json").read_text()
     assert '"transfer"' in pred and '"source_labels": 12' in pred
     from hwnas.predictors import load_predictor
 
-    assert (
-        load_predictor(wd / "predictors" / "cpu-q-b4.json", tiny_space, "cpu-q-b4").predict_one(tiny_space.max_config())
-        > 0
-    )
+    saved = load_predictor(wd / "predictors" / "cpu-q-b16.json", tiny_space, "cpu-q-b16")
+    assert saved.predict_one(tiny_space.max_config()) > 0
     rc = main([*args, "--workdir", str(tmp_path / "empty")])  # no source anywhere: one line, exit 2
     assert rc == 2 and "no transfer source" in capsys.readouterr().err
 
@@ -170,7 +171,7 @@ def test_profile_n_auto_stops_at_the_goal(stores, tiny_space, tmp_path, capsys):
             "--devices",
             str(stores["root"] / "devices.toml"),
             "--device",
-            "cpu-q-b4",
+            "cpu-q-b16",
             "--space",
             str(space_file),
             "-n",
@@ -206,4 +207,4 @@ def test_profile_n_auto_stops_at_the_goal(stores, tiny_space, tmp_path, capsys):
     assert (m.group(1) == "reached") == (last_share is not None and last_share >= 1 and last_n >= 5), err
     assert m.group(1) == "reached" or last_n == 10, err
     with LatencyStore(db, read_only=True) as store:
-        assert len(store.keys("cpu-q-b4")) == last_n
+        assert len(store.keys("cpu-q-b16")) == last_n

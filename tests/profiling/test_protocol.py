@@ -1,5 +1,6 @@
 """The protocol on real ONNX Runtime sessions of small hand-built graphs (no torch needed)."""
 
+import itertools
 import math
 
 import numpy as np
@@ -101,7 +102,7 @@ def test_block_runs_and_summary():
 class _Counting:
     """A real runner that counts its timed blocks (warm-up chunks included)."""
 
-    releasable = False
+    releasable, live = False, True
 
     def __init__(self, runner: OrtRunner) -> None:
         self.runner, self.blocks = runner, 0
@@ -135,8 +136,9 @@ def test_past_the_memory_budget_sessions_open_with_their_group_once(tmp_path, qu
         real_open(self)
 
     monkeypatch.setattr(OrtRunner, "_open", counting_open)
-    monkeypatch.setattr(measurer, "LIVE_BYTES", -1)  # every model is past the budget: none opened up front
-    monkeypatch.setattr(protocol, "LIVE_BYTES", -1)  # groups of one
+    growing = itertools.count(0, 1 << 40)  # memory grows by 1 TiB at every look: every model is past the
+    monkeypatch.setattr(measurer, "resident_bytes", lambda: next(growing))  # budget, none is opened up front,
+    monkeypatch.setattr(protocol, "resident_bytes", lambda: next(growing))  # and groups are of one
     paths = [_matmul_chain(tmp_path / f"{i}.onnx", 64 * (i + 1), 2) for i in range(3)]
     res = measurer.measure_files(quick_cpu, paths, seed=0)
     assert all(r.measurement is not None and r.setup_s > 0 for r in res.results)

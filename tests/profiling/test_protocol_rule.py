@@ -114,12 +114,8 @@ def test_the_ladder_takes_at_most_15_percent_of_a_batchs_time(name):
     assert share <= protocol.LADDER_SHARE
 
 
-def test_live_sessions_stay_within_the_memory_budget(monkeypatch):
-    # each fake session holds 300 MB while alive: at most two subnets at once (a 768 MB budget), the rungs beside
-    monkeypatch.setattr(protocol, "LIVE_BYTES", 768 << 20)
-    runners = {f"s{i}": FakeRunner(50.0, 0.002, i) for i in range(6)}
-    rungs = {"r0": FakeRunner(40.0, 0.002, 10), "r1": FakeRunner(70.0, 0.002, 11)}
-    everyone = {**runners, **rungs}
+def _sessions_of(everyone: dict, monkeypatch) -> list[int]:  # noqa: ANN001
+    """Resident bytes = 300 MB per live fake session; returns the peak count of live sessions."""
     peak = [0]
 
     def rss() -> int:
@@ -128,7 +124,28 @@ def test_live_sessions_stay_within_the_memory_budget(monkeypatch):
         return live * (300 << 20)
 
     monkeypatch.setattr(protocol, "resident_bytes", rss)
-    res = measure_batch(everyone, get("cpu"), np.random.default_rng(0), references=list(rungs))
+    return peak
+
+
+def test_live_sessions_stay_within_the_memory_budget(monkeypatch):
+    # 300 MB per session, rungs included in a 1300 MiB budget: two rungs and at most two subnets at once
+    runners = {f"s{i}": FakeRunner(50.0, 0.002, i) for i in range(6)}
+    rungs = {"r0": FakeRunner(40.0, 0.002, 10), "r1": FakeRunner(70.0, 0.002, 11)}
+    everyone = {**runners, **rungs}
+    peak = _sessions_of(everyone, monkeypatch)
+    dev = get("cpu").with_(session_mib=1300)
+    res = measure_batch(everyone, dev, np.random.default_rng(0), references=list(rungs))
     assert all(res[k].latency_ms == pytest.approx(50.0, rel=0.01) for k in runners)
-    assert peak[0] <= 2 + len(rungs) and all(r.released == 1 for r in runners.values())
+    assert peak[0] == 2 + len(rungs) and all(r.released == 1 for r in runners.values())
     assert all(r.released == 0 for r in rungs.values())  # the ladder stays alive for the whole batch
+
+
+def test_sessions_opened_before_the_batch_count_against_the_budget(monkeypatch):
+    # the measurer opened four subnets up front (as many as fit): the first group is those four, no more
+    runners = {f"s{i}": FakeRunner(50.0, 0.002, i) for i in range(8)}
+    for k in ("s0", "s1", "s2", "s3"):
+        runners[k].time_runs(1)
+    peak = _sessions_of(runners, monkeypatch)
+    res = measure_batch(runners, get("cpu").with_(session_mib=1250), np.random.default_rng(0), base_bytes=0)
+    assert all(not isinstance(v, str) for v in res.values())
+    assert peak[0] == 4  # the four (what they hold sizes a session): none opened beside them, never 4 + 4

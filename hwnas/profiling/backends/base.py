@@ -28,6 +28,11 @@ class Runner(ABC):
         """Free the session until the next timed run re-creates it (a no-op unless ``releasable``)."""
         return None
 
+    @property
+    def live(self) -> bool:
+        """Whether the session is alive now, holding its memory (only a ``releasable`` runner's may not be)."""
+        return True
+
     @abstractmethod
     def time_runs(self, k: int) -> list[float]:
         """Run the model ``k`` times; each run's latency in ms, by the backend's clock."""

@@ -114,6 +114,10 @@ class OrtRunner(Runner):
             out.append((clock() - t0) / 1e6)
         return out
 
+    @property
+    def live(self) -> bool:
+        return self.session is not None
+
     def release(self) -> None:
         """Free the session until the next timed run."""
         self.session = None
