@@ -50,7 +50,7 @@ class Device:
     max_spread: float = 0.10  # with max_retries > 0, records with a wider spread are re-measured ...
     max_retries: int = 0  # ... at most this many times (0: never; another visit does it better)
     clock: str = "wall"  # "thread": CPU time of the calling thread (1-thread CPU only)
-    # memory the measured models' live sessions may take at once (MiB; the reference ladder's come on top):
+    # memory the measured models' live sessions may take at once (MiB, the reference ladder's included):
     # an AutoFormer-T session holds ~250 MiB of folded relative-position tables, so 2048 keeps ~8 alive
     session_mib: int = 2048
     # GPU runtimes that time both GPU compute and end-to-end latency (TensorRT); '' = the runtime's default
