@@ -42,6 +42,9 @@ QUANTIZED_OPS = ["MatMul", "Gemm", "Conv"]
 # tens of MB a run at 224x224). ONNX Runtime's other bound, CalibMaxIntermediateOutputs, drops the data.
 MAX_STRIDE = 16
 CALIBRATION_SEED = 0
+# ONNX Runtime's symbolic shape inference saves a copy of the model into the working directory when it
+# gives up (on an operator it does not know; quant_pre_process then fails and is skipped): removed after.
+SHAPE_INFERENCE_LEFTOVERS = ("sym_shape_infer_temp.onnx", "sym_shape_infer_temp.onnx.data")
 
 
 class QuantizationError(HwnasError, RuntimeError):
@@ -98,7 +101,8 @@ def _quantize(fp32_path: Path, work: Path, device: Device, images: np.ndarray | 
 
     pre, out = work / "pre.onnx", work / "int8.onnx"
     try:
-        quant_pre_process(str(fp32_path), str(pre), skip_optimization=True)
+        with _no_stray_files(Path.cwd(), SHAPE_INFERENCE_LEFTOVERS):
+            quant_pre_process(str(fp32_path), str(pre), skip_optimization=True)
     except Exception:  # it only helps (shapes for the quantizer); the quantizer says if it cannot do without
         pre = fp32_path
     if images is None:
@@ -210,6 +214,22 @@ def _quiet_quantizer() -> Iterator[None]:
         yield
     finally:
         logging.disable(before)
+
+
+@contextmanager
+def _no_stray_files(folder: Path, names: tuple[str, ...]) -> Iterator[None]:
+    """Remove the files of ``names`` that appear in ``folder`` (or change there) meanwhile."""
+
+    def stamps() -> dict[str, int]:
+        return {n: (folder / n).stat().st_mtime_ns for n in names if (folder / n).is_file()}
+
+    before = stamps()
+    try:
+        yield
+    finally:
+        for name, stamp in stamps().items():
+            if before.get(name) != stamp:
+                (folder / name).unlink(missing_ok=True)
 
 
 def _why(e: BaseException) -> str:
