@@ -117,7 +117,8 @@ class DeployedScorer:
 
     ``checkpoint`` None: the supernet's seeded random weights (latency work; accuracy is then chance).
     ``data`` defaults to what the checkpoint was trained on, else the bundled MNIST; int8-static devices
-    calibrate on ``device.calibration`` of its training images (drawn with ``seed``)."""
+    calibrate on ``device.calibration`` of its training images (drawn with ``seed``). ``subset``: score the
+    fixed sample of that many images of the split that the search's fitness scores (all by default)."""
 
     def __init__(
         self,
@@ -127,8 +128,12 @@ class DeployedScorer:
         data: str | None = None,
         split: str = "val",
         seed: int = 0,
+        subset: int | None = None,
     ) -> None:
+        from torch.utils.data import TensorDataset
+
         from hwnas.data import check_split, load_split
+        from hwnas.pipelines.fitness import split_tensors
         from hwnas.profiling.quantize import calibration_images
 
         self.device = get_device(device)
@@ -136,7 +141,11 @@ class DeployedScorer:
         self.net, trained_on = _supernet(space, checkpoint, seed)
         self.space: SearchSpace = self.net.space
         self.data, self.split = data or trained_on, split
-        self.dataset = load_split(self.data, split, self.space)
+        self.dataset = (
+            load_split(self.data, split, self.space)
+            if subset is None
+            else TensorDataset(*split_tensors(self.space, self.data, split, subset))
+        )
         self.calibration = (
             calibration_images(self.space, self.data, self.device.calibration, seed)
             if self.device.precision == "int8-static"

@@ -235,7 +235,9 @@ def _deployed_finalists(
     grouped = [b for b in budgets if b.group]
     forms = grouped or [b for b in budgets if changes_numbers(devices.get(b.device))]
     defined = {b.device: devices.get(b.device) for b in forms}
-    scorer = FormScorer(defined, lambda d: DeployedScorer(d, ckpt, space=space, data=opts.data, seed=opts.seed))
+    scorer = FormScorer(
+        defined, lambda d: DeployedScorer(d, ckpt, space=space, data=opts.data, seed=opts.seed, subset=opts.subset)
+    )
     log(f"scoring the finalists as deployed on {', '.join(defined)}")
     return deployed_finalists(
         ranked, lambda c: constraints.assess([c.config])[0].within, forms, scorer, alternatives=bool(grouped), log=log
