@@ -25,7 +25,8 @@ from record import Table, save
 from hwnas.core import presets
 from hwnas.devices import get
 from hwnas.devices.host import cpu_model
-from hwnas.profiling.backends.ort import keep_large_blocks_unmapped, session_options
+from hwnas.profiling.backends.ort import session_options
+from hwnas.profiling.heap import keep_large_blocks_unmapped
 from hwnas.profiling.protocol import resident_bytes
 from hwnas.supernet.export import export_onnx
 from hwnas.supernet.standalone import build_static

@@ -21,6 +21,7 @@ from hwnas.core.space import SearchSpace
 from hwnas.devices import Device
 from hwnas.profiling.backends import backend_for
 from hwnas.profiling.batch import REF, ladder_keys
+from hwnas.profiling.heap import give_back_freed, keep_large_blocks_unmapped
 from hwnas.profiling.ladder import ladder
 
 CACHE_BYTES = 2**30  # model files kept for later visits in one run; beyond it, later visits export again
@@ -38,6 +39,7 @@ class Exporter:
         from hwnas.supernet.export import DEFAULT_OPSET
         from hwnas.supernet.resolve import supernet_for
 
+        keep_large_blocks_unmapped()  # before the supernet and the first export (hwnas.profiling.heap)
         self.space, self.opset, self.data = space, DEFAULT_OPSET, data
         self.version = f"torch {torch.__version__}"
         self.net = supernet_for(space, checkpoint, seed)
@@ -89,6 +91,7 @@ class Exporter:
             return export_onnx(self.net.extract(cfg).eval(), path, opset=self.opset, fp16=fp16, batch_size=batch_size)
         finally:
             torch.set_num_threads(threads)
+            give_back_freed()
 
 
 class ExportedBatch(NamedTuple):

@@ -8,11 +8,8 @@ back to the host, so the host clock around it covers the GPU work.
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import importlib.util
 import math
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -22,6 +19,7 @@ import numpy as np
 from hwnas.core.errors import ConfigError
 from hwnas.devices.host import INT8_FLAGS, native_int8, physical_cores
 from hwnas.profiling.backends.base import Backend, Runner
+from hwnas.profiling.heap import keep_large_blocks_unmapped
 
 if TYPE_CHECKING:
     from hwnas.devices.device import Device
@@ -41,25 +39,6 @@ def session_options(device: Device) -> Any:
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     return so
-
-
-@functools.cache
-def keep_large_blocks_unmapped() -> None:
-    """Have glibc give blocks of 4 MiB and more back to the system when they are freed (once per process).
-
-    ONNX Runtime folds constants at session creation (an AutoFormer-T subnet: ~220 MB of relative-position
-    tables); glibc's default mmap threshold rises after the first large free, so later sessions' tables land
-    on the heap and stay there: 870 MB per such session instead of 290 MB, measured. Latency is unchanged
-    (runs allocate from ONNX Runtime's arena, made once per session)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 4 << 20)
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
-_M_MMAP_THRESHOLD = -3
 
 
 class OrtRunner(Runner):
