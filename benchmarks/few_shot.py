@@ -6,7 +6,8 @@ chosen actively for the transfer (hwnas.predictors.active) and at random for bot
 source is the one `hwnas fit` would use (lowest leave-one-out MAPE on the k labels among the usable
 groups of this machine); from scratch is ridge (the CLI's usual winner) and the additive family, best of
 the two on the held-out set (generous to from-scratch). Prints ±10 %, ±5 %, MAPE and Kendall tau per
-target, k and method, and each target's latency span.
+target, k and method, and each target's latency span and store retest (the labels' own noise: the
+ceiling of any predictor's figures).
 
 usage:
   python benchmarks/few_shot.py --db few/cpu-mnist-cpu.db --db few/cpu-autoformer-tiny.db ...
@@ -140,7 +141,7 @@ def main() -> int:
     rows, notes = [], list(skipped)
     for target in groups:
         span = target.latency_ms.max() / target.latency_ms.min()
-        notes.append(f"target {target.describe()}: latencies span {span:.2f}x")
+        notes.append(f"target {target.describe()}: latencies span {span:.2f}x; {_retest(target)}")
         print(notes[-1], file=sys.stderr, flush=True)
         rows += evaluate(target, groups, args.holdout, args.repeats, args.seed)
     head = ["target", "source", "k", "method", "±10%", "±5%", "MAPE", "tau"]
@@ -151,6 +152,19 @@ def main() -> int:
     )
     save(__file__, [Table(title, head, rows)], notes)
     return 0
+
+
+def _retest(target: Group) -> str:
+    """The target store's own retest (its first two visits, ladder-corrected): no predictor beats it."""
+    from hwnas.profiling.labels import retest_noise_of
+    from hwnas.profiling.store import LatencyStore
+
+    with LatencyStore(target.origin) as store:
+        df = store.to_dataframe(device=target.device, space_digest=target.space.digest(), host_id=target.host_id)
+    r = retest_noise_of(df[df["status"] == "ok"])
+    if r["median"] is None:
+        return "no retest (one visit each)"
+    return f"store retest median {r['median']:.1%}, p90 {r['p90']:.1%} ({r['subnets']} subnets)"
 
 
 def _groups(path: str, skipped: list[str]) -> list[Group]:
